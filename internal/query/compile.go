@@ -1,0 +1,273 @@
+package query
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind is how a field's values compare.
+type Kind int
+
+const (
+	// Keyword values match whole and case-insensitively; wildcards apply.
+	Keyword Kind = iota
+	// Text values (command lines, URLs, the raw record) match when they
+	// contain the value, case-insensitively; wildcards match the whole value.
+	Text
+	// Int values are 64-bit integers; ranges compare numerically.
+	Int
+	// Time values are timestamps; values are RFC 3339, a date, or now-15m.
+	Time
+	// KeywordList values are lists of keywords (event.category); a match on
+	// any element matches.
+	KeywordList
+)
+
+// Column is how one field is read in SQL. Expr is trusted SQL written by the
+// program (never derived from user input); its '?' placeholders take Args.
+type Column struct {
+	Expr string
+	Args []any
+	Kind Kind
+}
+
+// Catalog resolves field names to columns. It promises that every Expr it
+// returns is a fixed, program-written SQL expression: user input only ever
+// selects among them or travels in Args.
+type Catalog interface {
+	// Column returns the column for a field, false when the field is unknown.
+	Column(field string) (Column, bool)
+	// Raw is the column bare words and phrases are searched in.
+	Raw() Column
+	// Suggest returns known field names close to an unknown one, for hints.
+	Suggest(field string) []string
+}
+
+// SQL is a compiled WHERE fragment and its positional ('?') arguments.
+type SQL struct {
+	Where string
+	Args  []any
+}
+
+// FieldError is a query naming a field that the catalogue does not know, or
+// a value that does not fit the field.
+type FieldError struct {
+	Pos  int
+	Msg  string
+	Hint string
+}
+
+func (e *FieldError) Error() string {
+	s := fmt.Sprintf("query error at position %d: %s", e.Pos+1, e.Msg)
+	if e.Hint != "" {
+		s += " (hint: " + e.Hint + ")"
+	}
+	return s
+}
+
+// Compiler turns parsed queries into SQL against a Catalog.
+type Compiler struct {
+	Catalog Catalog
+	// Now is the clock for relative times (now-15m); defaults to time.Now.
+	Now func() time.Time
+}
+
+// Compile parses and compiles src.
+func (c *Compiler) Compile(src string) (SQL, error) {
+	n, err := Parse(src)
+	if err != nil {
+		return SQL{}, err
+	}
+	return c.CompileNode(n)
+}
+
+// CompileNode compiles a parsed query.
+func (c *Compiler) CompileNode(n Node) (SQL, error) {
+	b := &builder{c: c}
+	if err := b.node(n); err != nil {
+		return SQL{}, err
+	}
+	return SQL{Where: b.sb.String(), Args: b.args}, nil
+}
+
+type builder struct {
+	c    *Compiler
+	sb   strings.Builder
+	args []any
+}
+
+func (b *builder) col(col Column) {
+	b.sb.WriteString(col.Expr)
+	b.args = append(b.args, col.Args...)
+}
+
+func (b *builder) arg(v any) {
+	b.sb.WriteByte('?')
+	b.args = append(b.args, v)
+}
+
+func (b *builder) node(n Node) error {
+	switch n := n.(type) {
+	case All:
+		b.sb.WriteString("TRUE")
+	case And:
+		return b.list(n.Nodes, " AND ")
+	case Or:
+		return b.list(n.Nodes, " OR ")
+	case Not:
+		// A missing field makes the inner test NULL; NOT must then match.
+		b.sb.WriteString("(NOT coalesce(")
+		if err := b.node(n.Node); err != nil {
+			return err
+		}
+		b.sb.WriteString(", FALSE))")
+	case Exists:
+		col, err := b.lookup(n.Field, n.Pos)
+		if err != nil {
+			return err
+		}
+		b.sb.WriteByte('(')
+		b.col(col)
+		b.sb.WriteString(" IS NOT NULL)")
+	case Match:
+		return b.match(n)
+	case Compare:
+		return b.compare(n.Field, n.Op, n.Value, n.Pos)
+	case Range:
+		return b.rangeNode(n)
+	default:
+		return fmt.Errorf("query: unknown node %T", n)
+	}
+	return nil
+}
+
+func (b *builder) list(nodes []Node, sep string) error {
+	b.sb.WriteByte('(')
+	for i, x := range nodes {
+		if i > 0 {
+			b.sb.WriteString(sep)
+		}
+		if err := b.node(x); err != nil {
+			return err
+		}
+	}
+	b.sb.WriteByte(')')
+	return nil
+}
+
+func (b *builder) lookup(field string, pos int) (Column, error) {
+	col, ok := b.c.Catalog.Column(field)
+	if ok {
+		return col, nil
+	}
+	hint := "see the field list (GET /api/fields)"
+	if s := b.c.Catalog.Suggest(field); len(s) > 0 {
+		hint = "did you mean " + strings.Join(s, ", ") + "?"
+	}
+	return Column{}, &FieldError{Pos: pos, Msg: fmt.Sprintf("unknown field %q", field), Hint: hint}
+}
+
+func (b *builder) match(m Match) error {
+	var col Column
+	if m.Field == "" {
+		col = b.c.Catalog.Raw()
+	} else {
+		var err error
+		if col, err = b.lookup(m.Field, m.Pos); err != nil {
+			return err
+		}
+	}
+	if m.Field == "" {
+		// Bare words and phrases: substring of the raw record.
+		pattern := "%" + likeEscape(m.Value) + "%"
+		if m.Like != "" {
+			pattern = "%" + m.Like + "%"
+		}
+		b.sb.WriteByte('(')
+		b.col(col)
+		b.sb.WriteString(` ILIKE `)
+		b.arg(pattern)
+		b.sb.WriteString(` ESCAPE '\')`)
+		return nil
+	}
+	switch col.Kind {
+	case Int:
+		if m.Like != "" {
+			return &FieldError{Pos: m.Pos, Msg: fmt.Sprintf("wildcards do not apply to the number field %s", m.Field), Hint: "use a range like [1 TO 1024]"}
+		}
+		v, err := strconv.ParseInt(m.Value, 10, 64)
+		if err != nil {
+			return &FieldError{Pos: m.Pos, Msg: fmt.Sprintf("%s is a number field, %q is not a number", m.Field, m.Value)}
+		}
+		b.sb.WriteByte('(')
+		b.col(col)
+		b.sb.WriteString(" = ")
+		b.arg(v)
+		b.sb.WriteByte(')')
+	case Time:
+		if m.Like != "" {
+			return &FieldError{Pos: m.Pos, Msg: fmt.Sprintf("wildcards do not apply to the time field %s", m.Field), Hint: "use a range like [2024-01-01 TO now]"}
+		}
+		lo, hi, err := b.timeSpan(m.Value, m.Pos)
+		if err != nil {
+			return err
+		}
+		b.sb.WriteByte('(')
+		b.col(col)
+		b.sb.WriteString(" >= ")
+		b.arg(lo)
+		b.sb.WriteString(" AND ")
+		b.col(col)
+		b.sb.WriteString(" < ")
+		b.arg(hi)
+		b.sb.WriteByte(')')
+	case KeywordList:
+		b.sb.WriteString("(len(list_filter(")
+		b.col(col)
+		if m.Like != "" {
+			b.sb.WriteString(`, lambda x: x ILIKE `)
+			b.arg(m.Like)
+			b.sb.WriteString(` ESCAPE '\')) > 0)`)
+		} else {
+			b.sb.WriteString(", lambda x: lower(x) = lower(")
+			b.arg(m.Value)
+			b.sb.WriteString("))) > 0)")
+		}
+	case Text:
+		pattern := "%" + likeEscape(m.Value) + "%"
+		if m.Like != "" {
+			pattern = m.Like
+		}
+		b.sb.WriteByte('(')
+		b.col(col)
+		b.sb.WriteString(" ILIKE ")
+		b.arg(pattern)
+		b.sb.WriteString(` ESCAPE '\')`)
+	default: // Keyword
+		b.sb.WriteByte('(')
+		b.col(col)
+		if m.Like != "" {
+			b.sb.WriteString(" ILIKE ")
+			b.arg(m.Like)
+			b.sb.WriteString(` ESCAPE '\')`)
+			return nil
+		}
+		b.sb.WriteString(" ILIKE ")
+		b.arg(likeEscape(m.Value))
+		b.sb.WriteString(` ESCAPE '\')`)
+	}
+	return nil
+}
+
+func likeEscape(s string) string {
+	if !strings.ContainsAny(s, `%_\`) {
+		return s
+	}
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		writeLikeLiteral(&sb, s[i])
+	}
+	return sb.String()
+}
