@@ -1,10 +1,221 @@
 package normalize
 
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// tableStages maps each table the reference knows to its stage.
+var tableStages = map[string]func(*record){
+	"AlertEvidence":                (*record).alertEvidence,
+	"AlertInfo":                    (*record).alertInfo,
+	"CloudAppEvents":               (*record).cloudAppEvents,
+	"CloudAuditEvents":             (*record).cloudAuditEvents,
+	"CloudProcessEvents":           (*record).cloudProcessEvents,
+	"CloudStorageAggregatedEvents": (*record).cloudStorageAggregatedEvents,
+	"DeviceEvents":                 (*record).deviceEvents,
+	"DeviceFileCertificateInfo":    (*record).deviceFileCertificateInfo,
+	"DeviceFileEvents":             (*record).deviceFileEvents,
+	"DeviceImageLoadEvents":        (*record).deviceImageLoadEvents,
+	"DeviceInfo":                   (*record).deviceInfo,
+	"DeviceLogonEvents":            (*record).deviceLogonEvents,
+	"DeviceNetworkEvents":          (*record).deviceNetworkEvents,
+	"DeviceNetworkInfo":            (*record).deviceNetworkInfo,
+	"DeviceProcessEvents":          (*record).deviceProcessEvents,
+	"DeviceRegistryEvents":         (*record).deviceRegistryEvents,
+	"EmailAttachmentInfo":          (*record).emailAttachmentInfo,
+	"EmailEvents":                  (*record).emailEvents,
+	"EmailPostDeliveryEvents":      (*record).emailPostDeliveryEvents,
+	"EmailUrlInfo":                 (*record).emailURLInfo,
+	"IdentityDirectoryEvents":      (*record).identityDirectoryEvents,
+	"IdentityInfo":                 (*record).identityInfo,
+	"IdentityLogonEvents":          (*record).identityLogonEvents,
+	"IdentityQueryEvents":          (*record).identityQueryEvents,
+	"MessageEvents":                (*record).messageEvents,
+	"MessagePostDeliveryEvents":    (*record).messagePostDeliveryEvents,
+	"MessageUrlInfo":               (*record).messageURLInfo,
+	"UrlClickEvents":               (*record).urlClickEvents,
+}
+
+// Tables knows every table with a dedicated mapping.
+func Tables() []string {
+	out := make([]string, 0, len(tableStages))
+	for t := range tableStages {
+		out = append(out, t)
+	}
+	return out
+}
+
+// additionalFieldsTables are the tables whose AdditionalFields the
+// reference parses.
+var additionalFieldsTables = map[string]bool{
+	"AlertEvidence": true, "DeviceNetworkEvents": true, "DeviceProcessEvents": true, "DeviceEvents": true,
+}
+
 // Append appends to dst the ECS document (one JSON object, no trailing
 // newline) for one raw streaming record, with the extra fields set on it.
 // Every JSON object yields a document; an error is returned, and dst left
 // unchanged, only when record is not a JSON object, so that the caller can
 // dead-letter it.
 func (n *Normalizer) Append(dst, record []byte, extra ...Field) ([]byte, Meta, error) {
-	panic("not implemented yet")
+	root, err := n.parser.ParseBytes(record)
+	if err != nil {
+		return dst, Meta{}, fmt.Errorf("%w: %v", ErrNotObject, err)
+	}
+	if root.Type() != fastjson.TypeObject {
+		return dst, Meta{}, fmt.Errorf("%w: found a JSON %s", ErrNotObject, root.Type())
+	}
+	r := n.prepare(root)
+	r.commonFields()
+	if r.table != "DeviceProcessEvents" {
+		r.processFields()
+	}
+	stage, known := tableStages[r.table]
+	if known {
+		stage(r)
+	}
+	switch {
+	case !r.hasProps || r.category == "":
+		r.setValue("event.dataset", "unknown")
+	case !known:
+		r.setValue("event.dataset", snakeCase(r.table))
+	}
+	n.enrich(r)
+	ts := n.timestamp(r)
+	r.doc.put("@timestamp", formatTime(ts))
+	r.doc.put("message", b2s(record))
+	for _, f := range extra {
+		if f.Value == nil {
+			r.doc.del(f.Path)
+			continue
+		}
+		r.doc.put(f.Path, f.Value)
+	}
+	meta := Meta{Timestamp: ts, Category: strings.Clone(r.category)}
+	meta.Dataset, _ = r.doc.str("event.dataset")
+	if !known {
+		meta.Dataset = strings.Clone(meta.Dataset)
+	}
+	return r.doc.appendJSON(dst), meta, nil
+}
+
+// prepare indexes the record and runs the reference's parsing stages.
+func (n *Normalizer) prepare(root *fastjson.Value) *record {
+	r := &n.rec
+	n.doc.reset()
+	clear(n.props)
+	*r = record{root: root, props: n.props, doc: n.doc, fields: undef, users: undef, rawData: undef, authData: undef}
+	if c := root.Get("category"); c != nil && c.Type() == fastjson.TypeString {
+		r.category = b2s(c.GetStringBytes())
+		r.table = strings.TrimPrefix(r.category, "AdvancedHunting-")
+	}
+	if p := root.Get("properties"); p != nil && p.Type() == fastjson.TypeObject {
+		r.hasProps = true
+		p.GetObject().Visit(func(k []byte, v *fastjson.Value) {
+			r.props[b2s(k)] = v
+		})
+	}
+	if additionalFieldsTables[r.table] {
+		if f := r.p("AdditionalFields"); lengthOver(f, 0) {
+			r.fields = n.parseJSONValue(f)
+		}
+	}
+	if r.table == "DeviceInfo" {
+		r.users = n.parseJSONValue(r.p("LoggedOnUsers"))
+	}
+	if data := attr(r.p("RawEventData"), "Data"); data != undef && data != nil {
+		r.rawData = n.parseJSONValue(data)
+	}
+	if auth := r.p("AuthenticationDetails"); auth != undef && auth != nil {
+		r.authData = n.parseJSONValue(auth)
+	}
+	return r
+}
+
+func lengthOver(v any, n int) bool {
+	l, ok := length(v)
+	return ok && l > n
+}
+
+// parseJSONValue is the reference's json.parse-json stage: text is
+// decoded, a value that is already structured is taken as it is, and what
+// cannot be decoded leaves the stage without a result.
+func (n *Normalizer) parseJSONValue(v any) any {
+	s, ok := v.(string)
+	if !ok {
+		if v == nil {
+			return undef
+		}
+		return v
+	}
+	return fromJSONText(s)
+}
+
+// fromJSONText decodes JSON text into the Python model; undefined when it
+// is not JSON. The decoded values do not share memory with the text's
+// parser, so they stay valid while the record is being mapped.
+func fromJSONText(v any) any {
+	s, ok := v.(string)
+	if !ok {
+		return undef
+	}
+	var p fastjson.Parser
+	j, err := p.Parse(s)
+	if err != nil {
+		return undef
+	}
+	return fromJSON(j)
+}
+
+// timestamp is the properties' Timestamp, else the record's time, else now.
+func (n *Normalizer) timestamp(r *record) time.Time {
+	for _, v := range []any{r.p("Timestamp"), r.top("time")} {
+		switch x := v.(type) {
+		case string:
+			if t, ok := parseTime(x); ok {
+				return t
+			}
+		case int64:
+			return epoch(float64(x))
+		case float64:
+			return epoch(x)
+		}
+	}
+	return n.opts.Now().UTC()
+}
+
+// snakeCase turns a table name into a dataset name: "BehaviorInfo" ->
+// "behavior_info", "DeviceTvmSoftwareInventory" -> "device_tvm_software_inventory".
+func snakeCase(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		isUpper := c >= 'A' && c <= 'Z'
+		if isUpper && i > 0 {
+			prevLower := s[i-1] >= 'a' && s[i-1] <= 'z' || s[i-1] >= '0' && s[i-1] <= '9'
+			nextLower := i+1 < len(s) && s[i+1] >= 'a' && s[i+1] <= 'z'
+			prevUpper := s[i-1] >= 'A' && s[i-1] <= 'Z'
+			if prevLower || prevUpper && nextLower {
+				b.WriteByte('_')
+			}
+		}
+		switch {
+		case isUpper:
+			b.WriteByte(c + 'a' - 'A')
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			b.WriteByte(c)
+		default:
+			if b.Len() > 0 && !strings.HasSuffix(b.String(), "_") {
+				b.WriteByte('_')
+			}
+		}
+	}
+	out := strings.Trim(b.String(), "_")
+	if out == "" {
+		return "unknown"
+	}
+	return out
 }

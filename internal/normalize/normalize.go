@@ -8,6 +8,8 @@ package normalize
 import (
 	"errors"
 	"time"
+
+	"github.com/valyala/fastjson"
 )
 
 // Field is an extra field set on a document by the caller (for example the
@@ -44,7 +46,12 @@ var ErrNotObject = errors.New("record is not a JSON object")
 // Normalizer converts records into ECS documents. It reuses buffers between
 // calls, so it is not safe for concurrent use: create one per goroutine.
 type Normalizer struct {
-	opts Options
+	opts   Options
+	parser fastjson.Parser
+	props  map[string]*fastjson.Value
+	doc    *document
+	rec    record
+	ua     *uaCache
 }
 
 // New returns a Normalizer.
@@ -52,5 +59,10 @@ func New(opts Options) *Normalizer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Normalizer{opts: opts}
+	return &Normalizer{
+		opts:  opts,
+		props: make(map[string]*fastjson.Value, 128),
+		doc:   newDocument(),
+		ua:    newUACache(),
+	}
 }

@@ -1,0 +1,141 @@
+package normalize
+
+import (
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// enrich derives the fields the reference's platform adds to every
+// document after the mapping: outcome, addresses, related.*, and the parts
+// of URLs, domains and user agents.
+func (n *Normalizer) enrich(r *record) {
+	d := r.doc
+	if v, ok := d.str("action.outcome"); ok {
+		d.put("event.outcome", v)
+	}
+	for _, side := range []string{"source", "destination"} {
+		if v, ok := d.str(side + ".domain"); ok {
+			d.put(side+".address", v)
+		} else if v, ok := d.str(side + ".ip"); ok {
+			d.put(side+".address", v)
+		}
+	}
+	// related.* are computed before URLs are taken apart: a domain found
+	// inside url.original is not a related host in the reference.
+	d.putList("related.ip", "source.ip", "destination.ip")
+	d.putList("related.hash", "file.hash.md5", "file.hash.sha1", "file.hash.sha256",
+		"process.hash.md5", "process.hash.sha1", "process.hash.sha256",
+		"process.parent.hash.md5", "process.parent.hash.sha1", "process.parent.hash.sha256")
+	d.putList("related.user", "user.name")
+	d.putList("related.hosts", "url.domain", "source.domain", "destination.domain")
+
+	if v, ok := d.str("url.original"); ok {
+		splitURL(d, v)
+	}
+	for _, prefix := range []string{"url", "source", "destination"} {
+		if v, ok := d.str(prefix + ".domain"); ok {
+			splitDomain(d, prefix, v)
+		}
+	}
+	if v, ok := d.str("user_agent.original"); ok {
+		n.ua.parse(d, v)
+	}
+}
+
+// putList sets path to the distinct non-empty string values of fields.
+func (d *document) putList(path string, fields ...string) {
+	var out []any
+	for _, f := range fields {
+		v, ok := d.str(f)
+		if !ok {
+			continue
+		}
+		dup := false
+		for _, o := range out {
+			if o == v {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, v)
+		}
+	}
+	if len(out) > 0 {
+		d.put(path, out)
+	}
+}
+
+func validIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+var defaultPorts = map[string]int64{"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
+
+// splitURL sets the url.* parts of an absolute URL.
+func splitURL(d *document, raw string) {
+	if !strings.Contains(raw, "://") {
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return
+	}
+	scheme := strings.ToLower(u.Scheme)
+	d.put("url.full", raw)
+	d.put("url.scheme", scheme)
+	if !d.has("url.domain") {
+		if h := u.Hostname(); h != "" {
+			d.put("url.domain", h)
+		}
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseInt(p, 10, 64); err == nil {
+			d.put("url.port", n)
+		}
+	} else if n, ok := defaultPorts[scheme]; ok {
+		d.put("url.port", n)
+	}
+	if u.EscapedPath() != "" {
+		d.put("url.path", u.EscapedPath())
+	}
+	if u.RawQuery != "" {
+		d.put("url.query", u.RawQuery)
+	}
+	if u.Fragment != "" {
+		d.put("url.fragment", u.EscapedFragment())
+	}
+	if u.User != nil {
+		if name := u.User.Username(); name != "" {
+			d.put("url.username", name)
+		}
+	}
+}
+
+// splitDomain sets <prefix>.registered_domain, .top_level_domain and
+// .subdomain from the public suffix list. Addresses, single labels and
+// names under no known suffix get none.
+func splitDomain(d *document, prefix, domain string) {
+	host := strings.TrimSuffix(strings.ToLower(domain), ".")
+	if host == "" || validIP(host) || !strings.Contains(host, ".") {
+		return
+	}
+	suffix, icann := publicsuffix.PublicSuffix(host)
+	if !icann && !strings.Contains(suffix, ".") {
+		return // only the default rule matched: not a real suffix
+	}
+	registered, err := publicsuffix.EffectiveTLDPlusOne(host)
+	if err != nil {
+		return
+	}
+	d.put(prefix+".registered_domain", registered)
+	d.put(prefix+".top_level_domain", suffix)
+	if sub := strings.TrimSuffix(strings.TrimSuffix(host, registered), "."); sub != "" {
+		d.put(prefix+".subdomain", sub)
+	}
+}

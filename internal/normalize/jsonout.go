@@ -1,0 +1,142 @@
+package normalize
+
+import (
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// appendValue writes a stored value as JSON. Objects keep their order.
+func appendValue(dst []byte, v any) []byte {
+	return appendJSON(dst, v, false)
+}
+
+// appendSortedJSON writes v as compact JSON with sorted keys, the text the
+// reference stores when an object lands in a keyword field.
+func appendSortedJSON(dst []byte, v any) []byte {
+	return appendJSON(dst, v, true)
+}
+
+func appendJSON(dst []byte, v any, sortKeys bool) []byte {
+	switch x := v.(type) {
+	case nil, undefined:
+		return append(dst, "null"...)
+	case bool:
+		return strconv.AppendBool(dst, x)
+	case int64:
+		return strconv.AppendInt(dst, x, 10)
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10)
+	case bigInt:
+		return append(dst, x...)
+	case float64:
+		s := pyFloat(x)
+		if s == "inf" || s == "-inf" || s == "nan" {
+			return append(dst, "null"...)
+		}
+		return append(dst, s...)
+	case string:
+		return appendString(dst, x)
+	case time.Time:
+		dst = append(dst, '"')
+		dst = appendTime(dst, x)
+		return append(dst, '"')
+	case []string:
+		dst = append(dst, '[')
+		for i, it := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, it)
+		}
+		return append(dst, ']')
+	case []any:
+		dst = append(dst, '[')
+		for i, it := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSON(dst, it, sortKeys)
+		}
+		return append(dst, ']')
+	case tuple:
+		return appendJSON(dst, []any(x), sortKeys)
+	case set:
+		return appendJSON(dst, []any(x), sortKeys)
+	case *dict:
+		order := make([]int, len(x.keys))
+		for i := range order {
+			order[i] = i
+		}
+		if sortKeys {
+			slices.SortStableFunc(order, func(a, b int) int {
+				switch {
+				case x.keys[a] < x.keys[b]:
+					return -1
+				case x.keys[a] > x.keys[b]:
+					return 1
+				}
+				return 0
+			})
+		}
+		dst = append(dst, '{')
+		seen := 0
+		for _, i := range order {
+			if seen > 0 {
+				dst = append(dst, ',')
+			}
+			seen++
+			dst = appendString(dst, x.keys[i])
+			dst = append(dst, ':')
+			dst = appendJSON(dst, x.vals[i], sortKeys)
+		}
+		return append(dst, '}')
+	}
+	return append(dst, "null"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD so
+// that the output is always valid JSON.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\ufffd"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
