@@ -1,0 +1,364 @@
+package fieldmap
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/defender-intake/defender-intake/internal/detect/sigma"
+)
+
+// Record is one Defender record as the Sigma engine sees it: the raw
+// streaming record (for mapped Sigma fields) and optionally its normalized
+// ECS document (for rules written on ECS names). It reuses its parsers and
+// buffers, so it is not safe for concurrent use; Reset it for each event.
+type Record struct {
+	m       *Mapping
+	rawP    fastjson.Parser
+	ecsP    fastjson.Parser
+	raw     []byte
+	root    *fastjson.Value
+	props   *fastjson.Value
+	ecs     *fastjson.Value
+	table   string
+	specs   map[string]FieldSpec // per-record cache of m.specs
+	vals    []sigma.Value
+	jsonP   fastjson.Parser // for JSON text inside a property (AdditionalFields)
+	jsonRaw string
+	jsonV   *fastjson.Value
+}
+
+// NewRecord returns a reusable Record reading fields through m.
+func (m *Mapping) NewRecord() *Record {
+	return &Record{m: m, specs: map[string]FieldSpec{}}
+}
+
+// Reset loads one event: raw is the Defender streaming record, ecs its
+// normalized document (nil when not available). Both must stay unchanged
+// until the next Reset. An error means raw is not a JSON object.
+func (r *Record) Reset(raw, ecs []byte) error {
+	r.raw, r.root, r.props, r.ecs, r.table, r.jsonRaw, r.jsonV = raw, nil, nil, nil, "", "", nil
+	v, err := r.rawP.ParseBytes(raw)
+	if err != nil {
+		return fmt.Errorf("parsing record: %w", err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return fmt.Errorf("record is a JSON %s, not an object", v.Type())
+	}
+	r.root = v
+	r.props = v.Get("properties")
+	if r.props == nil || r.props.Type() != fastjson.TypeObject {
+		r.props = v // flattened records carry the properties at the top
+	}
+	cat := string(v.GetStringBytes("category"))
+	if cat == "" {
+		cat = string(v.GetStringBytes("Category"))
+	}
+	r.table = strings.TrimPrefix(cat, "AdvancedHunting-")
+	if len(ecs) > 0 {
+		if e, err := r.ecsP.ParseBytes(ecs); err == nil && e.Type() == fastjson.TypeObject {
+			r.ecs = e
+			if r.table == "" {
+				r.table = tableFromDataset(string(e.GetStringBytes("event", "dataset")))
+			}
+		}
+	}
+	return nil
+}
+
+// tableFromDataset turns event.dataset ("device_process_events") back into
+// the table name, for documents that lost their raw category.
+func tableFromDataset(ds string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(ds, "_") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+// Table implements sigma.Event.
+func (r *Record) Table() string { return r.table }
+
+// Get implements sigma.Event.
+func (r *Record) Get(key string) ([]sigma.Value, bool) {
+	r.vals = r.vals[:0]
+	if key == sigma.KeywordKey {
+		return append(r.vals, sigma.Value{S: string(r.raw)}), true
+	}
+	spec, ok := r.specs[key]
+	if !ok {
+		if spec, ok = r.m.spec(key); !ok {
+			return nil, false
+		}
+		r.specs[key] = spec
+	}
+	return r.eval(spec)
+}
+
+func (r *Record) prop(name string) *fastjson.Value {
+	if r.props == nil {
+		return nil
+	}
+	return r.props.Get(name)
+}
+
+// propString is a property as text; "" when absent or null.
+func (r *Record) propString(name string) string {
+	v := r.prop(name)
+	if v == nil {
+		return ""
+	}
+	s, _ := toValue(v)
+	if s.Kind == sigma.KindNull {
+		return ""
+	}
+	return s.S
+}
+
+func toValue(v *fastjson.Value) (sigma.Value, bool) {
+	switch v.Type() {
+	case fastjson.TypeString:
+		return sigma.Value{S: string(v.GetStringBytes())}, true
+	case fastjson.TypeNumber:
+		return sigma.Value{S: string(v.MarshalTo(nil)), Kind: sigma.KindNumber}, true
+	case fastjson.TypeTrue:
+		return sigma.Value{S: "true", Kind: sigma.KindBool}, true
+	case fastjson.TypeFalse:
+		return sigma.Value{S: "false", Kind: sigma.KindBool}, true
+	case fastjson.TypeNull:
+		return sigma.Value{Kind: sigma.KindNull}, true
+	}
+	return sigma.Value{S: string(v.MarshalTo(nil))}, true
+}
+
+func (r *Record) one(s string) ([]sigma.Value, bool) {
+	return append(r.vals, sigma.Value{S: s}), true
+}
+
+func (r *Record) eval(f FieldSpec) ([]sigma.Value, bool) {
+	switch {
+	case f.Prop != "":
+		v := r.prop(f.Prop)
+		if v == nil {
+			return nil, false
+		}
+		return r.appendValue(v)
+	case f.ECS != "":
+		return r.ecsField(f.ECS)
+	case len(f.Join) > 0:
+		var parts []string
+		for _, p := range f.Join {
+			if s := r.propString(p); s != "" {
+				parts = append(parts, s)
+			}
+		}
+		if len(parts) == 0 {
+			return nil, false
+		}
+		return r.one(strings.Join(parts, f.Sep))
+	case len(f.Hashes) > 0:
+		var parts []string
+		for _, h := range f.Hashes {
+			if s := r.propString(h); s != "" {
+				parts = append(parts, strings.ToUpper(h)+"="+s)
+			}
+		}
+		if len(parts) == 0 {
+			return nil, false
+		}
+		return r.one(strings.Join(parts, ","))
+	case len(f.Registry) > 0:
+		key, val := r.propString(f.Registry[0]), r.propString(f.Registry[1])
+		if key == "" && len(f.Registry) == 4 {
+			key, val = r.propString(f.Registry[2]), r.propString(f.Registry[3])
+		}
+		if key == "" {
+			return nil, false
+		}
+		path := shortHive(key)
+		if val != "" {
+			path += `\` + val
+		}
+		return r.one(path)
+	case len(f.RegistryData) > 0:
+		v := r.prop(f.RegistryData[0])
+		if v == nil {
+			return nil, false
+		}
+		if v.Type() == fastjson.TypeNull {
+			return r.appendValue(v)
+		}
+		s, _ := toValue(v)
+		return r.one(sysmonDetails(s.S, r.propString(f.RegistryData[1])))
+	case f.JSON != "":
+		obj := r.jsonProp(f.JSON)
+		if obj == nil {
+			return nil, false
+		}
+		v := obj.Get(f.Key)
+		if v == nil {
+			return nil, false
+		}
+		out, ok := r.appendValue(v)
+		if f.TrimPrefix != "" && len(out) == 1 && out[0].Kind == sigma.KindString {
+			if len(out[0].S) >= len(f.TrimPrefix) && strings.EqualFold(out[0].S[:len(f.TrimPrefix)], f.TrimPrefix) {
+				out[0].S = out[0].S[len(f.TrimPrefix):]
+			}
+		}
+		return out, ok
+	case len(f.ActionIn) > 0:
+		at := r.propString("ActionType")
+		if at == "" {
+			return nil, false
+		}
+		for _, a := range f.ActionIn {
+			if strings.EqualFold(a, at) {
+				return append(r.vals, sigma.Value{S: "true", Kind: sigma.KindBool}), true
+			}
+		}
+		return append(r.vals, sigma.Value{S: "false", Kind: sigma.KindBool}), true
+	case f.Map != "":
+		s := r.propString(f.Map)
+		if s == "" {
+			return nil, false
+		}
+		for k, v := range f.Values {
+			if strings.EqualFold(k, s) {
+				return r.one(v)
+			}
+		}
+		return r.one(s)
+	case f.URLHost != "":
+		s := r.propString(f.URLHost)
+		if s == "" {
+			return nil, false
+		}
+		return r.one(urlHost(s))
+	}
+	return nil, false
+}
+
+// appendValue adds v; an array gives one value per element.
+func (r *Record) appendValue(v *fastjson.Value) ([]sigma.Value, bool) {
+	if v.Type() == fastjson.TypeArray {
+		for _, e := range v.GetArray() {
+			x, _ := toValue(e)
+			r.vals = append(r.vals, x)
+		}
+		return r.vals, true
+	}
+	x, _ := toValue(v)
+	return append(r.vals, x), true
+}
+
+// jsonProp returns a property holding a JSON object, either as an object
+// or as JSON text (Defender's AdditionalFields is sent both ways).
+func (r *Record) jsonProp(name string) *fastjson.Value {
+	v := r.prop(name)
+	if v == nil {
+		return nil
+	}
+	switch v.Type() {
+	case fastjson.TypeObject:
+		return v
+	case fastjson.TypeString:
+		s := string(v.GetStringBytes())
+		if s != r.jsonRaw || r.jsonV == nil {
+			p, err := r.jsonP.Parse(s)
+			if err != nil || p.Type() != fastjson.TypeObject {
+				return nil
+			}
+			r.jsonRaw, r.jsonV = s, p
+		}
+		return r.jsonV
+	}
+	return nil
+}
+
+// ecsField reads a dotted ECS name from the nested document, falling back
+// to a literal dotted key.
+func (r *Record) ecsField(name string) ([]sigma.Value, bool) {
+	if r.ecs == nil {
+		return nil, false
+	}
+	v := r.ecs.Get(strings.Split(name, ".")...)
+	if v == nil {
+		v = r.ecs.Get(name)
+	}
+	if v == nil {
+		return nil, false
+	}
+	return r.appendValue(v)
+}
+
+// hives maps Defender's long registry hive names to the short ones Sysmon
+// and so Sigma rules use. Defender writes HKEY_CURRENT_USER\<SID>\..., which
+// Sysmon reports as HKU\<SID>\...
+var hives = []struct{ long, short string }{
+	{`HKEY_LOCAL_MACHINE`, `HKLM`},
+	{`HKEY_USERS`, `HKU`},
+	{`HKEY_CURRENT_USER`, `HKU`},
+	{`HKEY_CLASSES_ROOT`, `HKCR`},
+	{`HKEY_CURRENT_CONFIG`, `HKCC`},
+}
+
+func shortHive(key string) string {
+	for _, h := range hives {
+		if len(key) >= len(h.long) && strings.EqualFold(key[:len(h.long)], h.long) &&
+			(len(key) == len(h.long) || key[len(h.long)] == '\\') {
+			return h.short + key[len(h.long):]
+		}
+	}
+	return key
+}
+
+// sysmonDetails renders registry data the way Sysmon's Details field does
+// for numbers, which rules compare against ("DWORD (0x00000001)").
+func sysmonDetails(data, typ string) string {
+	switch strings.ToLower(typ) {
+	case "dword", "reg_dword":
+		if n, err := parseRegNumber(data); err == nil {
+			return fmt.Sprintf("DWORD (0x%08x)", uint32(n))
+		}
+	case "qword", "reg_qword":
+		if n, err := parseRegNumber(data); err == nil {
+			return fmt.Sprintf("QWORD (0x%08x-0x%08x)", uint32(n>>32), uint32(n))
+		}
+	case "binary", "reg_binary":
+		return "Binary Data"
+	}
+	return data
+}
+
+func parseRegNumber(s string) (uint64, error) {
+	s = strings.TrimSpace(s)
+	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
+		return strconv.ParseUint(h, 16, 64)
+	}
+	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return n, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return uint64(n), err
+}
+
+// urlHost returns the host of a URL, or of a bare "host[:port][/path]".
+func urlHost(s string) string {
+	if strings.Contains(s, "://") {
+		if u, err := url.Parse(s); err == nil && u.Hostname() != "" {
+			return u.Hostname()
+		}
+	}
+	if i := strings.IndexAny(s, "/?#"); i >= 0 {
+		s = s[:i]
+	}
+	if h, _, ok := strings.Cut(s, ":"); ok && !strings.Contains(s[len(h)+1:], ":") {
+		s = h
+	}
+	return s
+}

@@ -1,0 +1,188 @@
+package sigma
+
+import (
+	"slices"
+	"strings"
+)
+
+// Evaluator evaluates events against an Engine. It reuses its buffers, so
+// it is not safe for concurrent use: create one per goroutine.
+type Evaluator struct {
+	e     *Engine
+	st    evalState
+	mark  []uint32 // rule position -> generation it became a candidate
+	cands []int32
+}
+
+// evalState caches each field's values, lowercased once, for one event.
+type evalState struct {
+	ev    Event
+	keys  []string
+	gen   uint32
+	cache []fieldVals
+}
+
+type fieldVals struct {
+	gen     uint32
+	present bool
+	vals    []Value
+	low     []string
+}
+
+func (st *evalState) field(id int) *fieldVals {
+	f := &st.cache[id]
+	if f.gen == st.gen {
+		return f
+	}
+	f.gen = st.gen
+	vals, ok := st.ev.Get(st.keys[id])
+	f.present = ok
+	f.vals = append(f.vals[:0], vals...)
+	f.low = f.low[:0]
+	for _, v := range f.vals {
+		f.low = append(f.low, strings.ToLower(v.S))
+	}
+	return f
+}
+
+// NewEvaluator returns an Evaluator for e.
+func (e *Engine) NewEvaluator() *Evaluator {
+	maxRules := len(e.any.rules)
+	for _, t := range e.tables {
+		maxRules = max(maxRules, len(t.rules))
+	}
+	return &Evaluator{
+		e:    e,
+		st:   evalState{keys: e.keys, cache: make([]fieldVals, len(e.keys))},
+		mark: make([]uint32, maxRules),
+	}
+}
+
+func (x *Evaluator) begin(ev Event) {
+	x.st.ev = ev
+	x.st.gen++
+	if x.st.gen == 0 { // wrapped: forget every cached generation
+		for i := range x.st.cache {
+			x.st.cache[i].gen = 0
+		}
+		clear(x.mark)
+		x.st.gen = 1
+	}
+}
+
+// Match appends to dst the rules that match ev, in load order. Only the
+// rules of the event's table are considered, and among them only those
+// whose prefilter literals occur in the event (or that have none).
+func (x *Evaluator) Match(ev Event, dst []*Rule) []*Rule {
+	x.begin(ev)
+	ti := x.e.tables[ev.Table()]
+	if ti == nil {
+		ti = x.e.any
+	}
+	gen := x.st.gen
+	cands := append(x.cands[:0], ti.always...)
+	for _, pos := range ti.always {
+		x.mark[pos] = gen
+	}
+	for fi := range ti.filters {
+		ff := &ti.filters[fi]
+		f := x.st.field(ff.field)
+		for _, low := range f.low {
+			ff.ac.scan(low, func(id int32) {
+				for _, pos := range ff.patRules[id] {
+					if x.mark[pos] != gen {
+						x.mark[pos] = gen
+						cands = append(cands, pos)
+					}
+				}
+			})
+		}
+	}
+	slices.Sort(cands)
+	for _, pos := range cands {
+		r := ti.rules[pos]
+		if x.st.eval(r.root) {
+			dst = append(dst, r)
+		}
+	}
+	x.cands = cands
+	return dst
+}
+
+// MatchNaive evaluates every loaded rule on ev, ignoring the table index
+// and the prefilters. It is the baseline the benchmarks compare Match to,
+// and a cross-check in tests: Match must give the same rules.
+func (x *Evaluator) MatchNaive(ev Event, dst []*Rule) []*Rule {
+	x.begin(ev)
+	table := ev.Table()
+	for _, r := range x.e.rules {
+		if len(r.tables) > 0 && !slices.Contains(r.tables, table) {
+			continue
+		}
+		if x.st.eval(r.root) {
+			dst = append(dst, r)
+		}
+	}
+	return dst
+}
+
+// MatchRule evaluates one rule on ev, whatever its table.
+func (x *Evaluator) MatchRule(r *Rule, ev Event) bool {
+	x.begin(ev)
+	return x.st.eval(r.root)
+}
+
+func (st *evalState) eval(n *node) bool {
+	switch n.op {
+	case opLeaf:
+		return st.evalLeaf(n.cond)
+	case opAnd:
+		for _, k := range n.kids {
+			if !st.eval(k) {
+				return false
+			}
+		}
+		return true
+	case opOr:
+		for _, k := range n.kids {
+			if st.eval(k) {
+				return true
+			}
+		}
+		return false
+	case opNot:
+		return !st.eval(n.kids[0])
+	case opTrue:
+		return true
+	case opAtLeast:
+		hits := 0
+		for _, k := range n.kids {
+			if st.eval(k) {
+				if hits++; hits >= n.n {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (st *evalState) evalLeaf(fc *fieldCond) bool {
+	f := st.field(fc.field)
+	for _, g := range fc.groups {
+		ok := false
+		for i := range g {
+			if g[i].test(f, st) {
+				ok = true
+				break
+			}
+		}
+		if fc.all && !ok {
+			return false
+		}
+		if !fc.all && ok {
+			return true
+		}
+	}
+	return fc.all
+}

@@ -1,0 +1,136 @@
+package sigma
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Rule is a loaded, compiled Sigma rule: its metadata as written (the
+// author must be shown for SigmaHQ rules: DRL licence) and its compiled
+// detection.
+type Rule struct {
+	ID          string    `json:"id"`
+	Title       string    `json:"title"`
+	Description string    `json:"description,omitempty"`
+	Status      string    `json:"status,omitempty"`
+	Author      string    `json:"author,omitempty"`
+	Level       string    `json:"level,omitempty"`
+	Tags        []string  `json:"tags,omitempty"`
+	References  []string  `json:"references,omitempty"`
+	Logsource   Logsource `json:"logsource"`
+	// Path is where the rule came from (Source.Path).
+	Path string `json:"path,omitempty"`
+	// GroupBy lists event fields (ECS names) that identify one alert
+	// instead of the default rule + entity grouping. A custom attribute
+	// (`group_by:`), used by the built-in Defender alert rules.
+	GroupBy []string `json:"group_by,omitempty"`
+	// LevelField names an event field whose value overrides Level (for
+	// Defender's own alert severity). A custom attribute (`level_field:`).
+	LevelField string `json:"level_field,omitempty"`
+
+	root   *node
+	tables []string
+	index  int // position in Engine.rules, for stable output order
+}
+
+// Source is one rule file's content.
+type Source struct {
+	Path string
+	Data []byte
+}
+
+// Skipped is a rule that did not load. Reason is short and stable (for
+// grouping in reports); Detail says what exactly.
+type Skipped struct {
+	Path   string `json:"path"`
+	ID     string `json:"id,omitempty"`
+	Title  string `json:"title,omitempty"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// ATTACK returns the rule's MITRE ATT&CK tags (attack.*).
+func (r *Rule) ATTACK() []string {
+	var out []string
+	for _, t := range r.Tags {
+		if strings.HasPrefix(strings.ToLower(t), "attack.") {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ruleDoc is the YAML layout of a detection rule.
+type ruleDoc struct {
+	Title       string         `yaml:"title"`
+	ID          string         `yaml:"id"`
+	Description string         `yaml:"description"`
+	Status      string         `yaml:"status"`
+	Author      string         `yaml:"author"`
+	Level       string         `yaml:"level"`
+	Tags        []string       `yaml:"tags"`
+	References  []string       `yaml:"references"`
+	Logsource   Logsource      `yaml:"logsource"`
+	Detection   yaml.Node      `yaml:"detection"`
+	Correlation *yaml.Node     `yaml:"correlation"`
+	Filter      *yaml.Node     `yaml:"filter"`
+	Action      string         `yaml:"action"`
+	GroupBy     []string       `yaml:"group_by"`
+	LevelField  string         `yaml:"level_field"`
+	Rest        map[string]any `yaml:",inline"`
+}
+
+// parseRule decodes one rule file. A file holding several YAML documents
+// (Sigma v1 rule collections) is not supported.
+func parseRule(src Source) (*ruleDoc, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src.Data))
+	var doc ruleDoc
+	if err := dec.Decode(&doc); err != nil {
+		return nil, &skipError{Reason: "invalid YAML", Detail: err.Error()}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return &doc, &skipError{Reason: "rule collections not supported", Detail: "file holds several YAML documents"}
+	} else if !errors.Is(err, io.EOF) {
+		return &doc, &skipError{Reason: "invalid YAML", Detail: err.Error()}
+	}
+	switch {
+	case doc.Correlation != nil:
+		return &doc, &skipError{Reason: "correlation rules not supported yet"}
+	case doc.Filter != nil:
+		return &doc, &skipError{Reason: "filter rules not supported yet"}
+	case doc.Action != "":
+		return &doc, &skipError{Reason: "rule collections not supported", Detail: "action: " + doc.Action}
+	case doc.Title == "":
+		return &doc, &skipError{Reason: "invalid rule", Detail: "no title"}
+	case doc.Detection.Kind != yaml.MappingNode:
+		return &doc, &skipError{Reason: "invalid rule", Detail: "no detection section"}
+	}
+	return &doc, nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "map"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		return "value"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "node"
+}
+
+func sprintf(format string, args ...any) string {
+	if len(args) == 0 {
+		return format
+	}
+	return fmt.Sprintf(format, args...)
+}
