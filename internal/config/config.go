@@ -1,0 +1,239 @@
+// Package config loads the YAML configuration of `defender-intake run`:
+// strict (an unknown key is an error naming file, line and key), with
+// ${ENV} expansion for secrets, defaults set in one place (Default here,
+// and each component's NewSection), and validation that does not mutate.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/defender-intake/defender-intake/internal/sink"
+	"github.com/defender-intake/defender-intake/internal/source"
+)
+
+// Config is the whole service configuration.
+type Config struct {
+	Server     Server      `yaml:"server"`
+	Log        Log         `yaml:"log"`
+	Pipeline   Pipeline    `yaml:"pipeline"`
+	DeadLetter DeadLetter  `yaml:"dead_letter"`
+	Sources    []Component `yaml:"sources"`
+	Sinks      []Component `yaml:"sinks"`
+
+	// File is the path the config was loaded from, for messages.
+	File string `yaml:"-"`
+}
+
+// Server is the HTTP listener for /metrics, /healthz, /readyz and the
+// handlers other components mount.
+type Server struct {
+	// Listen is host:port; empty disables the listener. Loopback by
+	// default: exposing it is a deliberate choice.
+	Listen string `yaml:"listen"`
+}
+
+// Log configures log/slog output on stderr.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Pipeline bounds the work in flight between sources and sinks.
+type Pipeline struct {
+	Workers      int           `yaml:"workers"`       // 0: one per CPU
+	QueueBatches int           `yaml:"queue_batches"` // batches waiting for a worker
+	RetryInitial time.Duration `yaml:"retry_initial"` // first backoff of a failing sink
+	RetryMax     time.Duration `yaml:"retry_max"`     // backoff ceiling
+	DrainTimeout time.Duration `yaml:"drain_timeout"` // delivery time allowed after SIGTERM
+}
+
+// DeadLetter says where undecodable input goes.
+type DeadLetter struct {
+	Path string `yaml:"path"`
+}
+
+// Component is one entry of `sources` or `sinks`: its name, its type and
+// the type's own section, decoded from the entry's other keys.
+type Component struct {
+	Name    string
+	Type    string
+	Section interface{ Validate() error }
+	// Line is where the entry starts in the file, for messages.
+	Line int
+}
+
+// Default returns the configuration used for every key the file omits.
+func Default() Config {
+	return Config{
+		Server:     Server{Listen: "127.0.0.1:9464"},
+		Log:        Log{Level: "info", Format: "text"},
+		Pipeline:   Pipeline{Workers: 0, QueueBatches: 16, RetryInitial: 200 * time.Millisecond, RetryMax: 30 * time.Second, DrainTimeout: 30 * time.Second},
+		DeadLetter: DeadLetter{Path: "data/dead-letter.ndjson"},
+	}
+}
+
+// rawConfig is the file's top level; sources and sinks stay nodes until
+// their type is known.
+type rawConfig struct {
+	Server     *Server     `yaml:"server"`
+	Log        *Log        `yaml:"log"`
+	Pipeline   *Pipeline   `yaml:"pipeline"`
+	DeadLetter *DeadLetter `yaml:"dead_letter"`
+	Sources    []yaml.Node `yaml:"sources"`
+	Sinks      []yaml.Node `yaml:"sinks"`
+}
+
+// Load reads, expands and strictly decodes the file at path. It does not
+// validate: call Validate.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, b)
+}
+
+// Parse is Load on bytes already read; file names them in messages.
+func Parse(file string, b []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty config", file)
+	}
+	var errs []string
+	expandEnv(file, &doc, lookupEnv, &errs)
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "\n"))
+	}
+	cfg := Default()
+	cfg.File = file
+	raw := rawConfig{Server: &cfg.Server, Log: &cfg.Log, Pipeline: &cfg.Pipeline, DeadLetter: &cfg.DeadLetter}
+	if err := decodeStrict(file, &doc, &raw); err != nil {
+		return nil, err
+	}
+	var all []error
+	for i := range raw.Sources {
+		c, err := decodeComponent(file, &raw.Sources[i], "source", func(typ string) (func() interface{ Validate() error }, bool) {
+			f, ok := source.Lookup(typ)
+			return func() interface{ Validate() error } { return f.NewSection() }, ok
+		}, source.Types)
+		if err != nil {
+			all = append(all, err)
+			continue
+		}
+		cfg.Sources = append(cfg.Sources, c)
+	}
+	for i := range raw.Sinks {
+		c, err := decodeComponent(file, &raw.Sinks[i], "sink", func(typ string) (func() interface{ Validate() error }, bool) {
+			f, ok := sink.Lookup(typ)
+			return func() interface{ Validate() error } { return f.NewSection() }, ok
+		}, sink.Types)
+		if err != nil {
+			all = append(all, err)
+			continue
+		}
+		cfg.Sinks = append(cfg.Sinks, c)
+	}
+	if len(all) > 0 {
+		return nil, errors.Join(all...)
+	}
+	return &cfg, nil
+}
+
+// decodeComponent reads name and type from an entry, then decodes the
+// remaining keys strictly into the type's section.
+func decodeComponent(file string, n *yaml.Node, kind string, lookup func(string) (func() interface{ Validate() error }, bool), types func() string) (Component, error) {
+	c := Component{Line: n.Line}
+	if n.Kind != yaml.MappingNode {
+		return c, fmt.Errorf("%s:%d: a %s is a mapping with name, type and the type's keys", file, n.Line, kind)
+	}
+	rest := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "name":
+			c.Name = v.Value
+		case "type":
+			c.Type = v.Value
+		default:
+			rest.Content = append(rest.Content, k, v)
+		}
+	}
+	if c.Type == "" {
+		return c, fmt.Errorf("%s:%d: %s %q: missing key \"type\" (one of: %s)", file, n.Line, kind, c.Name, types())
+	}
+	newSection, ok := lookup(c.Type)
+	if !ok {
+		return c, fmt.Errorf("%s:%d: %s %q: unknown type %q (one of: %s)", file, n.Line, kind, c.Name, c.Type, types())
+	}
+	if c.Name == "" {
+		c.Name = c.Type
+	}
+	c.Section = newSection()
+	if err := decodeStrict(file, rest, c.Section); err != nil {
+		return c, fmt.Errorf("%s %q: %w", kind, c.Name, err)
+	}
+	return c, nil
+}
+
+// Validate checks the whole configuration without changing it and
+// reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.File}, a...)...)) }
+	if c.Server.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+			bad("server.listen: %v", err)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format: %q is not one of text, json", c.Log.Format)
+	}
+	p := c.Pipeline
+	if p.Workers < 0 || p.QueueBatches < 1 || p.RetryInitial <= 0 || p.RetryMax < p.RetryInitial || p.DrainTimeout <= 0 {
+		bad("pipeline: workers >= 0, queue_batches >= 1, 0 < retry_initial <= retry_max and drain_timeout > 0 are required")
+	}
+	if c.DeadLetter.Path == "" {
+		bad("dead_letter.path: required")
+	}
+	if len(c.Sources) == 0 {
+		bad("sources: at least one is required")
+	}
+	if len(c.Sinks) == 0 {
+		bad("sinks: at least one is required")
+	}
+	for _, group := range []struct {
+		kind string
+		list []Component
+	}{{"source", c.Sources}, {"sink", c.Sinks}} {
+		seen := map[string]bool{}
+		for _, comp := range group.list {
+			if seen[comp.Name] {
+				bad("%d: %s name %q used twice", comp.Line, group.kind, comp.Name)
+			}
+			seen[comp.Name] = true
+			if err := comp.Section.Validate(); err != nil {
+				for _, line := range strings.Split(err.Error(), "\n") {
+					errs = append(errs, fmt.Errorf("%s:%d: %s %q (%s): %s", c.File, comp.Line, group.kind, comp.Name, comp.Type, line))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

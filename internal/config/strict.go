@@ -1,0 +1,163 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+var (
+	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+	nodeType        = reflect.TypeFor[yaml.Node]()
+)
+
+// decodeStrict decodes n into v (a pointer), first reporting every mapping
+// key that has no field in v's type, with the file and line of the key,
+// because yaml.v3's KnownFields only exists on a Decoder reading a stream,
+// not on a node, and we decode sections node by node.
+func decodeStrict(file string, n *yaml.Node, v any) error {
+	var errs []string
+	checkKeys(file, n, reflect.TypeOf(v), &errs)
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	if err := n.Decode(v); err != nil {
+		return fmt.Errorf("%s: %s", file, strings.TrimPrefix(strings.ReplaceAll(err.Error(), "\n  ", "; "), "yaml: unmarshal errors:; "))
+	}
+	return nil
+}
+
+func checkKeys(file string, n *yaml.Node, t reflect.Type, errs *[]string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nodeType || reflect.PointerTo(t).Implements(unmarshalerType) || t.Kind() == reflect.Interface {
+		return
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			checkKeys(file, c, t, errs)
+		}
+	case yaml.AliasNode:
+		checkKeys(file, n.Alias, t, errs)
+	case yaml.MappingNode:
+		switch t.Kind() {
+		case reflect.Struct:
+			fields := yamlFields(t)
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				ft, ok := fields[k.Value]
+				if !ok {
+					*errs = append(*errs, fmt.Sprintf("%s:%d: unknown key %q (known: %s)", file, k.Line, k.Value, knownKeys(fields)))
+					continue
+				}
+				checkKeys(file, n.Content[i+1], ft, errs)
+			}
+		case reflect.Map:
+			for i := 1; i < len(n.Content); i += 2 {
+				checkKeys(file, n.Content[i], t.Elem(), errs)
+			}
+		}
+	case yaml.SequenceNode:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for _, c := range n.Content {
+				checkKeys(file, c, t.Elem(), errs)
+			}
+		}
+	}
+}
+
+// yamlFields maps the YAML keys of struct type t to their field types,
+// following yaml.v3's rules: the tag name, else the lowercased field name;
+// ",inline" structs contribute their own keys.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(opts, "inline") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range yamlFields(ft) {
+					out[k] = v
+				}
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func knownKeys(fields map[string]reflect.Type) string {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		return "none"
+	}
+	return strings.Join(keys, ", ")
+}
+
+var envRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${NAME} in every scalar value (not keys) with the
+// environment variable NAME; "$$" stands for a literal "$". An unset
+// variable is an error naming file and line, so a missing secret is
+// caught by `config check` rather than sent as an empty string.
+func expandEnv(file string, n *yaml.Node, lookup func(string) (string, bool), errs *[]string) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "$") {
+			return
+		}
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+			if m == "$$" {
+				return "$"
+			}
+			name := m[2 : len(m)-1]
+			v, ok := lookup(name)
+			if !ok {
+				*errs = append(*errs, fmt.Sprintf("%s:%d: environment variable %s is not set", file, n.Line, name))
+			}
+			return v
+		})
+		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 {
+			// Re-resolve the type of a plain scalar from its expanded
+			// value, so `port: ${PORT}` can fill an int.
+			n.Tag = ""
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			expandEnv(file, n.Content[i], lookup, errs)
+		}
+	default:
+		for _, c := range n.Content {
+			expandEnv(file, c, lookup, errs)
+		}
+	}
+}
+
+// lookupEnv is os.LookupEnv; a variable so tests can supply their own.
+var lookupEnv = os.LookupEnv

@@ -1,0 +1,204 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/deadletter"
+	"github.com/defender-intake/defender-intake/internal/envelope"
+	"github.com/defender-intake/defender-intake/internal/normalize"
+	"github.com/defender-intake/defender-intake/internal/sink"
+)
+
+// worker holds the buffers one worker goroutine reuses between batches, so
+// steady-state delivery allocates little.
+type worker struct {
+	p        *Pipeline
+	norm     Normalizer
+	buf      []byte
+	spans    []span
+	docs     []sink.Doc
+	retry    [2][]sink.Doc
+	dead     []deadletter.Entry
+	extra    []normalize.Field
+	datasets map[string]int
+}
+
+type span struct {
+	start, end int
+	meta       normalize.Meta
+}
+
+func (p *Pipeline) work(ctx context.Context) {
+	w := &worker{p: p, norm: p.opts.NewNormalizer(), datasets: map[string]int{}}
+	for j := range p.queue {
+		var err error
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		} else {
+			err = w.deliver(ctx, j.batch)
+		}
+		src := j.batch.Messages[0].Origin.Source
+		p.acks.complete(j.key, j.ticket, err)
+		p.opts.Metrics.BatchesInFlight.WithLabelValues(src).Dec()
+		if len(w.buf) > 8<<20 {
+			// One huge batch must not pin its buffer for the process's life.
+			w.buf = nil
+		}
+	}
+}
+
+// deliver normalizes b and writes it to the dead-letter output and every
+// sink, retrying until all is durable or ctx ends.
+func (w *worker) deliver(ctx context.Context, b *Batch) error {
+	p := w.p
+	m := p.opts.Metrics
+	now := p.opts.Now()
+	w.buf, w.spans, w.docs, w.dead = w.buf[:0], w.spans[:0], w.docs[:0], w.dead[:0]
+	clear(w.datasets)
+	src := b.Messages[0].Origin.Source
+	part := b.Messages[0].Origin.Partition
+	records := 0
+	var lastEnqueued time.Time
+	for i := range b.Messages {
+		msg := &b.Messages[i]
+		if !msg.Origin.EnqueuedTime.IsZero() {
+			lastEnqueued = msg.Origin.EnqueuedTime
+		}
+		if msg.DecodeError != "" {
+			w.deadLetter(msg, now, "source", msg.DecodeError, msg.Body)
+			continue
+		}
+		w.extra = OriginFields(w.extra[:0], msg.Origin, now)
+		err := p.opts.Split(msg.Body, func(rec []byte) {
+			records++
+			start := len(w.buf)
+			out, meta, err := w.norm.Append(w.buf, rec, w.extra...)
+			if err != nil {
+				w.deadLetter(msg, now, "normalize", err.Error(), rec)
+				return
+			}
+			w.buf = out
+			w.spans = append(w.spans, span{start: start, end: len(out), meta: meta})
+			w.datasets[meta.Dataset]++
+		})
+		switch {
+		case err == nil:
+		case errors.Is(err, envelope.ErrEmpty):
+			m.EmptyMessages.WithLabelValues(src).Inc()
+		default:
+			raw := msg.Body
+			var ee *envelope.Error
+			if errors.As(err, &ee) && len(ee.Raw) > 0 {
+				raw = ee.Raw
+			}
+			w.deadLetter(msg, now, "envelope", err.Error(), raw)
+		}
+	}
+	m.RecordsReceived.WithLabelValues(src, part).Add(float64(records))
+	for ds, n := range w.datasets {
+		m.RecordsNormalized.WithLabelValues(src, ds).Add(float64(n))
+	}
+	for _, s := range w.spans {
+		w.docs = append(w.docs, sink.Doc{JSON: w.buf[s.start:s.end], Dataset: s.meta.Dataset, Timestamp: s.meta.Timestamp})
+	}
+
+	if len(w.dead) > 0 {
+		if err := w.retryUntil(ctx, "dead-letter", func() error { return p.opts.DeadLetter.Write(ctx, w.dead) }); err != nil {
+			return err
+		}
+		for _, e := range w.dead {
+			m.DeadLettered.WithLabelValues(src, e.Stage).Inc()
+		}
+	}
+	if len(w.docs) > 0 {
+		for i, s := range p.opts.Sinks {
+			if err := w.writeSink(ctx, i, s); err != nil {
+				return err
+			}
+		}
+	}
+	if !lastEnqueued.IsZero() {
+		m.LagSeconds.WithLabelValues(src, part).Set(p.opts.Now().Sub(lastEnqueued).Seconds())
+	}
+	return nil
+}
+
+func (w *worker) deadLetter(msg *Message, now time.Time, stage, reason string, raw []byte) {
+	o := msg.Origin
+	w.dead = append(w.dead, deadletter.Entry{
+		Time: now, Reason: reason, Stage: stage,
+		Source: o.Source, Type: o.Type, Stream: o.Stream, Partition: o.Partition,
+		Offset: o.Offset, SequenceNumber: o.SequenceNumber, EnqueuedTime: o.EnqueuedTime,
+		Raw: append([]byte(nil), raw...),
+	})
+}
+
+// writeSink writes w.docs to sink i, then retries only the documents the
+// sink reported as failed, with exponential backoff, until all are
+// accepted or ctx ends.
+func (w *worker) writeSink(ctx context.Context, i int, s sink.Sink) error {
+	p := w.p
+	m := p.opts.Metrics
+	pending := w.docs
+	backoff := p.opts.RetryInitial
+	for flip := 0; ; flip ^= 1 {
+		p.sinkMu[i].Lock()
+		start := time.Now()
+		err := s.Write(ctx, pending)
+		p.sinkMu[i].Unlock()
+		m.SinkWriteSeconds.WithLabelValues(s.Name()).Observe(time.Since(start).Seconds())
+		failed := sink.FailedIndices(err, len(pending))
+		m.SinkDocs.WithLabelValues(s.Name()).Add(float64(len(pending) - len(failed)))
+		if len(failed) == 0 {
+			return nil
+		}
+		m.SinkErrors.WithLabelValues(s.Name()).Inc()
+		p.opts.Logger.Warn("sink write failed; retrying", "sink", s.Name(), "failed", len(failed), "of", len(pending), "backoff", backoff, "err", err)
+		next := w.retry[flip][:0]
+		for _, f := range failed {
+			if f >= 0 && f < len(pending) {
+				next = append(next, pending[f])
+			}
+		}
+		w.retry[flip] = next
+		pending = next
+		if err := sleep(ctx, jitter(backoff)); err != nil {
+			return err
+		}
+		backoff = min(backoff*2, p.opts.RetryMax)
+	}
+}
+
+// retryUntil calls f until it succeeds or ctx ends, with backoff.
+func (w *worker) retryUntil(ctx context.Context, what string, f func() error) error {
+	backoff := w.p.opts.RetryInitial
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		w.p.opts.Logger.Warn("write failed; retrying", "output", what, "backoff", backoff, "err", err)
+		if err := sleep(ctx, jitter(backoff)); err != nil {
+			return err
+		}
+		backoff = min(backoff*2, w.p.opts.RetryMax)
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
