@@ -189,7 +189,9 @@ func decodeComponent(file string, n *yaml.Node, kind string, lookup func(string)
 // reports every problem at once.
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.File}, a...)...)) }
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.File}, a...)...))
+	}
 	if c.Server.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 			bad("server.listen: %v", err)

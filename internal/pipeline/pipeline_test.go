@@ -34,7 +34,6 @@ func splitLines(body []byte, fn func([]byte)) error {
 	return nil
 }
 
-
 type wrapNormalizer struct{}
 
 func (wrapNormalizer) Append(dst, rec []byte, extra ...normalize.Field) ([]byte, normalize.Meta, error) {
