@@ -174,7 +174,11 @@ func (c *compiler) compileField(spec string, v *yaml.Node) (*node, error) {
 	}
 	var key string
 	if name == "" {
+		// Keywords are a full-text search: they match anywhere in the text.
 		key = KeywordKey
+		if ms.match == "" {
+			ms.match = "contains"
+		}
 	} else {
 		var ok bool
 		if key, ok = c.mapper.Field(c.ls, name); !ok {
