@@ -1,0 +1,337 @@
+package normalize_test
+
+// Golden-file tests: every testdata/<Table>/<case>.json holds one raw
+// Defender streaming record written by hand, and <case>.ecs.json beside
+// it the ECS document the normalizer must produce for it.
+//
+//	go test ./internal/normalize -run Golden -update
+//
+// rewrites the .ecs.json files from the current output. A rewritten file is
+// a claim about the mapping: read the diff before committing it.
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/normalize"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/**/*.ecs.json from the normalizer's output")
+
+// goldenNow is the clock of the golden tests: only records without any
+// usable time fall back to it, and their expected @timestamp says so.
+var goldenNow = time.Date(2025, 3, 14, 9, 26, 53, 589793000, time.UTC)
+
+// edgeDir holds cases that belong to no table (unknown tables, broken
+// records); its records may have any category or none.
+const edgeDir = "_edge"
+
+const expectedSuffix = ".ecs.json"
+
+// goldenCase is one fixture: the raw record and its expected document.
+type goldenCase struct {
+	dir      string // table name, or edgeDir
+	name     string // file name without extension
+	input    string // path of the raw record
+	expected string // path of the expected document
+}
+
+func (c goldenCase) String() string { return c.dir + "/" + c.name }
+
+// loadGoldenCases lists the fixtures under testdata, failing on files that
+// do not pair up, so a stray or orphaned file cannot go unnoticed.
+func loadGoldenCases(t *testing.T) []goldenCase {
+	t.Helper()
+	dirs, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatalf("read testdata: %v", err)
+	}
+	var cases []goldenCase
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		dir := filepath.Join("testdata", d.Name())
+		files, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatalf("read %s: %v", dir, err)
+		}
+		inputs := map[string]bool{}
+		for _, f := range files {
+			name := f.Name()
+			if f.IsDir() || !strings.HasSuffix(name, ".json") || strings.HasSuffix(name, expectedSuffix) {
+				continue
+			}
+			inputs[strings.TrimSuffix(name, ".json")] = true
+		}
+		for _, f := range files {
+			name := f.Name()
+			if !strings.HasSuffix(name, expectedSuffix) {
+				continue
+			}
+			if base := strings.TrimSuffix(name, expectedSuffix); !inputs[base] && !*update {
+				t.Errorf("%s: expected document without a record %s.json", filepath.Join(dir, name), base)
+			}
+		}
+		for name := range inputs {
+			cases = append(cases, goldenCase{
+				dir:      d.Name(),
+				name:     name,
+				input:    filepath.Join(dir, name+".json"),
+				expected: filepath.Join(dir, name+expectedSuffix),
+			})
+		}
+	}
+	slices.SortFunc(cases, func(a, b goldenCase) int { return strings.Compare(a.String(), b.String()) })
+	return cases
+}
+
+func TestGolden(t *testing.T) {
+	cases := loadGoldenCases(t)
+	if len(cases) == 0 {
+		t.Fatal("no golden cases under testdata")
+	}
+	// One Normalizer for every case, in order, as a pipeline worker uses
+	// it: state leaking from one record into the next shows up as a
+	// difference with the output of a fresh Normalizer.
+	shared := normalize.New(normalize.Options{Now: func() time.Time { return goldenNow }})
+	for _, c := range cases {
+		t.Run(c.String(), func(t *testing.T) {
+			raw, err := os.ReadFile(c.input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Fixtures are pretty-printed for people; the stream carries
+			// compact records, and message must hold one of those.
+			var record bytes.Buffer
+			if err := json.Compact(&record, raw); err != nil {
+				t.Fatalf("%s is not valid JSON: %v", c.input, err)
+			}
+			checkCategory(t, c, record.Bytes())
+
+			doc, meta, err := shared.Append(nil, record.Bytes())
+			if err != nil {
+				t.Fatalf("Append: %v", err)
+			}
+			fresh := normalize.New(normalize.Options{Now: func() time.Time { return goldenNow }})
+			again, _, err := fresh.Append([]byte("prefix"), record.Bytes())
+			if err != nil {
+				t.Fatalf("Append with a fresh Normalizer: %v", err)
+			}
+			if !bytes.Equal(again, append([]byte("prefix"), doc...)) {
+				t.Errorf("a reused Normalizer and a fresh one disagree (or dst was not appended to):\nreused: %s\nfresh:  %s", doc, again)
+			}
+			got, err := canonical(doc)
+			if err != nil {
+				t.Fatalf("Append produced invalid JSON: %v\n%s", err, doc)
+			}
+			checkMeta(t, got, meta, record.Bytes())
+
+			if *update {
+				if err := os.WriteFile(c.expected, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantRaw, err := os.ReadFile(c.expected)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it, then read it)", err)
+			}
+			want, err := canonical(wantRaw)
+			if err != nil {
+				t.Fatalf("%s: %v", c.expected, err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from the normalizer's output (- expected, + got):\n%s", c.expected, diffDocs(want, got))
+			}
+		})
+	}
+}
+
+// TestGoldenCoversEveryTable makes a new table ship with a golden case,
+// and catches a case directory whose name is not a table.
+func TestGoldenCoversEveryTable(t *testing.T) {
+	have := map[string]int{}
+	for _, c := range loadGoldenCases(t) {
+		have[c.dir]++
+	}
+	tables := normalize.Tables()
+	sort.Strings(tables)
+	for _, table := range tables {
+		if have[table] == 0 {
+			t.Errorf("table %s has no golden case: add testdata/%s/<case>.json", table, table)
+		}
+	}
+	for dir := range have {
+		if dir != edgeDir && !slices.Contains(tables, dir) {
+			t.Errorf("testdata/%s is not a table known to normalize.Tables()", dir)
+		}
+	}
+	if have[edgeDir] == 0 {
+		t.Errorf("no edge cases under testdata/%s", edgeDir)
+	}
+}
+
+// checkCategory keeps each record in the directory of its table.
+func checkCategory(t *testing.T, c goldenCase, record []byte) {
+	t.Helper()
+	if c.dir == edgeDir {
+		return
+	}
+	var head struct {
+		Category string `json:"category"`
+	}
+	if err := json.Unmarshal(record, &head); err != nil {
+		t.Fatalf("%s: %v", c.input, err)
+	}
+	if want := "AdvancedHunting-" + c.dir; head.Category != want {
+		t.Errorf("%s: category is %q, want %q (its directory)", c.input, head.Category, want)
+	}
+}
+
+// checkMeta compares what Append returns beside the document with the
+// document itself: callers route and index on Meta without reparsing.
+func checkMeta(t *testing.T, canon []byte, meta normalize.Meta, record []byte) {
+	t.Helper()
+	var doc struct {
+		Timestamp string `json:"@timestamp"`
+		Message   string `json:"message"`
+		Event     struct {
+			Dataset string `json:"dataset"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(canon, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if meta.Dataset != doc.Event.Dataset || meta.Dataset == "" {
+		t.Errorf("Meta.Dataset = %q, document's event.dataset = %q", meta.Dataset, doc.Event.Dataset)
+	}
+	ts, err := time.Parse(time.RFC3339Nano, doc.Timestamp)
+	if err != nil {
+		t.Errorf("@timestamp %q: %v", doc.Timestamp, err)
+	} else if !ts.Equal(meta.Timestamp) {
+		t.Errorf("Meta.Timestamp = %s, document's @timestamp = %s", meta.Timestamp.Format(time.RFC3339Nano), doc.Timestamp)
+	}
+	var head struct {
+		Category any `json:"category"`
+	}
+	_ = json.Unmarshal(record, &head)
+	wantCategory, _ := head.Category.(string)
+	if meta.Category != wantCategory {
+		t.Errorf("Meta.Category = %q, record's category = %q", meta.Category, wantCategory)
+	}
+	if doc.Message != string(record) {
+		t.Errorf("message is not the raw record:\n got: %s\nwant: %s", doc.Message, record)
+	}
+}
+
+// canonical re-encodes a JSON document pretty-printed with sorted keys,
+// numbers kept as written and no HTML escaping, so that files are stable
+// and readable.
+func canonical(doc []byte) ([]byte, error) {
+	v, err := decode(doc)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func decode(doc []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("more than one JSON value")
+	}
+	return v, nil
+}
+
+// diffDocs lists the dotted keys whose values differ between two
+// documents, one line per key.
+func diffDocs(want, got []byte) string {
+	w, errW := flatten(want)
+	g, errG := flatten(got)
+	if errW != nil || errG != nil {
+		return fmt.Sprintf("cannot compare: %v %v", errW, errG)
+	}
+	keys := map[string]bool{}
+	for k := range w {
+		keys[k] = true
+	}
+	for k := range g {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	var b strings.Builder
+	for _, k := range sorted {
+		wv, inW := w[k]
+		gv, inG := g[k]
+		if inW && inG && wv == gv {
+			continue
+		}
+		if inW {
+			fmt.Fprintf(&b, "- %s: %s\n", k, wv)
+		}
+		if inG {
+			fmt.Fprintf(&b, "+ %s: %s\n", k, gv)
+		}
+	}
+	if b.Len() == 0 {
+		// Same leaves under different nesting ({"a.b":1} and {"a":{"b":1}}).
+		return fmt.Sprintf("same dotted keys, different structure:\n- %s\n+ %s", want, got)
+	}
+	return b.String()
+}
+
+// flatten maps each leaf of a document (a scalar or a list) to its compact
+// JSON text, by dotted path.
+func flatten(doc []byte) (map[string]string, error) {
+	v, err := decode(doc)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if m, ok := v.(map[string]any); ok && (len(m) > 0 || prefix == "") {
+			for k, child := range m {
+				p := k
+				if prefix != "" {
+					p = prefix + "." + k
+				}
+				walk(p, child)
+			}
+			return
+		}
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(v)
+		out[prefix] = strings.TrimSuffix(b.String(), "\n")
+	}
+	walk("", v)
+	return out, nil
+}
