@@ -47,7 +47,15 @@ func (b *builder) rangeNode(r Range) error {
 		return nil
 	}
 	// A keyword field whose bounds are both numbers compares numerically
-	// (JSON fields such as process.pid are not typed columns).
+	// (JSON fields such as process.pid are not typed columns); mixing a
+	// number and a text bound has no clear meaning and is refused.
+	if col.Kind == Keyword || col.Kind == Text {
+		_, e1 := strconv.ParseFloat(r.Lo, 64)
+		_, e2 := strconv.ParseFloat(r.Hi, 64)
+		if r.Lo != "" && r.Hi != "" && (e1 == nil) != (e2 == nil) {
+			return &FieldError{Pos: r.Pos, Msg: "range bounds must both be numbers or both be text", Hint: "use * for an open end"}
+		}
+	}
 	cast := false
 	b.sb.WriteByte('(')
 	first := true

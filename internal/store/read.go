@@ -1,0 +1,307 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/query"
+)
+
+// Filter selects events: a compiled query over a time range [From, To).
+type Filter struct {
+	Where query.SQL
+	From  time.Time
+	To    time.Time
+}
+
+// where renders the filter's WHERE clause and arguments.
+func (f Filter) where() (string, []any) {
+	w := f.Where.Where
+	if w == "" {
+		w = "TRUE"
+	}
+	args := make([]any, 0, len(f.Where.Args)+2)
+	args = append(args, f.From.UTC(), f.To.UTC())
+	args = append(args, f.Where.Args...)
+	return "ts >= ? AND ts < ? AND (" + w + ")", args
+}
+
+// Event is one stored event.
+type Event struct {
+	ID        uint64          `json:"id"`
+	Timestamp time.Time       `json:"@timestamp"`
+	Dataset   string          `json:"dataset"`
+	Doc       json.RawMessage `json:"doc"`
+	// Message is the raw record; only Get fills it.
+	Message string `json:"message,omitempty"`
+}
+
+// Page is one page of search results, newest first.
+type Page struct {
+	Events []Event `json:"events"`
+	// Total counts every match in the range.
+	Total int64 `json:"total"`
+	// Next is the cursor of the next page, empty on the last one.
+	Next string `json:"next,omitempty"`
+}
+
+// ErrBadCursor is returned for a cursor this store did not produce.
+var ErrBadCursor = errors.New("store: invalid cursor")
+
+// cursor is the position after the last event of a page: (ts, id), since
+// pages are ordered by ts then id, both descending.
+func encodeCursor(ts time.Time, id uint64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(ts.UnixMicro(), 10) + "." + strconv.FormatUint(id, 10)))
+}
+
+func decodeCursor(c string) (time.Time, uint64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, 0, ErrBadCursor
+	}
+	a, bs, ok := strings.Cut(string(b), ".")
+	if !ok {
+		return time.Time{}, 0, ErrBadCursor
+	}
+	us, err1 := strconv.ParseInt(a, 10, 64)
+	id, err2 := strconv.ParseUint(bs, 10, 64)
+	if err1 != nil || err2 != nil {
+		return time.Time{}, 0, ErrBadCursor
+	}
+	return time.UnixMicro(us).UTC(), id, nil
+}
+
+// Search returns up to limit events matching f, newest first, starting
+// after cursor (empty for the first page), and the total number of matches.
+func (s *Store) Search(ctx context.Context, f Filter, limit int, cursor string) (Page, error) {
+	where, args := f.where()
+	page := Page{Events: []Event{}}
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE "+where, args...).Scan(&page.Total); err != nil {
+		return Page{}, fmt.Errorf("store: count: %w", err)
+	}
+	pageWhere, pageArgs := where, args
+	if cursor != "" {
+		ts, id, err := decodeCursor(cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		pageWhere = "(ts < ? OR (ts = ? AND id < ?)) AND " + where
+		pageArgs = append([]any{ts, ts, id}, args...)
+	}
+	pageArgs = append(pageArgs, limit+1)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, ts, coalesce(event_dataset, ''), doc FROM events WHERE "+pageWhere+" ORDER BY ts DESC, id DESC LIMIT ?", pageArgs...)
+	if err != nil {
+		return Page{}, fmt.Errorf("store: search: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Event
+		var doc string
+		if err := rows.Scan(&e.ID, &e.Timestamp, &e.Dataset, &doc); err != nil {
+			return Page{}, fmt.Errorf("store: search: %w", err)
+		}
+		e.Timestamp = e.Timestamp.UTC()
+		e.Doc = json.RawMessage(doc)
+		page.Events = append(page.Events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("store: search: %w", err)
+	}
+	if len(page.Events) > limit {
+		page.Events = page.Events[:limit]
+		last := page.Events[limit-1]
+		page.Next = encodeCursor(last.Timestamp, last.ID)
+	}
+	return page, nil
+}
+
+// ErrNotFound is returned by Get for an unknown id.
+var ErrNotFound = errors.New("store: event not found")
+
+// Get returns one event with its whole ECS document, message included.
+func (s *Store) Get(ctx context.Context, id uint64) (Event, error) {
+	var e Event
+	var doc string
+	var msg *string
+	err := s.db.QueryRowContext(ctx, "SELECT id, ts, coalesce(event_dataset, ''), doc, message FROM events WHERE id = ?", id).
+		Scan(&e.ID, &e.Timestamp, &e.Dataset, &doc, &msg)
+	if err != nil {
+		if strings.Contains(err.Error(), "no rows") {
+			return Event{}, ErrNotFound
+		}
+		return Event{}, fmt.Errorf("store: get %d: %w", id, err)
+	}
+	e.Timestamp = e.Timestamp.UTC()
+	if msg != nil {
+		e.Message = *msg
+		doc = withMessage(doc, *msg)
+	}
+	e.Doc = json.RawMessage(doc)
+	return e, nil
+}
+
+// withMessage puts the raw record back into the document as "message".
+func withMessage(doc, msg string) string {
+	m, _ := json.Marshal(msg)
+	doc = strings.TrimSpace(doc)
+	if doc == "{}" {
+		return `{"message":` + string(m) + `}`
+	}
+	return doc[:len(doc)-1] + `,"message":` + string(m) + `}`
+}
+
+// Bucket is one histogram bar.
+type Bucket struct {
+	Start time.Time `json:"start"`
+	Count int64     `json:"count"`
+}
+
+// Histogram counts matches of f in n equal buckets covering [From, To).
+// It returns the buckets (empty ones included) and their width.
+func (s *Store) Histogram(ctx context.Context, f Filter, n int) ([]Bucket, time.Duration, error) {
+	span := f.To.Sub(f.From)
+	if n <= 0 || span <= 0 {
+		return nil, 0, errors.New("store: histogram needs buckets > 0 and from < to")
+	}
+	width := niceWidth(span / time.Duration(n))
+	start := f.From.UTC().Truncate(width)
+	nb := int((f.To.Sub(start) + width - 1) / width)
+	where, args := f.where()
+	q := "SELECT ((epoch_us(ts) - ?) // ?)::BIGINT AS b, count(*) FROM events WHERE " + where + " GROUP BY b ORDER BY b"
+	rows, err := s.db.QueryContext(ctx, q, append([]any{start.UnixMicro(), width.Microseconds()}, args...)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: histogram: %w", err)
+	}
+	defer rows.Close()
+	out := make([]Bucket, nb)
+	for i := range out {
+		out[i].Start = start.Add(time.Duration(i) * width)
+	}
+	for rows.Next() {
+		var b, c int64
+		if err := rows.Scan(&b, &c); err != nil {
+			return nil, 0, fmt.Errorf("store: histogram: %w", err)
+		}
+		if b >= 0 && b < int64(nb) {
+			out[b].Count = c
+		}
+	}
+	return out, width, rows.Err()
+}
+
+var niceWidths = []time.Duration{
+	time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second,
+	time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute,
+	time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour,
+}
+
+// niceWidth rounds a bucket width up to one humans read easily.
+func niceWidth(d time.Duration) time.Duration {
+	for _, w := range niceWidths {
+		if d <= w {
+			return w
+		}
+	}
+	return niceWidths[len(niceWidths)-1]
+}
+
+// TopValue is one value of a field and how many matches have it.
+type TopValue struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+// ErrUnknownField is returned by Top for a field not in the catalogue.
+var ErrUnknownField = errors.New("store: unknown field")
+
+// Top returns the n most frequent values of field among matches of f.
+func (s *Store) Top(ctx context.Context, field string, f Filter, n int) ([]TopValue, error) {
+	col, ok := s.Catalog().Column(field)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownField, field)
+	}
+	expr := col.Expr
+	if col.Kind == query.KeywordList {
+		expr = "unnest(" + expr + ")"
+	} else if col.Kind != query.Keyword && col.Kind != query.Text {
+		expr = "CAST(" + expr + " AS VARCHAR)"
+	}
+	where, args := f.where()
+	q := "SELECT v, count(*) AS c FROM (SELECT " + expr + " AS v FROM events WHERE " + where + ") WHERE v IS NOT NULL GROUP BY v ORDER BY c DESC, v LIMIT ?"
+	all := append(append(append([]any{}, col.Args...), args...), n)
+	rows, err := s.db.QueryContext(ctx, q, all...)
+	if err != nil {
+		return nil, fmt.Errorf("store: top values of %s: %w", field, err)
+	}
+	defer rows.Close()
+	out := []TopValue{}
+	for rows.Next() {
+		var tv TopValue
+		if err := rows.Scan(&tv.Value, &tv.Count); err != nil {
+			return nil, fmt.Errorf("store: top values of %s: %w", field, err)
+		}
+		out = append(out, tv)
+	}
+	return out, rows.Err()
+}
+
+// Stats summarizes the store.
+type Stats struct {
+	Events     int64            `json:"events"`
+	PerDataset map[string]int64 `json:"per_dataset"`
+	Oldest     *time.Time       `json:"oldest,omitempty"`
+	Newest     *time.Time       `json:"newest,omitempty"`
+	Bytes      int64            `json:"bytes"`
+	// IngestRate is events written per second over the last minute.
+	IngestRate float64 `json:"ingest_rate"`
+}
+
+// Stats returns counts per dataset, the time span, the file size and the
+// recent ingest rate.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{PerDataset: map[string]int64{}}
+	rows, err := s.db.QueryContext(ctx, "SELECT coalesce(event_dataset, ''), count(*) FROM events GROUP BY 1")
+	if err != nil {
+		return st, fmt.Errorf("store: stats: %w", err)
+	}
+	for rows.Next() {
+		var d string
+		var c int64
+		if err := rows.Scan(&d, &c); err != nil {
+			rows.Close()
+			return st, fmt.Errorf("store: stats: %w", err)
+		}
+		st.PerDataset[d] = c
+		st.Events += c
+	}
+	rows.Close()
+	if st.Events > 0 {
+		var lo, hi time.Time
+		if err := s.db.QueryRowContext(ctx, "SELECT min(ts), max(ts) FROM events").Scan(&lo, &hi); err != nil {
+			return st, fmt.Errorf("store: stats: %w", err)
+		}
+		lo, hi = lo.UTC(), hi.UTC()
+		st.Oldest, st.Newest = &lo, &hi
+	}
+	st.Bytes = s.diskBytes()
+	st.IngestRate = s.rate.perSecond(time.Now())
+	return st, nil
+}
+
+// diskBytes is the size of the database file and its write-ahead log.
+func (s *Store) diskBytes() int64 {
+	var n int64
+	for _, p := range []string{s.path, s.path + ".wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
