@@ -99,7 +99,7 @@ func (c *compiler) compileRule(src Source, doc *ruleDoc) (*Rule, error) {
 		ID: doc.ID, Title: doc.Title, Description: strings.TrimSpace(doc.Description),
 		Status: doc.Status, Author: doc.Author, Level: strings.ToLower(doc.Level),
 		Tags: doc.Tags, References: doc.References, Logsource: doc.Logsource,
-		Path: src.Path, GroupBy: doc.GroupBy, LevelField: doc.LevelField,
+		Path: src.Path, GroupBy: doc.GroupBy, LevelField: doc.LevelField, TitleField: doc.TitleField,
 		root: root, tables: scope.Tables,
 	}, nil
 }

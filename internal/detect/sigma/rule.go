@@ -32,6 +32,9 @@ type Rule struct {
 	// LevelField names an event field whose value overrides Level (for
 	// Defender's own alert severity). A custom attribute (`level_field:`).
 	LevelField string `json:"level_field,omitempty"`
+	// TitleField names an event field whose value titles the alert (for
+	// Defender's own alert title). A custom attribute (`title_field:`).
+	TitleField string `json:"title_field,omitempty"`
 
 	root   *node
 	tables []string
@@ -82,6 +85,7 @@ type ruleDoc struct {
 	Action      string         `yaml:"action"`
 	GroupBy     []string       `yaml:"group_by"`
 	LevelField  string         `yaml:"level_field"`
+	TitleField  string         `yaml:"title_field"`
 	Rest        map[string]any `yaml:",inline"`
 }
 

@@ -1,0 +1,180 @@
+// Package detector runs the Sigma engine on Defender records and feeds the
+// matches to the alert grouping: the glue a pipeline worker calls for
+// each event.
+package detector
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/detect/alerts"
+	"github.com/defender-intake/defender-intake/internal/detect/fieldmap"
+	"github.com/defender-intake/defender-intake/internal/detect/sigma"
+)
+
+// Shared is the part of detection shared by all workers: the compiled
+// rules and the alert grouping with its sinks. Safe for concurrent use.
+type Shared struct {
+	eng     *sigma.Engine
+	mapping *fieldmap.Mapping
+	ruleKey map[*sigma.Rule]ruleKeys
+
+	mu      sync.Mutex
+	grouper *alerts.Grouper
+	sinks   []alerts.AlertSink
+}
+
+// ruleKeys are the Event keys of a rule's alert attributes.
+type ruleKeys struct {
+	groupBy []string
+	level   string
+	title   string
+}
+
+// entity keys: ECS names first (normalized documents), raw Defender
+// properties as the fallback (when only the raw record is at hand).
+var (
+	hostFields = []string{"host.name", "properties.DeviceName"}
+	userFields = []string{"user.name", "properties.AccountName", "properties.InitiatingProcessAccountName"}
+)
+
+// NewShared prepares detection with an engine, its mapping, the alert
+// grouping configuration and the sinks new and updated alerts go to.
+func NewShared(eng *sigma.Engine, m *fieldmap.Mapping, cfg alerts.Config, sinks ...alerts.AlertSink) *Shared {
+	s := &Shared{eng: eng, mapping: m, ruleKey: map[*sigma.Rule]ruleKeys{}, grouper: alerts.NewGrouper(cfg), sinks: sinks}
+	for _, r := range eng.Rules() {
+		var k ruleKeys
+		for _, f := range r.GroupBy {
+			if key, ok := m.Field(r.Logsource, f); ok {
+				k.groupBy = append(k.groupBy, key)
+			}
+		}
+		if r.LevelField != "" {
+			k.level, _ = m.Field(r.Logsource, r.LevelField)
+		}
+		if r.TitleField != "" {
+			k.title, _ = m.Field(r.Logsource, r.TitleField)
+		}
+		s.ruleKey[r] = k
+	}
+	return s
+}
+
+// Engine returns the compiled rules.
+func (s *Shared) Engine() *sigma.Engine { return s.eng }
+
+// Restore reopens alerts loaded from a store (see alerts.Grouper.Restore).
+func (s *Shared) Restore(as []alerts.Alert) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.grouper.Restore(as)
+}
+
+// Worker evaluates events for one goroutine.
+type Worker struct {
+	s       *Shared
+	x       *sigma.Evaluator
+	rec     *fieldmap.Record
+	matches []*sigma.Rule
+	hostKey []string
+	userKey []string
+}
+
+// NewWorker returns a Worker; create one per goroutine.
+func (s *Shared) NewWorker() *Worker {
+	w := &Worker{s: s, x: s.eng.NewEvaluator(), rec: s.mapping.NewRecord()}
+	ecs := sigma.Logsource{Product: "microsoft_defender_xdr"}
+	for _, f := range hostFields {
+		k, _ := s.mapping.Field(ecs, f)
+		w.hostKey = append(w.hostKey, k)
+	}
+	for _, f := range userFields {
+		k, _ := s.mapping.Field(ecs, f)
+		w.userKey = append(w.userKey, k)
+	}
+	return w
+}
+
+// Match evaluates one event: raw is the Defender record, ecs its
+// normalized document (nil if none). The result is valid until the next
+// call. An error means raw is not a JSON object (dead-letter it).
+func (w *Worker) Match(raw, ecs []byte) ([]*sigma.Rule, error) {
+	if err := w.rec.Reset(raw, ecs); err != nil {
+		return nil, err
+	}
+	w.matches = w.x.Match(w.rec, w.matches[:0])
+	return w.matches, nil
+}
+
+// Process evaluates one event and turns its matches into alerts written
+// to the sinks. eventID identifies the event in the store; t is its time.
+// It returns the matched rules (valid until the next call). Sink errors
+// are returned joined, after every sink got the alert.
+func (w *Worker) Process(ctx context.Context, raw, ecs []byte, eventID string, t time.Time) ([]*sigma.Rule, error) {
+	rules, err := w.Match(raw, ecs)
+	if err != nil || len(rules) == 0 {
+		return rules, err
+	}
+	var errs []error
+	for _, r := range rules {
+		m := w.match(r, eventID, t)
+		w.s.mu.Lock()
+		a, change := w.s.grouper.Observe(m)
+		for _, sink := range w.s.sinks {
+			if err := sink.WriteAlert(ctx, a, change); err != nil {
+				errs = append(errs, fmt.Errorf("alert %s (rule %s): %w", a.ID, r.ID, err))
+			}
+		}
+		w.s.mu.Unlock()
+	}
+	if len(errs) > 0 {
+		return rules, fmt.Errorf("detector: %d alert write(s) failed: %w", len(errs), errs[0])
+	}
+	return rules, nil
+}
+
+func (w *Worker) match(r *sigma.Rule, eventID string, t time.Time) alerts.Match {
+	k := w.s.ruleKey[r]
+	m := alerts.Match{
+		RuleID: r.ID, RuleTitle: r.Title, Author: r.Author, Level: r.Level, Tags: r.ATTACK(),
+		Host: w.first(w.hostKey), User: w.first(w.userKey), EventID: eventID, Time: t,
+	}
+	for _, key := range k.groupBy {
+		if v := w.first([]string{key}); v != "" {
+			if m.GroupKey != "" {
+				m.GroupKey += "|"
+			}
+			m.GroupKey += v
+		}
+	}
+	if k.level != "" {
+		if l := alerts.NormalizeLevel(w.first([]string{k.level})); l != "" {
+			m.Level = l
+		}
+	}
+	if k.title != "" {
+		m.Title = w.first([]string{k.title})
+	}
+	return m
+}
+
+// first returns the first non-empty value among keys.
+func (w *Worker) first(keys []string) string {
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		vals, ok := w.rec.Get(k)
+		if !ok {
+			continue
+		}
+		for _, v := range vals {
+			if v.Kind != sigma.KindNull && v.S != "" {
+				return v.S
+			}
+		}
+	}
+	return ""
+}

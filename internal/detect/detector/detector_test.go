@@ -1,0 +1,125 @@
+package detector
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/detect/alerts"
+	"github.com/defender-intake/defender-intake/internal/detect/rules"
+	"github.com/defender-intake/defender-intake/internal/detect/sigma"
+	"github.com/defender-intake/defender-intake/internal/normalize"
+)
+
+type memorySink struct {
+	writes []alerts.Alert
+	change []alerts.Change
+}
+
+func (s *memorySink) WriteAlert(_ context.Context, a alerts.Alert, c alerts.Change) error {
+	s.writes = append(s.writes, a)
+	s.change = append(s.change, c)
+	return nil
+}
+
+const (
+	dlpInfo = `{"time":"2025-03-10T08:00:00Z","category":"AdvancedHunting-AlertInfo","properties":{"Timestamp":"2025-03-10T08:00:00Z","AlertId":"dl1234","Title":"DLP policy match for document Payroll.xlsx","ServiceSource":"Microsoft Data Loss Prevention","DetectionSource":"Microsoft Data Loss Prevention","Category":"Exfiltration","Severity":"High","AttackTechniques":""}}`
+	dlpEvidence = `{"time":"2025-03-10T08:05:00Z","category":"AdvancedHunting-AlertEvidence","properties":{"Timestamp":"2025-03-10T08:05:00Z","AlertId":"dl1234","Title":"DLP policy match for document Payroll.xlsx","ServiceSource":"Microsoft Data Loss Prevention","EntityType":"User","EvidenceRole":"Impacted","AccountName":"jdoe","AccountDomain":"corp","Severity":"High","Categories":"[\"Exfiltration\"]"}}`
+	idpInfo = `{"time":"2025-03-10T09:00:00Z","category":"AdvancedHunting-AlertInfo","properties":{"Timestamp":"2025-03-10T09:00:00Z","AlertId":"ip777","Title":"Anonymous IP address","ServiceSource":"AAD Identity Protection","Category":"InitialAccess","Severity":"Medium"}}`
+	mdeInfo = `{"time":"2025-03-10T10:00:00Z","category":"AdvancedHunting-AlertInfo","properties":{"Timestamp":"2025-03-10T10:00:00Z","AlertId":"da555","Title":"Suspicious PowerShell","ServiceSource":"Microsoft Defender for Endpoint","Category":"Execution","Severity":"Low"}}`
+	proc = `{"time":"2025-03-10T11:00:00Z","category":"AdvancedHunting-DeviceProcessEvents","properties":{"Timestamp":"2025-03-10T11:00:00Z","DeviceName":"ws1.corp","ActionType":"ProcessCreated","FolderPath":"C:\\Windows\\System32\\whoami.exe","FileName":"whoami.exe","ProcessCommandLine":"whoami /all","AccountDomain":"corp","AccountName":"jdoe","InitiatingProcessFolderPath":"c:\\windows\\system32\\cmd.exe"}}`
+)
+
+const whoamiRule = `title: Whoami all
+id: 11111111-2222-3333-4444-555555555555
+author: Test Author
+tags: [attack.discovery, attack.t1033, detection.threat-hunting]
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  sel:
+    Image|endswith: '\whoami.exe'
+    CommandLine|windash|contains: ' -all'
+  condition: sel
+level: medium
+`
+
+// TestDefenderAlertsAndSigma runs normalized records through the built-in
+// rules and a Sigma rule: Defender alerts group by alert id with
+// Defender's severity and title, evidence joins its alert.
+func TestDefenderAlertsAndSigma(t *testing.T) {
+	eng, m, err := rules.Load(rules.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := sigma.Compile(append(rules.Builtin(), sigma.Source{Path: "whoami.yml", Data: []byte(whoamiRule)}), sigma.Options{Mapper: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(user.Skipped()) > 0 || len(eng.Skipped()) > 0 {
+		t.Fatalf("skipped: %+v %+v", user.Skipped(), eng.Skipped())
+	}
+	sink := &memorySink{}
+	s := NewShared(user, m, alerts.Config{}, sink)
+	w := s.NewWorker()
+	n := normalize.New(normalize.Options{})
+	for i, rec := range []string{dlpInfo, dlpEvidence, idpInfo, mdeInfo, proc} {
+		doc, meta, err := n.Append(nil, []byte(rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		matched, err := w.Process(context.Background(), []byte(rec), doc, "ev"+string(rune('0'+i)), meta.Timestamp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(matched) != 1 {
+			t.Fatalf("record %d matched %d rules, want 1\ndoc: %s", i, len(matched), doc)
+		}
+	}
+	want := []struct {
+		change                           alerts.Change
+		title, level, rule, group, host string
+		count                            int
+	}{
+		{alerts.Created, "DLP policy match for document Payroll.xlsx", "high", "Microsoft Defender XDR Data Loss Prevention alert", "dl1234", "", 1},
+		{alerts.Updated, "DLP policy match for document Payroll.xlsx", "high", "Microsoft Defender XDR Data Loss Prevention alert", "dl1234", "", 2},
+		{alerts.Created, "Anonymous IP address", "medium", "Microsoft Defender XDR Entra ID Protection alert", "ip777", "", 1},
+		{alerts.Created, "Suspicious PowerShell", "low", "Microsoft Defender XDR alert", "da555", "", 1},
+		{alerts.Created, "Whoami all", "medium", "Whoami all", "", "ws1.corp", 1},
+	}
+	if len(sink.writes) != len(want) {
+		t.Fatalf("%d alert writes, want %d", len(sink.writes), len(want))
+	}
+	for i, wnt := range want {
+		a := sink.writes[i]
+		if sink.change[i] != wnt.change || a.Title != wnt.title || a.Level != wnt.level || a.RuleTitle != wnt.rule ||
+			a.GroupKey != wnt.group || a.Host != wnt.host || a.Count != wnt.count {
+			t.Errorf("write %d: %v %+v\nwant %+v", i, sink.change[i], a, wnt)
+		}
+	}
+	last := sink.writes[4]
+	if last.Author != "Test Author" || strings.Join(last.Tags, ",") != "attack.discovery,attack.t1033" || last.User != "jdoe" {
+		t.Errorf("sigma alert metadata: %+v", last)
+	}
+	if sink.writes[1].ID != sink.writes[0].ID || len(sink.writes[1].EventIDs) != 2 {
+		t.Errorf("evidence did not join its alert: %+v", sink.writes[1])
+	}
+	if !sink.writes[0].FirstSeen.Equal(time.Date(2025, 3, 10, 8, 0, 0, 0, time.UTC)) {
+		t.Errorf("first seen %v", sink.writes[0].FirstSeen)
+	}
+}
+
+func TestBadRecord(t *testing.T) {
+	eng, m, err := rules.Load(rules.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewShared(eng, m, alerts.Config{}).NewWorker()
+	for _, bad := range []string{"", "[1,2]", "{", `"x"`} {
+		if _, err := w.Match([]byte(bad), nil); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
