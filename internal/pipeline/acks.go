@@ -10,7 +10,10 @@ type ackOrder struct {
 	parts map[partKey]*partQueue
 }
 
-type partKey struct{ source, partition string }
+type partKey struct {
+	source, partition string
+	unordered         uint64 // non-zero: a key used by one batch only
+}
 
 type partQueue struct {
 	pending []*ticket
@@ -83,7 +86,7 @@ func (a *ackOrder) finish(k partKey, t *ticket, err error, ack bool) {
 		}
 		ready = append(ready, h)
 	}
-	if len(q.pending) == 0 && q.broken == nil {
+	if len(q.pending) == 0 && (q.broken == nil || k.unordered != 0) {
 		delete(a.parts, k)
 	}
 	// Acks are called under the lock so that two workers finishing

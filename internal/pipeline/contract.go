@@ -46,6 +46,10 @@ type Message struct {
 	// Body is the raw payload: an envelope {"records":[...]}, a bare
 	// record, or an array of records. The pipeline owns it once submitted.
 	Body []byte
+	// Single says Body is exactly one record that the source already split
+	// out (the file source reads with envelope.Reader): the pipeline
+	// normalizes it without splitting it again.
+	Single bool
 	// DecodeError, when not empty, says the source already found Body
 	// unusable: the pipeline dead-letters Body with this reason.
 	DecodeError string
@@ -62,6 +66,11 @@ type Batch struct {
 	// submission order. Ack must not block for long: it runs on a
 	// pipeline goroutine.
 	Ack func(err error)
+	// Unordered batches are acknowledged as soon as they are delivered,
+	// without waiting for earlier batches of the partition (each HTTP
+	// request is answered on its own). A failed unordered batch does not
+	// hold back others.
+	Unordered bool
 }
 
 // Emitter is how a source hands batches to the pipeline.

@@ -72,7 +72,11 @@ func (w *worker) deliver(ctx context.Context, b *Batch) error {
 			continue
 		}
 		w.extra = OriginFields(w.extra[:0], msg.Origin, now)
-		err := p.opts.Split(msg.Body, func(rec []byte) {
+		split := p.opts.Split
+		if msg.Single {
+			split = single
+		}
+		err := split(msg.Body, func(rec []byte) {
 			records++
 			start := len(w.buf)
 			out, meta, err := w.norm.Append(w.buf, rec, w.extra...)
@@ -123,6 +127,12 @@ func (w *worker) deliver(ctx context.Context, b *Batch) error {
 	if !lastEnqueued.IsZero() {
 		m.LagSeconds.WithLabelValues(src, part).Set(p.opts.Now().Sub(lastEnqueued).Seconds())
 	}
+	return nil
+}
+
+// single is the Split of a message that holds exactly one record.
+func single(body []byte, fn func([]byte)) error {
+	fn(body)
 	return nil
 }
 

@@ -90,6 +90,8 @@ type Pipeline struct {
 	acks   *ackOrder
 	sinkMu []sync.Mutex
 	ready  atomic.Bool
+	// unorderedSeq gives each unordered batch a partition key of its own.
+	unorderedSeq atomic.Uint64
 	// closing is closed when no more batches are accepted.
 	closing chan struct{}
 }
@@ -122,7 +124,10 @@ func (p *Pipeline) Emit(ctx context.Context, b *Batch) error {
 		return errors.New("pipeline: empty batch or missing Ack")
 	}
 	o := b.Messages[0].Origin
-	k := partKey{o.Source, o.Partition}
+	k := partKey{source: o.Source, partition: o.Partition}
+	if b.Unordered {
+		k.unordered = p.unorderedSeq.Add(1)
+	}
 	var n, size int
 	for i := range b.Messages {
 		n++

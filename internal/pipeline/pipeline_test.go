@@ -230,7 +230,7 @@ func TestAckOrder(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAckOrder()
-			k := partKey{"s", "0"}
+			k := partKey{source: "s", partition: "0"}
 			var got []string
 			tickets := make([]*ticket, len(tc.finish))
 			for i := range tickets {

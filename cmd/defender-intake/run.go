@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/config"
+	"github.com/defender-intake/defender-intake/internal/deadletter"
+	"github.com/defender-intake/defender-intake/internal/metrics"
+	"github.com/defender-intake/defender-intake/internal/pipeline"
+	"github.com/defender-intake/defender-intake/internal/sink"
+	"github.com/defender-intake/defender-intake/internal/source"
+
+	// Component types register themselves.
+	_ "github.com/defender-intake/defender-intake/internal/sink/file"
+	_ "github.com/defender-intake/defender-intake/internal/sink/stdout"
+	_ "github.com/defender-intake/defender-intake/internal/source/file"
+	_ "github.com/defender-intake/defender-intake/internal/source/http"
+)
+
+func init() {
+	register("run", command{summary: "collect, normalize and deliver: run --config FILE", run: runCmd})
+}
+
+// HTTPMount adds handlers to the service's HTTP server (the Events page,
+// an API). sinks are the opened sinks by configured name, for handlers
+// that read what a sink stores.
+type HTTPMount func(mux *http.ServeMux, sinks map[string]sink.Sink) error
+
+var httpMounts []HTTPMount
+
+// mountHTTP registers m; call it from an init in the component's own file
+// of this package.
+func mountHTTP(m HTTPMount) { httpMounts = append(httpMounts, m) }
+
+func runCmd(args []string, _ io.Reader, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "defender-intake.yaml", "configuration file (see examples/config.yaml)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping: delivering what was read, then recording positions (signal again to abort)")
+			stop() // a second signal kills the process
+		case <-finished:
+		}
+	}()
+	if err := runService(ctx, cfg, log); err != nil {
+		log.Error("stopped with error", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// runService wires the configured components and runs until ctx ends or
+// every source has finished.
+func runService(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error) {
+	m := metrics.New()
+	sinks := make([]sink.Sink, 0, len(cfg.Sinks))
+	byName := map[string]sink.Sink{}
+	defer func() {
+		if err != nil {
+			for _, s := range sinks {
+				s.Close()
+			}
+		}
+	}()
+	for _, c := range cfg.Sinks {
+		f, _ := sink.Lookup(c.Type)
+		s, err := f.Open(c.Name, c.Section)
+		if err != nil {
+			return fmt.Errorf("open sink %s: %w", c.Name, err)
+		}
+		sinks = append(sinks, s)
+		byName[c.Name] = s
+	}
+	dl, err := deadletter.OpenFile(cfg.DeadLetter.Path)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	env := source.Env{Logger: log, Metrics: m, Mux: mux}
+	sources := make([]pipeline.Source, 0, len(cfg.Sources))
+	for _, c := range cfg.Sources {
+		f, _ := source.Lookup(c.Type)
+		s, err := f.Open(c.Name, c.Section, env)
+		if err != nil {
+			dl.Close()
+			return fmt.Errorf("open source %s: %w", c.Name, err)
+		}
+		sources = append(sources, s)
+	}
+	p := pipeline.New(pipeline.Options{
+		Sinks: sinks, DeadLetter: dl, Metrics: m, Logger: log,
+		Workers: cfg.Pipeline.Workers, QueueBatches: cfg.Pipeline.QueueBatches,
+		RetryInitial: cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax, DrainTimeout: cfg.Pipeline.DrainTimeout,
+	})
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !p.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	for _, mount := range httpMounts {
+		if err := mount(mux, byName); err != nil {
+			dl.Close()
+			return fmt.Errorf("mount HTTP handlers: %w", err)
+		}
+	}
+	var srv *http.Server
+	if cfg.Server.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Server.Listen)
+		if err != nil {
+			dl.Close()
+			return fmt.Errorf("server.listen: %w", err)
+		}
+		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("HTTP server failed", "err", err)
+			}
+		}()
+		log.Info("serving /metrics, /healthz, /readyz", "addr", ln.Addr().String())
+	}
+	log.Info("running", "sources", len(sources), "sinks", len(sinks), "dead_letter", cfg.DeadLetter.Path)
+	err = p.Run(ctx, sources) // closes sinks and the dead-letter file
+	sinks = nil
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(sctx)
+		cancel()
+	}
+	return err
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level)) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

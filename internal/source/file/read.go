@@ -1,0 +1,192 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/envelope"
+	"github.com/defender-intake/defender-intake/internal/pipeline"
+)
+
+// readOnce reads the file currently at path from its saved position.
+// reopen is true when, while following, the file was replaced or
+// truncated and must be read again from the top.
+func (s *Source) readOnce(ctx context.Context, path string, out pipeline.Emitter, inflight *sync.WaitGroup) (reopen bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("file source %s: %w", s.name, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("file source %s: %w", s.name, err)
+	}
+	dev, ino := fileID(fi)
+	var skip int64
+	s.mu.Lock()
+	if p, ok := s.state[path]; ok && p.Dev == dev && p.Ino == ino {
+		skip = p.Records
+	}
+	s.mu.Unlock()
+	if skip > 0 {
+		s.log.Info("resuming file", "path", path, "delivered_records", skip)
+	}
+
+	b := &batcher{s: s, path: path, dev: dev, ino: ino, out: out, inflight: inflight}
+	var r io.Reader = f
+	var fr *followReader
+	if s.cfg.Follow {
+		fr = &followReader{ctx: ctx, f: f, path: path, poll: s.cfg.PollInterval, ino: ino,
+			onIdle: func() { b.flush(ctx) }}
+		r = fr
+	}
+	rd := envelope.NewReader(r)
+	var idx int64
+	for {
+		rec, err := rd.Next()
+		if ctx.Err() != nil {
+			// A record cut short by the stop is not trusted; it is read
+			// again on restart because it was never acknowledged.
+			return false, nil
+		}
+		if err == io.EOF {
+			break
+		}
+		var bad *envelope.Error
+		if err != nil && !errors.As(err, &bad) {
+			b.flush(ctx)
+			return false, fmt.Errorf("file source %s: read %s: %w", s.name, path, err)
+		}
+		idx++
+		if idx <= skip {
+			continue
+		}
+		msg := pipeline.Message{Origin: pipeline.Origin{
+			Source: s.name, Type: "file", Stream: path, Partition: path,
+			Offset: idx - 1, SequenceNumber: -1,
+		}}
+		if bad != nil {
+			msg.Body = b.keep(bad.Raw)
+			msg.DecodeError = bad.Error()
+		} else {
+			msg.Body = b.keep(rec.Bytes)
+			msg.Single = true
+		}
+		b.add(msg, idx)
+		if len(b.msgs) >= s.cfg.BatchRecords {
+			if err := b.flush(ctx); err != nil {
+				return false, nil
+			}
+		}
+	}
+	if err := b.flush(ctx); err != nil {
+		return false, nil
+	}
+	return fr != nil && fr.replaced, nil
+}
+
+// batcher collects messages of one file into batches whose bodies share
+// one buffer, so a batch costs a few allocations, not one per record.
+type batcher struct {
+	s        *Source
+	path     string
+	dev, ino uint64
+	out      pipeline.Emitter
+	inflight *sync.WaitGroup
+	arena    []byte
+	msgs     []pipeline.Message
+	last     int64
+}
+
+func (b *batcher) keep(p []byte) []byte {
+	if b.arena == nil {
+		b.arena = make([]byte, 0, 256<<10)
+	}
+	if len(b.arena)+len(p) > cap(b.arena) {
+		// Earlier messages keep pointing at the old buffer.
+		b.arena = make([]byte, 0, max(256<<10, len(p)))
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, p...)
+	return b.arena[start:len(b.arena):len(b.arena)]
+}
+
+func (b *batcher) add(m pipeline.Message, idx int64) {
+	b.msgs = append(b.msgs, m)
+	b.last = idx
+}
+
+// flush emits the pending messages; on acknowledgement the file's
+// delivered position moves to the batch's last input.
+func (b *batcher) flush(ctx context.Context) error {
+	if len(b.msgs) == 0 {
+		return nil
+	}
+	s, end := b.s, b.last
+	batch := &pipeline.Batch{Messages: b.msgs, Ack: func(err error) {
+		defer b.inflight.Done()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if p := s.state[b.path]; p.Dev != b.dev || p.Ino != b.ino || p.Records < end {
+			s.state[b.path] = filePos{Dev: b.dev, Ino: b.ino, Records: end}
+			s.dirty = true
+		}
+		s.mu.Unlock()
+	}}
+	b.msgs, b.arena = nil, nil
+	b.inflight.Add(1)
+	if err := b.out.Emit(ctx, batch); err != nil {
+		b.inflight.Done()
+		return err
+	}
+	return nil
+}
+
+// followReader reads a growing file: at its end it waits for more data
+// instead of returning io.EOF, until ctx ends or the file at path is
+// replaced (rotation) or truncated.
+type followReader struct {
+	ctx      context.Context
+	f        *os.File
+	path     string
+	poll     time.Duration
+	ino      uint64
+	pos      int64
+	onIdle   func()
+	replaced bool
+}
+
+func (r *followReader) Read(p []byte) (int, error) {
+	for {
+		n, err := r.f.Read(p)
+		r.pos += int64(n)
+		if n > 0 {
+			return n, nil
+		}
+		if err != nil && err != io.EOF {
+			return 0, err
+		}
+		// At the end for now: deliver what is pending, then wait.
+		r.onIdle()
+		if fi, err := os.Stat(r.path); err == nil {
+			if _, ino := fileID(fi); ino != r.ino || fi.Size() < r.pos {
+				r.replaced = true
+				return 0, io.EOF
+			}
+		}
+		t := time.NewTimer(r.poll)
+		select {
+		case <-r.ctx.Done():
+			t.Stop()
+			return 0, io.EOF
+		case <-t.C:
+		}
+	}
+}
