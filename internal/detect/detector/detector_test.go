@@ -24,11 +24,11 @@ func (s *memorySink) WriteAlert(_ context.Context, a alerts.Alert, c alerts.Chan
 }
 
 const (
-	dlpInfo = `{"time":"2025-03-10T08:00:00Z","category":"AdvancedHunting-AlertInfo","properties":{"Timestamp":"2025-03-10T08:00:00Z","AlertId":"dl1234","Title":"DLP policy match for document Payroll.xlsx","ServiceSource":"Microsoft Data Loss Prevention","DetectionSource":"Microsoft Data Loss Prevention","Category":"Exfiltration","Severity":"High","AttackTechniques":""}}`
+	dlpInfo     = `{"time":"2025-03-10T08:00:00Z","category":"AdvancedHunting-AlertInfo","properties":{"Timestamp":"2025-03-10T08:00:00Z","AlertId":"dl1234","Title":"DLP policy match for document Payroll.xlsx","ServiceSource":"Microsoft Data Loss Prevention","DetectionSource":"Microsoft Data Loss Prevention","Category":"Exfiltration","Severity":"High","AttackTechniques":""}}`
 	dlpEvidence = `{"time":"2025-03-10T08:05:00Z","category":"AdvancedHunting-AlertEvidence","properties":{"Timestamp":"2025-03-10T08:05:00Z","AlertId":"dl1234","Title":"DLP policy match for document Payroll.xlsx","ServiceSource":"Microsoft Data Loss Prevention","EntityType":"User","EvidenceRole":"Impacted","AccountName":"jdoe","AccountDomain":"corp","Severity":"High","Categories":"[\"Exfiltration\"]"}}`
-	idpInfo = `{"time":"2025-03-10T09:00:00Z","category":"AdvancedHunting-AlertInfo","properties":{"Timestamp":"2025-03-10T09:00:00Z","AlertId":"ip777","Title":"Anonymous IP address","ServiceSource":"AAD Identity Protection","Category":"InitialAccess","Severity":"Medium"}}`
-	mdeInfo = `{"time":"2025-03-10T10:00:00Z","category":"AdvancedHunting-AlertInfo","properties":{"Timestamp":"2025-03-10T10:00:00Z","AlertId":"da555","Title":"Suspicious PowerShell","ServiceSource":"Microsoft Defender for Endpoint","Category":"Execution","Severity":"Low"}}`
-	proc = `{"time":"2025-03-10T11:00:00Z","category":"AdvancedHunting-DeviceProcessEvents","properties":{"Timestamp":"2025-03-10T11:00:00Z","DeviceName":"ws1.corp","ActionType":"ProcessCreated","FolderPath":"C:\\Windows\\System32\\whoami.exe","FileName":"whoami.exe","ProcessCommandLine":"whoami /all","AccountDomain":"corp","AccountName":"jdoe","InitiatingProcessFolderPath":"c:\\windows\\system32\\cmd.exe"}}`
+	idpInfo     = `{"time":"2025-03-10T09:00:00Z","category":"AdvancedHunting-AlertInfo","properties":{"Timestamp":"2025-03-10T09:00:00Z","AlertId":"ip777","Title":"Anonymous IP address","ServiceSource":"AAD Identity Protection","Category":"InitialAccess","Severity":"Medium"}}`
+	mdeInfo     = `{"time":"2025-03-10T10:00:00Z","category":"AdvancedHunting-AlertInfo","properties":{"Timestamp":"2025-03-10T10:00:00Z","AlertId":"da555","Title":"Suspicious PowerShell","ServiceSource":"Microsoft Defender for Endpoint","Category":"Execution","Severity":"Low"}}`
+	proc        = `{"time":"2025-03-10T11:00:00Z","category":"AdvancedHunting-DeviceProcessEvents","properties":{"Timestamp":"2025-03-10T11:00:00Z","DeviceName":"ws1.corp","ActionType":"ProcessCreated","FolderPath":"C:\\Windows\\System32\\whoami.exe","FileName":"whoami.exe","ProcessCommandLine":"whoami /all","AccountDomain":"corp","AccountName":"jdoe","InitiatingProcessFolderPath":"c:\\windows\\system32\\cmd.exe"}}`
 )
 
 const whoamiRule = `title: Whoami all
@@ -79,9 +79,9 @@ func TestDefenderAlertsAndSigma(t *testing.T) {
 		}
 	}
 	want := []struct {
-		change                           alerts.Change
+		change                          alerts.Change
 		title, level, rule, group, host string
-		count                            int
+		count                           int
 	}{
 		{alerts.Created, "DLP policy match for document Payroll.xlsx", "high", "Microsoft Defender XDR Data Loss Prevention alert", "dl1234", "", 1},
 		{alerts.Updated, "DLP policy match for document Payroll.xlsx", "high", "Microsoft Defender XDR Data Loss Prevention alert", "dl1234", "", 2},

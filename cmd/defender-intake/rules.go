@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/defender-intake/defender-intake/internal/detect/alerts"
+	"github.com/defender-intake/defender-intake/internal/detect/detector"
+	"github.com/defender-intake/defender-intake/internal/detect/rules"
+	"github.com/defender-intake/defender-intake/internal/envelope"
+	"github.com/defender-intake/defender-intake/internal/normalize"
+)
+
+func init() {
+	register("rules", command{
+		summary: "check Sigma rule directories, or test rules on Defender record files",
+		run:     rulesCmd,
+	})
+}
+
+func rulesUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: defender-intake rules check [--field-map FILE]... [--strict] DIR...")
+	fmt.Fprintln(w, "       defender-intake rules test --rules DIR [--rules DIR]... [--no-builtin] [--field-map FILE]... FILE...")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "check loads and compiles the rules and prints the loaded and skipped counts and each")
+	fmt.Fprintln(w, "skip reason. test normalizes the Defender records of FILEs (- for stdin) and prints one")
+	fmt.Fprintln(w, "JSON line per match: rule id, title, level, author, and the record's file and line.")
+}
+
+func rulesCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		rulesUsage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "check":
+		return rulesCheck(args[1:], stdout, stderr)
+	case "test":
+		return rulesTest(args[1:], stdin, stdout, stderr)
+	case "-h", "--help", "help":
+		rulesUsage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "rules: unknown subcommand %q\n\n", args[0])
+	rulesUsage(stderr)
+	return 2
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func rulesCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rules check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var fieldMaps stringList
+	fs.Var(&fieldMaps, "field-map", "extra field mapping `file` (repeatable)")
+	strict := fs.Bool("strict", false, "exit 1 when any rule is skipped")
+	fs.Usage = func() { rulesUsage(stderr); fmt.Fprintln(stderr); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	eng, _, err := rules.Load(rules.Config{Dirs: fs.Args(), NoBuiltin: true, FieldMaps: fieldMaps})
+	if err != nil {
+		fmt.Fprintf(stderr, "rules check: %v\n", err)
+		return 2
+	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	skipped := eng.Skipped()
+	fmt.Fprintf(out, "loaded %d rule(s), skipped %d\n", len(eng.Rules()), len(skipped))
+	counts := map[string]int{}
+	for _, s := range skipped {
+		counts[s.Reason]++
+		line := s.Path + ": " + s.Reason
+		if s.Detail != "" {
+			line += ": " + s.Detail
+		}
+		fmt.Fprintf(out, "skipped %s\n", line)
+	}
+	if len(counts) > 0 {
+		reasons := make([]string, 0, len(counts))
+		for r := range counts {
+			reasons = append(reasons, r)
+		}
+		sort.Slice(reasons, func(i, j int) bool {
+			if counts[reasons[i]] != counts[reasons[j]] {
+				return counts[reasons[i]] > counts[reasons[j]]
+			}
+			return reasons[i] < reasons[j]
+		})
+		fmt.Fprintln(out, "skip reasons:")
+		for _, r := range reasons {
+			fmt.Fprintf(out, "  %5d %s\n", counts[r], r)
+		}
+	}
+	if *strict && len(skipped) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// matchLine is one line of `rules test` output.
+type matchLine struct {
+	RuleID string `json:"rule_id"`
+	Title  string `json:"title"`
+	Level  string `json:"level"`
+	Author string `json:"author,omitempty"`
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+}
+
+func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rules test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var dirs, fieldMaps stringList
+	fs.Var(&dirs, "rules", "rule `dir` or file (repeatable)")
+	fs.Var(&fieldMaps, "field-map", "extra field mapping `file` (repeatable)")
+	noBuiltin := fs.Bool("no-builtin", false, "leave out the built-in Defender alert rules")
+	fs.Usage = func() { rulesUsage(stderr); fmt.Fprintln(stderr); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if len(dirs) == 0 && *noBuiltin {
+		fmt.Fprintln(stderr, "rules test: no rules: give --rules DIR")
+		return 2
+	}
+	eng, m, err := rules.Load(rules.Config{Dirs: dirs, NoBuiltin: *noBuiltin, FieldMaps: fieldMaps})
+	if err != nil {
+		fmt.Fprintf(stderr, "rules test: %v\n", err)
+		return 2
+	}
+	if n := len(eng.Skipped()); n > 0 {
+		fmt.Fprintf(stderr, "rules test: %d rule(s) skipped (see `defender-intake rules check`)\n", n)
+	}
+	w := detector.NewShared(eng, m, alerts.Config{}).NewWorker()
+	norm := normalize.New(normalize.Options{})
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	inputs := fs.Args()
+	if len(inputs) == 0 {
+		inputs = []string{"-"}
+	}
+	failed := 0
+	var buf []byte
+	for _, name := range inputs {
+		in, display := stdin, "stdin"
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				fmt.Fprintf(stderr, "rules test: %v\n", err)
+				return 2
+			}
+			defer f.Close()
+			in, display = f, name
+		}
+		rd := envelope.NewReader(in)
+		for {
+			rec, err := rd.Next()
+			if err == io.EOF {
+				break
+			}
+			var bad *envelope.Error
+			if errors.As(err, &bad) {
+				failed++
+				fmt.Fprintf(stderr, "%s:%d: %s\n", display, bad.Line, bad.Reason)
+				continue
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "rules test: %s: %v\n", display, err)
+				return 2
+			}
+			doc, _, err := norm.Append(buf[:0], rec.Bytes)
+			if err != nil {
+				failed++
+				fmt.Fprintf(stderr, "%s:%d: %v\n", display, rec.Line, err)
+				continue
+			}
+			buf = doc
+			matched, err := w.Match(rec.Bytes, doc)
+			if err != nil {
+				failed++
+				fmt.Fprintf(stderr, "%s:%d: %v\n", display, rec.Line, err)
+				continue
+			}
+			for _, r := range matched {
+				if err := enc.Encode(matchLine{RuleID: r.ID, Title: r.Title, Level: r.Level, Author: r.Author, File: display, Line: rec.Line}); err != nil {
+					fmt.Fprintf(stderr, "rules test: write: %v\n", err)
+					return 2
+				}
+			}
+		}
+	}
+	if err := out.Flush(); err != nil {
+		fmt.Fprintf(stderr, "rules test: write: %v\n", err)
+		return 2
+	}
+	if failed > 0 {
+		fmt.Fprintf(stderr, "rules test: %d input(s) could not be read or normalized\n", failed)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const testRuleWhoami = `title: Whoami privileges
+id: 0a1b2c3d-0000-4000-8000-000000000001
+author: Test Author
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  sel:
+    Image|endswith: '\whoami.exe'
+    CommandLine|contains: '/priv'
+  condition: sel
+level: low
+`
+
+const testRuleUnmapped = `title: Uses a field Defender lacks
+id: 0a1b2c3d-0000-4000-8000-000000000002
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  sel:
+    NoSuchSysmonField: x
+  condition: sel
+level: low
+`
+
+func writeRules(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestRulesCheck(t *testing.T) {
+	dir := writeRules(t, map[string]string{"a.yml": testRuleWhoami, "b.yaml": testRuleUnmapped, "notes.txt": "ignored"})
+	cases := []struct {
+		args     []string
+		code     int
+		contains []string
+	}{
+		{[]string{"check", dir}, 0, []string{"loaded 1 rule(s), skipped 1", "b.yaml: field not mapped: NoSuchSysmonField", "1 field not mapped"}},
+		{[]string{"check", "--strict", dir}, 1, []string{"skipped 1"}},
+		{[]string{"check"}, 2, nil},
+		{[]string{"check", filepath.Join(dir, "missing")}, 2, nil},
+		{[]string{"frobnicate"}, 2, nil},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := rulesCmd(c.args, nil, &out, &errb)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d (stderr %s)", c.args, code, c.code, errb.String())
+		}
+		for _, s := range c.contains {
+			if !strings.Contains(out.String(), s) {
+				t.Errorf("%v: output lacks %q:\n%s", c.args, s, out.String())
+			}
+		}
+	}
+}
+
+func TestRulesTest(t *testing.T) {
+	dir := writeRules(t, map[string]string{"a.yml": testRuleWhoami})
+	input := `{"records":[
+{"time":"2025-03-10T11:00:00Z","category":"AdvancedHunting-DeviceProcessEvents","properties":{"DeviceName":"ws1","ActionType":"ProcessCreated","FolderPath":"C:\\Windows\\System32\\whoami.exe","ProcessCommandLine":"whoami /priv"}},
+{"time":"2025-03-10T11:00:01Z","category":"AdvancedHunting-DeviceProcessEvents","properties":{"DeviceName":"ws1","ActionType":"ProcessCreated","FolderPath":"C:\\Windows\\System32\\whoami.exe","ProcessCommandLine":"whoami"}}
+]}
+{"time":"2025-03-10T11:00:02Z","category":"AdvancedHunting-DeviceProcessEvents","properties":{"FolderPath":"C:\\Windows\\System32\\WHOAMI.EXE","ProcessCommandLine":"whoami.exe /PRIV"}}
+`
+	file := filepath.Join(t.TempDir(), "records.json")
+	if err := os.WriteFile(file, []byte(input), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := rulesCmd([]string{"test", "--rules", dir, "--no-builtin", file}, nil, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d match lines, want 2:\n%s", len(lines), out.String())
+	}
+	wantLines := []int{2, 5}
+	for i, l := range lines {
+		var m matchLine
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.RuleID != "0a1b2c3d-0000-4000-8000-000000000001" || m.Title != "Whoami privileges" || m.Level != "low" ||
+			m.Author != "Test Author" || m.File != file || m.Line != wantLines[i] {
+			t.Errorf("line %d: %+v", i, m)
+		}
+	}
+
+	// Unusable input is reported with its position and the exit code.
+	out.Reset()
+	errb.Reset()
+	code = rulesCmd([]string{"test", "--rules", dir, "-"}, strings.NewReader("[1, 2]\nnot json\n"), &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "stdin:") {
+		t.Fatalf("bad input: exit %d, stderr %q", code, errb.String())
+	}
+}
