@@ -12,6 +12,7 @@ package normalize_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -334,4 +335,47 @@ func flatten(doc []byte) (map[string]string, error) {
 	}
 	walk("", v)
 	return out, nil
+}
+
+// TestAppendRejectsNonObjects covers the input a golden file cannot hold:
+// what is not a JSON object yields ErrNotObject and leaves dst as it was,
+// so that the caller can dead-letter the raw bytes.
+func TestAppendRejectsNonObjects(t *testing.T) {
+	tests := []struct {
+		name   string
+		record string
+	}{
+		{"empty", ""},
+		{"blank", " \n\t"},
+		{"array", `[{"category":"AdvancedHunting-DeviceEvents","properties":{}}]`},
+		{"string", `"AdvancedHunting-DeviceEvents"`},
+		{"number", `42`},
+		{"null", `null`},
+		{"true", `true`},
+		{"truncated object", `{"time":"2026-11-20T09:14:23Z","properties":{"DeviceName":"ws1"`},
+		{"trailing garbage", `{"time":"2026-11-20T09:14:23Z"} x`},
+		{"two objects", `{"a":1}{"b":2}`},
+		{"single quotes", `{'time':'2026-11-20T09:14:23Z'}`},
+	}
+	n := normalize.New(normalize.Options{Now: func() time.Time { return goldenNow }})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := []byte("kept")
+			out, meta, err := n.Append(dst, []byte(tt.record))
+			if !errors.Is(err, normalize.ErrNotObject) {
+				t.Fatalf("Append(%q) error = %v, want ErrNotObject", tt.record, err)
+			}
+			if string(out) != "kept" {
+				t.Errorf("dst changed to %q", out)
+			}
+			if meta != (normalize.Meta{}) {
+				t.Errorf("Meta = %+v, want zero", meta)
+			}
+		})
+	}
+	// The Normalizer is still usable after rejecting input.
+	doc, _, err := n.Append(nil, []byte(`{"category":"AdvancedHunting-DeviceEvents","properties":{"Timestamp":"2026-11-20T09:14:23Z","DeviceName":"ws1"}}`))
+	if err != nil || !bytes.Contains(doc, []byte(`"dataset":"device_events"`)) {
+		t.Errorf("after rejections: %s, %v", doc, err)
+	}
 }
