@@ -23,6 +23,8 @@ type Record struct {
 	root    *fastjson.Value
 	props   *fastjson.Value
 	ecs     *fastjson.Value
+	ecsRaw  []byte
+	ecsDone bool // ecsRaw parsed (lazily: most rules never read ECS fields)
 	table   string
 	specs   map[string]FieldSpec // per-record cache of m.specs
 	vals    []sigma.Value
@@ -41,6 +43,7 @@ func (m *Mapping) NewRecord() *Record {
 // until the next Reset. An error means raw is not a JSON object.
 func (r *Record) Reset(raw, ecs []byte) error {
 	r.raw, r.root, r.props, r.ecs, r.table, r.jsonRaw, r.jsonV = raw, nil, nil, nil, "", "", nil
+	r.ecsRaw, r.ecsDone = ecs, false
 	v, err := r.rawP.ParseBytes(raw)
 	if err != nil {
 		return fmt.Errorf("parsing record: %w", err)
@@ -58,15 +61,25 @@ func (r *Record) Reset(raw, ecs []byte) error {
 		cat = string(v.GetStringBytes("Category"))
 	}
 	r.table = strings.TrimPrefix(cat, "AdvancedHunting-")
-	if len(ecs) > 0 {
-		if e, err := r.ecsP.ParseBytes(ecs); err == nil && e.Type() == fastjson.TypeObject {
-			r.ecs = e
-			if r.table == "" {
-				r.table = tableFromDataset(string(e.GetStringBytes("event", "dataset")))
-			}
+	if r.table == "" {
+		if e := r.ecsDoc(); e != nil {
+			r.table = tableFromDataset(string(e.GetStringBytes("event", "dataset")))
 		}
 	}
 	return nil
+}
+
+// ecsDoc parses the ECS document on first use; nil when there is none.
+func (r *Record) ecsDoc() *fastjson.Value {
+	if !r.ecsDone {
+		r.ecsDone = true
+		if len(r.ecsRaw) > 0 {
+			if e, err := r.ecsP.ParseBytes(r.ecsRaw); err == nil && e.Type() == fastjson.TypeObject {
+				r.ecs = e
+			}
+		}
+	}
+	return r.ecs
 }
 
 // tableFromDataset turns event.dataset ("device_process_events") back into
@@ -283,12 +296,13 @@ func (r *Record) jsonProp(name string) *fastjson.Value {
 // ecsField reads a dotted ECS name from the nested document, falling back
 // to a literal dotted key.
 func (r *Record) ecsField(name string) ([]sigma.Value, bool) {
-	if r.ecs == nil {
+	doc := r.ecsDoc()
+	if doc == nil {
 		return nil, false
 	}
-	v := r.ecs.Get(strings.Split(name, ".")...)
+	v := doc.Get(strings.Split(name, ".")...)
 	if v == nil {
-		v = r.ecs.Get(name)
+		v = doc.Get(name)
 	}
 	if v == nil {
 		return nil, false

@@ -94,3 +94,16 @@ func (m *acMatcher) scan(s string, hit func(id int32)) {
 		}
 	}
 }
+
+// any reports whether any pattern occurs in s.
+func (m *acMatcher) any(s string) bool {
+	state := int32(0)
+	nc := int32(m.nclass)
+	for i := 0; i < len(s); i++ {
+		state = m.trans[state*nc+int32(m.classes[s[i]])]
+		if m.outStart[state] != m.outStart[state+1] {
+			return true
+		}
+	}
+	return false
+}

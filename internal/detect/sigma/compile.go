@@ -95,6 +95,7 @@ func (c *compiler) compileRule(src Source, doc *ruleDoc) (*Rule, error) {
 		return nil, err
 	}
 	root = c.requireScope(root, scope)
+	orderByCost(root)
 	return &Rule{
 		ID: doc.ID, Title: doc.Title, Description: strings.TrimSpace(doc.Description),
 		Status: doc.Status, Author: doc.Author, Level: strings.ToLower(doc.Level),
@@ -200,6 +201,7 @@ func (c *compiler) compileField(spec string, v *yaml.Node) (*node, error) {
 		}
 		fc.groups = append(fc.groups, vms)
 	}
+	fc.buildAnyOf()
 	return &node{op: opLeaf, cond: fc}, nil
 }
 

@@ -12,7 +12,13 @@ type Evaluator struct {
 	st    evalState
 	mark  []uint32 // rule position -> generation it became a candidate
 	cands []int32
+	// evaluated counts full rule evaluations, for benchmarks and metrics.
+	evaluated uint64
 }
+
+// Evaluated returns how many rules were fully evaluated so far (rules the
+// index and prefilters let through).
+func (x *Evaluator) Evaluated() uint64 { return x.evaluated }
 
 // evalState caches each field's values, lowercased once, for one event.
 type evalState struct {
@@ -99,6 +105,7 @@ func (x *Evaluator) Match(ev Event, dst []*Rule) []*Rule {
 		}
 	}
 	slices.Sort(cands)
+	x.evaluated += uint64(len(cands))
 	for _, pos := range cands {
 		r := ti.rules[pos]
 		if x.st.eval(r.root) {
@@ -119,6 +126,7 @@ func (x *Evaluator) MatchNaive(ev Event, dst []*Rule) []*Rule {
 		if len(r.tables) > 0 && !slices.Contains(r.tables, table) {
 			continue
 		}
+		x.evaluated++
 		if x.st.eval(r.root) {
 			dst = append(dst, r)
 		}
@@ -169,6 +177,19 @@ func (st *evalState) eval(n *node) bool {
 
 func (st *evalState) evalLeaf(fc *fieldCond) bool {
 	f := st.field(fc.field)
+	if fc.anyOf != nil {
+		for i, v := range f.vals {
+			if v.Kind != KindNull && fc.anyOf.any(f.low[i]) {
+				return true
+			}
+		}
+		for i := range fc.rest {
+			if fc.rest[i].test(f, st) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, g := range fc.groups {
 		ok := false
 		for i := range g {

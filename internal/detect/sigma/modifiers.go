@@ -18,6 +18,37 @@ type fieldCond struct {
 	// scope marks the logsource's required values (Scope.Require): shared
 	// by every rule of the logsource, so useless as a prefilter.
 	scope bool
+	// anyOf, for an OR of many plain case-insensitive contains values,
+	// finds them all in one pass; rest holds the other values' matchers.
+	anyOf *acMatcher
+	rest  []valueMatcher
+}
+
+// minAnyOf is the number of contains values from which one automaton
+// beats testing them one by one.
+const minAnyOf = 4
+
+// buildAnyOf compiles the plain contains values of an OR leaf into one
+// automaton.
+func (fc *fieldCond) buildAnyOf() {
+	if fc.all {
+		return
+	}
+	var lits []string
+	var rest []valueMatcher
+	for _, g := range fc.groups {
+		for _, m := range g {
+			if m.kind == vmString && !m.negate && !m.str.cased && m.str.kind == strContains && m.str.lit != "" {
+				lits = append(lits, m.str.lit)
+			} else {
+				rest = append(rest, m)
+			}
+		}
+	}
+	if len(lits) < minAnyOf {
+		return
+	}
+	fc.anyOf, fc.rest = newACMatcher(lits), rest
 }
 
 // skipError makes a rule load as skipped; Reason groups skips in reports.
