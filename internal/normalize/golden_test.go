@@ -15,10 +15,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -166,7 +166,7 @@ func TestGoldenCoversEveryTable(t *testing.T) {
 		have[c.dir]++
 	}
 	tables := normalize.Tables()
-	sort.Strings(tables)
+	slices.Sort(tables)
 	for _, table := range tables {
 		if have[table] == 0 {
 			t.Errorf("table %s has no golden case: add testdata/%s/<case>.json", table, table)
@@ -243,14 +243,18 @@ func canonical(doc []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return encode(v, "  "), nil
+}
+
+// encode writes a decoded document as JSON without HTML escaping (which
+// would turn "<" and ">" of message ids into \u003c and \u003e).
+func encode(v any, indent string) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	enc.SetIndent("", indent)
+	_ = enc.Encode(v) // values from json.Decoder always encode
+	return b.Bytes()
 }
 
 func decode(doc []byte) (any, error) {
@@ -274,20 +278,10 @@ func diffDocs(want, got []byte) string {
 	if errW != nil || errG != nil {
 		return fmt.Sprintf("cannot compare: %v %v", errW, errG)
 	}
-	keys := map[string]bool{}
-	for k := range w {
-		keys[k] = true
-	}
-	for k := range g {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
+	keys := slices.Concat(slices.Collect(maps.Keys(w)), slices.Collect(maps.Keys(g)))
+	slices.Sort(keys)
 	var b strings.Builder
-	for _, k := range sorted {
+	for _, k := range slices.Compact(keys) {
 		wv, inW := w[k]
 		gv, inG := g[k]
 		if inW && inG && wv == gv {
@@ -327,11 +321,7 @@ func flatten(doc []byte) (map[string]string, error) {
 			}
 			return
 		}
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(v)
-		out[prefix] = strings.TrimSuffix(b.String(), "\n")
+		out[prefix] = string(bytes.TrimSpace(encode(v, "")))
 	}
 	walk("", v)
 	return out, nil
@@ -377,5 +367,52 @@ func TestAppendRejectsNonObjects(t *testing.T) {
 	doc, _, err := n.Append(nil, []byte(`{"category":"AdvancedHunting-DeviceEvents","properties":{"Timestamp":"2026-11-20T09:14:23Z","DeviceName":"ws1"}}`))
 	if err != nil || !bytes.Contains(doc, []byte(`"dataset":"device_events"`)) {
 		t.Errorf("after rejections: %s, %v", doc, err)
+	}
+}
+
+// TestExampleSample keeps the sample shipped for the README's first command
+// working: every line is an Event Hub body or a bare record, every record
+// normalizes into a known table, and the story still spans many tables.
+func TestExampleSample(t *testing.T) {
+	const path = "../../examples/defender-sample.ndjson"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := normalize.New(normalize.Options{Now: func() time.Time { return goldenNow }})
+	datasets := map[string]int{}
+	bodies, bare := 0, 0
+	for i, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var body struct {
+			Records []json.RawMessage `json:"records"`
+		}
+		if err := json.Unmarshal(line, &body); err != nil {
+			t.Fatalf("%s:%d: %v", path, i+1, err)
+		}
+		records := body.Records
+		if records == nil {
+			records = []json.RawMessage{line}
+			bare++
+		} else {
+			bodies++
+		}
+		for _, rec := range records {
+			_, meta, err := n.Append(nil, rec)
+			if err != nil {
+				t.Fatalf("%s:%d: %v", path, i+1, err)
+			}
+			if meta.Dataset == "unknown" || meta.Category == "" {
+				t.Errorf("%s:%d: record without a known table: %+v", path, i+1, meta)
+			}
+			datasets[meta.Dataset]++
+		}
+	}
+	total := 0
+	for _, c := range datasets {
+		total += c
+	}
+	if total < 30 || total > 60 || len(datasets) < 15 || bodies < 5 || bare < 3 {
+		t.Errorf("sample has %d records of %d datasets in %d Event Hub bodies and %d bare records; want 30-60 records, >= 15 datasets, >= 5 bodies, >= 3 bare records",
+			total, len(datasets), bodies, bare)
 	}
 }
