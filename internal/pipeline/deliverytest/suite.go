@@ -1,0 +1,294 @@
+package deliverytest
+
+import (
+	"context"
+	"errors"
+	"hash/crc32"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/deadletter"
+	"github.com/defender-intake/defender-intake/internal/metrics"
+	"github.com/defender-intake/defender-intake/internal/pipeline"
+	"github.com/defender-intake/defender-intake/internal/sink"
+	filesink "github.com/defender-intake/defender-intake/internal/sink/file"
+)
+
+// SourceHarness describes a source under test.
+type SourceHarness struct {
+	// Entry returns the source's config entry (type and keys) for a test
+	// whose files live in dir.
+	Entry func(t *testing.T, dir string) map[string]any
+	// Produce adds records to the source's input. The suite calls it
+	// while the service runs (and through a kill and restart), so it
+	// must retry what its upstream refuses (an HTTP client does).
+	Produce func(t *testing.T, dir string, records [][]byte)
+	// Open builds the source in-process from the same entry.
+	Open func(t *testing.T, dir string, env Env) pipeline.Source
+	// Delivered returns how many records the source's durable position
+	// (checkpoint, commit, answered requests) says were delivered.
+	Delivered func(t *testing.T, dir string) int
+	// MaxBatchMessages bounds the messages of one batch emitted by the
+	// source, for the memory bound; RecordsPerMessage is how many records
+	// Produce puts in one message (default 1).
+	MaxBatchMessages  int
+	RecordsPerMessage int
+	// ExtraDuplicates is what, besides the pipeline's in-flight window,
+	// may be read twice after a kill (e.g. acknowledged records whose
+	// position was not yet saved: checkpoint interval × rate).
+	ExtraDuplicates int
+	// Records is how many records each test sends (default 20000).
+	Records int
+}
+
+// Env is given to SourceHarness.Open.
+type Env struct {
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+}
+
+// SinkHarness describes a sink under test.
+type SinkHarness struct {
+	// Entry returns the sink's config entry (type and keys).
+	Entry func(t *testing.T, dir string) map[string]any
+	// Open builds the sink in-process from the same entry.
+	Open func(t *testing.T, dir string) sink.Sink
+	// Read returns the documents the sink has stored so far.
+	Read func(t *testing.T, dir string) [][]byte
+}
+
+// FileSourceEntry and FileSinkEntry are the peers used opposite the
+// component under test.
+func fileSinkEntry(dir string) map[string]any {
+	return map[string]any{"name": "out", "type": "file", "path": filepath.Join(dir, "out", "events.ndjson"), "max_size_mb": 0}
+}
+
+func readFileSink(t *testing.T, dir string) [][]byte {
+	return ReadNDJSON(t, filepath.Join(dir, "out", "events*.ndjson"))
+}
+
+// RunSourceSuite runs the delivery tests against a source, with the file
+// sink opposite it.
+func RunSourceSuite(t *testing.T, h SourceHarness) {
+	sinkSide := SinkHarness{
+		Entry: func(t *testing.T, dir string) map[string]any { return fileSinkEntry(dir) },
+		Open: func(t *testing.T, dir string) sink.Sink {
+			s, err := filesink.Open("out", filesink.Config{Path: filepath.Join(dir, "out", "events.ndjson")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Read: readFileSink,
+	}
+	RunSourcesSinkSuite(t, h, sinkSide)
+}
+
+// RunSinkSuite runs the delivery tests against a sink, fed by the file
+// source.
+func RunSinkSuite(t *testing.T, h SinkHarness) {
+	RunSourcesSinkSuite(t, FileSource(), h)
+}
+
+// RunSourcesSinkSuite runs the suite with a given source opposite a sink.
+func RunSourcesSinkSuite(t *testing.T, src SourceHarness, h SinkHarness) {
+	if src.Records == 0 {
+		src.Records = 20000
+	}
+	if src.RecordsPerMessage == 0 {
+		src.RecordsPerMessage = 1
+	}
+	t.Run("AtLeastOnce", func(t *testing.T) { atLeastOnce(t, src, h) })
+	t.Run("KillRestart", func(t *testing.T) { killRestart(t, src, h) })
+	t.Run("PartialFailure", func(t *testing.T) { partialFailure(t, src, h) })
+}
+
+func atLeastOnce(t *testing.T, src SourceHarness, snk SinkHarness) {
+	dir := t.TempDir()
+	cfg := WriteConfig(t, dir, src.Entry(t, dir), snk.Entry(t, dir))
+	svc := Start(t, dir, cfg)
+	want := IDs(src.Records, "a")
+	src.Produce(t, dir, Records(src.Records, "a"))
+	waitComplete(t, snk, dir, want, svc, 60*time.Second)
+	svc.Stop(30 * time.Second)
+	missing, ex, _ := Check(Count(snk.Read(t, dir)), want)
+	if missing > 0 {
+		t.Fatalf("%d of %d records missing after a clean run (e.g. %s)", missing, len(want), ex)
+	}
+}
+
+func killRestart(t *testing.T, src SourceHarness, snk SinkHarness) {
+	dir := t.TempDir()
+	cfg := WriteConfig(t, dir, src.Entry(t, dir), snk.Entry(t, dir))
+	want := IDs(src.Records, "k")
+	svc := Start(t, dir, cfg)
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		src.Produce(t, dir, Records(src.Records, "k"))
+	}()
+	// Kill once some but not all records are out.
+	deadline := time.Now().Add(60 * time.Second)
+	var before int
+	for {
+		before = len(Count(snk.Read(t, dir)))
+		if before >= src.Records/10 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	svc.Kill()
+	if before >= len(want) {
+		t.Logf("all %d records were out before the kill: the kill did not land mid-stream", before)
+	}
+	svc = Start(t, dir, cfg)
+	<-produced
+	waitComplete(t, snk, dir, want, svc, 90*time.Second)
+	svc.Stop(30 * time.Second)
+	missing, ex, dups := Check(Count(snk.Read(t, dir)), want)
+	if missing > 0 {
+		t.Fatalf("%d of %d records lost across SIGKILL and restart (e.g. %s)", missing, len(want), ex)
+	}
+	window := (QueueBatches+Workers+1)*src.MaxBatchMessages*src.RecordsPerMessage + src.ExtraDuplicates
+	t.Logf("killed after %d of %d records were out; %d duplicates after restart (bound %d)", before, len(want), dups, window)
+	if dups > window {
+		t.Errorf("%d duplicates, more than the in-flight window of %d records", dups, window)
+	}
+}
+
+// waitComplete polls the sink until every id is there.
+func waitComplete(t *testing.T, snk SinkHarness, dir string, want []string, svc *Service, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		missing, ex, _ := Check(Count(snk.Read(t, dir)), want)
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d records still missing after %s (e.g. %s)\nservice log:\n%s", missing, len(want), timeout, ex, svc.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// gate wraps a real sink: while failing, it rejects about half of the
+// documents, always the same ones (by a hash of the document, so a retry
+// does not get through by shifting indices), and forwards the rest to the
+// real sink: a partial batch failure.
+type gate struct {
+	inner   sink.Sink
+	failing atomic.Bool
+	mu      sync.Mutex
+	rejects int
+	keep    []sink.Doc
+}
+
+func (g *gate) Name() string { return g.inner.Name() }
+func (g *gate) Close() error { return g.inner.Close() }
+func (g *gate) Write(ctx context.Context, docs []sink.Doc) error {
+	if !g.failing.Load() {
+		return g.inner.Write(ctx, docs)
+	}
+	var failed []int
+	g.keep = g.keep[:0]
+	for i, d := range docs {
+		if crc32.ChecksumIEEE(d.JSON)%2 == 1 {
+			failed = append(failed, i)
+		} else {
+			g.keep = append(g.keep, d)
+		}
+	}
+	if err := g.inner.Write(ctx, g.keep); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	g.rejects += len(failed)
+	g.mu.Unlock()
+	if len(failed) == 0 {
+		return nil
+	}
+	return &sink.PartialError{Failed: failed, Err: errors.New("injected failure")}
+}
+
+func partialFailure(t *testing.T, src SourceHarness, snk SinkHarness) {
+	dir := t.TempDir()
+	m := metrics.New()
+	log := slog.New(slog.DiscardHandler)
+	source := src.Open(t, dir, Env{Metrics: m, Logger: log})
+	g := &gate{inner: snk.Open(t, dir)}
+	g.failing.Store(true)
+	dl, err := deadletter.OpenFile(filepath.Join(dir, "dead-letter.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pipeline.New(pipeline.Options{
+		Sinks: []sink.Sink{g}, DeadLetter: dl, Metrics: m, Logger: log,
+		Workers: Workers, QueueBatches: QueueBatches, RetryInitial: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond,
+		DrainTimeout: 20 * time.Second,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, []pipeline.Source{source}) }()
+	want := IDs(src.Records, "p")
+	go src.Produce(t, dir, Records(src.Records, "p"))
+
+	// While the sink keeps failing, the position must not move and the
+	// pipeline must not take more than its bounded window.
+	time.Sleep(1500 * time.Millisecond)
+	if n := src.Delivered(t, dir); n != 0 {
+		t.Errorf("position advanced to %d records while the sink rejected part of every batch", n)
+	}
+	taken := counterSum(t, m, "defender_intake_messages_received_total")
+	bound := (QueueBatches + Workers + 1) * src.MaxBatchMessages
+	if taken > float64(bound) {
+		t.Errorf("pipeline took %v messages while blocked, more than the window of %d: memory is not bounded", taken, bound)
+	}
+	g.mu.Lock()
+	rejects := g.rejects
+	g.mu.Unlock()
+	if rejects == 0 {
+		t.Fatal("the sink was never called: the test proves nothing")
+	}
+	t.Logf("while failing: %d rejections, %v messages taken (bound %d)", rejects, taken, bound)
+
+	g.failing.Store(false)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		missing, ex, _ := Check(Count(snk.Read(t, dir)), want)
+		if missing == 0 && src.Delivered(t, dir) >= len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after recovery: %d of %d records missing (e.g. %s), position %d", missing, len(want), ex, src.Delivered(t, dir))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// counterSum adds up every series of the counter family name.
+func counterSum(t *testing.T, m *metrics.Metrics, name string) float64 {
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			sum += s.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
