@@ -75,8 +75,9 @@ type Store struct {
 	db   *sql.DB
 	log  *slog.Logger
 
-	writeMu sync.Mutex // serializes Write and retention
-	conn    *sql.Conn  // the writer's connection, holding the Appender
+	writeMu sync.Mutex       // serializes Write and retention
+	conn    *sql.Conn        // the writer's connection, holding the Appender
+	app     *duckdb.Appender // kept open between batches; nil after an error
 	nextID  uint64
 	parser  fastjson.Parser
 	docBuf  []byte
@@ -158,6 +159,10 @@ func (s *Store) Close() error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	var errs []error
+	if s.app != nil {
+		errs = append(errs, s.app.Close())
+		s.app = nil
+	}
 	if s.conn != nil {
 		if _, err := s.conn.ExecContext(context.Background(), "CHECKPOINT"); err != nil {
 			errs = append(errs, fmt.Errorf("store: checkpoint: %w", err))
@@ -187,10 +192,14 @@ func (s *Store) Write(ctx context.Context, docs []Doc) error {
 	now := time.Now().UTC()
 	var bad *DocError
 	err := s.conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "events")
-		if err != nil {
-			return fmt.Errorf("store: appender: %w", err)
+		if s.app == nil {
+			app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "events")
+			if err != nil {
+				return fmt.Errorf("store: appender: %w", err)
+			}
+			s.app = app
 		}
+		app := s.app
 		id := s.nextID
 		for i, d := range docs {
 			row, err := s.rowFor(d, id+1, now)
@@ -203,13 +212,14 @@ func (s *Store) Write(ctx context.Context, docs []Doc) error {
 				continue
 			}
 			if err := app.AppendRow(row...); err != nil {
-				app.Clear()
-				app.Close()
+				s.dropAppender()
 				return fmt.Errorf("store: append document %d: %w", i, err)
 			}
 			id++
 		}
-		if err := app.Close(); err != nil { // Close flushes and commits
+		// Flush appends the rows in one auto-committed transaction.
+		if err := app.Flush(); err != nil {
+			s.dropAppender()
 			return fmt.Errorf("store: commit batch: %w", err)
 		}
 		s.rate.add(now, int(id-s.nextID))
@@ -228,6 +238,17 @@ func (s *Store) Write(ctx context.Context, docs []Doc) error {
 		return bad
 	}
 	return nil
+}
+
+// dropAppender discards rows not yet flushed, so a failed batch leaves
+// nothing behind and can be retried whole.
+func (s *Store) dropAppender() {
+	if s.app == nil {
+		return
+	}
+	s.app.Clear()
+	s.app.Close()
+	s.app = nil
 }
 
 // DocError lists documents of a Write that were refused (not JSON objects);

@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/defender-intake/defender-intake/internal/store/storetest"
+)
+
+// BenchmarkIngest measures store.Write in batches of 1,000 ECS documents.
+// The baseline sub-benchmark writes the same bytes as NDJSON to a file with
+// fsync per batch after parsing each document once (the least any durable
+// store must do), so the ratio shows what DuckDB costs on top.
+func BenchmarkIngest(b *testing.B) {
+	batchSize := 1000
+	if v, _ := strconv.Atoi(os.Getenv("STORE_BATCH")); v > 0 {
+		batchSize = v
+	}
+	g := storetest.New(7, t0, span)
+	docs := make([]Doc, 20*batchSize)
+	var size int64
+	for i := range docs {
+		j, _ := g.Next()
+		docs[i] = Doc{JSON: j}
+		size += int64(len(j))
+	}
+	b.Run("baseline-ndjson-fsync", func(b *testing.B) {
+		f, err := os.Create(filepath.Join(b.TempDir(), "x.ndjson"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		var p fastjson.Parser
+		var buf []byte
+		b.SetBytes(size / int64(len(docs)) * int64(batchSize))
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			buf = buf[:0]
+			for _, d := range docs[(i%20)*batchSize : (i%20+1)*batchSize] {
+				if _, err := p.ParseBytes(d.JSON); err != nil {
+					b.Fatal(err)
+				}
+				buf = append(append(buf, d.JSON...), '\n')
+			}
+			f.Write(buf)
+			f.Sync()
+		}
+		b.ReportMetric(float64(b.N*batchSize)/b.Elapsed().Seconds(), "docs/s")
+	})
+	b.Run("store", func(b *testing.B) {
+		s, err := Open(context.Background(), Config{Dir: b.TempDir()}, nil)
+		if v := os.Getenv("STORE_EXP"); v != "" {
+			s.db.Exec(v)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		b.SetBytes(size / int64(len(docs)) * int64(batchSize))
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if err := s.Write(context.Background(), docs[(i%20)*batchSize:(i%20+1)*batchSize]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*batchSize)/b.Elapsed().Seconds(), "docs/s")
+		st, _ := s.Stats(context.Background())
+		if st.Events > 0 {
+			b.ReportMetric(float64(s.diskBytes())/float64(st.Events), "disk-bytes/event")
+		}
+	})
+}

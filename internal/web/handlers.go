@@ -1,0 +1,151 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/query"
+	"github.com/defender-intake/defender-intake/internal/store"
+)
+
+// defaultRange is the time range when from= is not given.
+const defaultRange = 24 * time.Hour
+
+// filter reads q, from and to.
+func (s *server) filter(r *http.Request) (store.Filter, error) {
+	now := s.opts.Now()
+	v := r.URL.Query()
+	from, to := now.Add(-defaultRange), now
+	if x := v.Get("from"); x != "" {
+		t, _, err := query.ParseTime(x, now)
+		if err != nil {
+			return store.Filter{}, badRequest("from: %v (use RFC 3339 or now-15m)", err)
+		}
+		from = t
+	}
+	if x := v.Get("to"); x != "" {
+		t, _, err := query.ParseTime(x, now)
+		if err != nil {
+			return store.Filter{}, badRequest("to: %v (use RFC 3339 or now)", err)
+		}
+		to = t
+	}
+	if !from.Before(to) {
+		return store.Filter{}, badRequest("from (%s) must be before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	c := &query.Compiler{Catalog: s.opts.Store.Catalog(), Now: s.opts.Now}
+	sql, err := c.Compile(v.Get("q"))
+	if err != nil {
+		return store.Filter{}, queryError(err)
+	}
+	return store.Filter{Where: sql, From: from, To: to}, nil
+}
+
+func queryError(err error) error {
+	var se *query.SyntaxError
+	var fe *query.FieldError
+	switch {
+	case errors.As(err, &se):
+		return &apiError{Status: http.StatusBadRequest, Msg: se.Error(), Position: &se.Pos, Hint: se.Hint}
+	case errors.As(err, &fe):
+		return &apiError{Status: http.StatusBadRequest, Msg: fe.Error(), Position: &fe.Pos, Hint: fe.Hint}
+	}
+	return badRequest("q: %v", err)
+}
+
+// intParam reads an integer parameter within [lo, hi], def when absent.
+func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
+	x := r.URL.Query().Get(name)
+	if x == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(x)
+	if err != nil || n < lo || n > hi {
+		return 0, badRequest("%s must be an integer from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+func (s *server) events(r *http.Request) (any, error) {
+	f, err := s.filter(r)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := intParam(r, "limit", 50, 1, s.opts.Config.MaxPageSize)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.opts.Store.Search(r.Context(), f, limit, r.URL.Query().Get("cursor"))
+	if errors.Is(err, store.ErrBadCursor) {
+		return nil, badRequest("cursor is not one this server returned")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"events": page.Events, "total": page.Total, "next": page.Next, "from": f.From, "to": f.To}, nil
+}
+
+func (s *server) event(r *http.Request) (any, error) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil, badRequest("event id must be a positive integer")
+	}
+	e, err := s.opts.Store.Get(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &apiError{Status: http.StatusNotFound, Msg: "no event with id " + strconv.FormatUint(id, 10)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (s *server) histogram(r *http.Request) (any, error) {
+	f, err := s.filter(r)
+	if err != nil {
+		return nil, err
+	}
+	n, err := intParam(r, "buckets", 60, 1, 1000)
+	if err != nil {
+		return nil, err
+	}
+	buckets, width, err := s.opts.Store.Histogram(r.Context(), f, n)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"buckets": buckets, "interval_ms": width.Milliseconds(), "from": f.From, "to": f.To}, nil
+}
+
+func (s *server) fields(r *http.Request) (any, error) {
+	return map[string]any{"fields": s.opts.Store.Fields()}, nil
+}
+
+func (s *server) top(r *http.Request) (any, error) {
+	field := r.PathValue("field")
+	f, err := s.filter(r)
+	if err != nil {
+		return nil, err
+	}
+	n, err := intParam(r, "size", 10, 1, 100)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := s.opts.Store.Top(r.Context(), field, f, n)
+	if errors.Is(err, store.ErrUnknownField) {
+		return nil, &apiError{Status: http.StatusNotFound, Msg: "unknown field " + strconv.Quote(field), Hint: "GET /api/fields lists the fields"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"field": field, "values": vals}, nil
+}
+
+func (s *server) stats(r *http.Request) (any, error) {
+	st, err := s.opts.Store.Stats(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"stats": st}, nil
+}

@@ -1,0 +1,208 @@
+// Package web serves the Events page and its JSON API over the event store.
+// New returns an http.Handler so that `serve` and `run` mount the same thing.
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/store"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Config is the web server's configuration.
+type Config struct {
+	// Listen is the address to bind. It defaults to loopback: exposing the
+	// page needs a token.
+	Listen string `yaml:"listen"`
+	// TokenFile holds the bearer token (first line); the environment
+	// variable DEFENDER_INTAKE_WEB_TOKEN is used when it is empty.
+	TokenFile string `yaml:"token_file"`
+	// QueryTimeout bounds every query.
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// MaxPageSize bounds limit= on /api/events.
+	MaxPageSize int `yaml:"max_page_size"`
+}
+
+// TokenEnv is the environment variable holding the API token.
+const TokenEnv = "DEFENDER_INTAKE_WEB_TOKEN"
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Listen: "127.0.0.1:8080", QueryTimeout: 30 * time.Second, MaxPageSize: 500}
+}
+
+// Validate reports the first problem in c, including a non-loopback
+// address without a token.
+func (c Config) Validate(token string) error {
+	switch {
+	case c.Listen == "":
+		return errors.New("web: listen must be set")
+	case c.QueryTimeout <= 0:
+		return errors.New("web: query_timeout must be positive")
+	case c.MaxPageSize <= 0:
+		return errors.New("web: max_page_size must be positive")
+	}
+	host := c.Listen
+	if i := strings.LastIndex(host, ":"); i >= 0 {
+		host = host[:i]
+	}
+	host = strings.Trim(host, "[]")
+	loopback := host == "127.0.0.1" || host == "localhost" || host == "::1"
+	if !loopback && token == "" {
+		return fmt.Errorf("web: listening on %s exposes the events: set a token (%s or token_file)", c.Listen, TokenEnv)
+	}
+	return nil
+}
+
+// LoadToken reads the token from TokenFile or, when unset, the environment.
+func (c Config) LoadToken() (string, error) {
+	if c.TokenFile == "" {
+		return strings.TrimSpace(os.Getenv(TokenEnv)), nil
+	}
+	b, err := os.ReadFile(c.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("web: read token file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	t := strings.TrimSpace(line)
+	if t == "" {
+		return "", fmt.Errorf("web: token file %s is empty", c.TokenFile)
+	}
+	return t, nil
+}
+
+// Options configures the handler.
+type Options struct {
+	Store  *store.Store
+	Config Config
+	// Token, when set, is required as "Authorization: Bearer TOKEN" on
+	// every API call. The page's static files are public; they hold no data.
+	Token  string
+	Logger *slog.Logger
+	// Now is the clock for default and relative time ranges.
+	Now func() time.Time
+}
+
+type server struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns the handler serving the Events page at / and the API at /api/.
+func New(opts Options) http.Handler {
+	d := DefaultConfig()
+	if opts.Config.QueryTimeout <= 0 {
+		opts.Config.QueryTimeout = d.QueryTimeout
+	}
+	if opts.Config.MaxPageSize <= 0 {
+		opts.Config.MaxPageSize = d.MaxPageSize
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &server{opts: opts, log: opts.Logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/events", s.api(s.events))
+	mux.HandleFunc("GET /api/events/{id}", s.api(s.event))
+	mux.HandleFunc("GET /api/histogram", s.api(s.histogram))
+	mux.HandleFunc("GET /api/fields", s.api(s.fields))
+	mux.HandleFunc("GET /api/fields/{field}/top", s.api(s.top))
+	mux.HandleFunc("GET /api/stats", s.api(s.stats))
+	mux.HandleFunc("/api/", s.api(func(r *http.Request) (any, error) {
+		return nil, &apiError{Status: http.StatusNotFound, Msg: "no such API endpoint: " + r.Method + " " + r.URL.Path}
+	}))
+	static, _ := fs.Sub(assets, "assets")
+	files := http.FileServer(http.FS(static))
+	mux.Handle("/", securityHeaders(files))
+	return mux
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// apiError is an error with an HTTP status and, for query errors, the
+// position and a hint.
+type apiError struct {
+	Status   int    `json:"-"`
+	Msg      string `json:"error"`
+	Position *int   `json:"position,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Msg }
+
+func badRequest(format string, a ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, a...)}
+}
+
+// api wraps a handler: auth, query timeout, JSON encoding, error mapping.
+func (s *server) api(h func(r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if s.opts.Token != "" && !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="defender-intake"`)
+			writeJSON(w, http.StatusUnauthorized, &apiError{Msg: "missing or wrong bearer token"})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.Config.QueryTimeout)
+		defer cancel()
+		start := time.Now()
+		v, err := h(r.WithContext(ctx))
+		if err != nil {
+			var ae *apiError
+			switch {
+			case errors.As(err, &ae):
+			case errors.Is(ctx.Err(), context.DeadlineExceeded):
+				ae = &apiError{Status: http.StatusGatewayTimeout, Msg: fmt.Sprintf("query took longer than %s: narrow the time range or the query", s.opts.Config.QueryTimeout)}
+			case r.Context().Err() != nil:
+				return // client went away
+			default:
+				s.log.Error("web: API request failed", "path", r.URL.Path, "err", err)
+				ae = &apiError{Status: http.StatusInternalServerError, Msg: "internal error: " + err.Error()}
+			}
+			writeJSON(w, ae.Status, ae)
+			return
+		}
+		if m, ok := v.(map[string]any); ok {
+			m["took_ms"] = time.Since(start).Milliseconds()
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+func (s *server) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.Token)) == 1
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
