@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/defender-intake/defender-intake/internal/pipeline"
-	filesrc "github.com/defender-intake/defender-intake/internal/source/file"
 	"github.com/defender-intake/defender-intake/internal/source"
+	filesrc "github.com/defender-intake/defender-intake/internal/source/file"
 )
 
 // FileSource is the harness of the file source in follow mode: Produce

@@ -12,7 +12,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -60,16 +62,28 @@ func Envelope(records [][]byte) []byte {
 // middle of a write, is ignored: it was never acknowledged.
 func ReadNDJSON(t testing.TB, pattern string) [][]byte {
 	t.Helper()
+	for {
+		// A file rotated between the glob and the read: read again.
+		if out, err := readNDJSON(pattern); !errors.Is(err, fs.ErrNotExist) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+	}
+}
+
+func readNDJSON(pattern string) ([][]byte, error) {
 	files, err := filepath.Glob(pattern)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	sort.Strings(files)
 	var out [][]byte
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		sc.Buffer(nil, 64<<20)
@@ -79,7 +93,7 @@ func ReadNDJSON(t testing.TB, pattern string) [][]byte {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Count maps each document's id (host.name) to how often it appears.
