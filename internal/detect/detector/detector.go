@@ -6,6 +6,7 @@ package detector
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,9 +22,10 @@ type Shared struct {
 	mapping *fieldmap.Mapping
 	ruleKey map[*sigma.Rule]ruleKeys
 
-	mu      sync.Mutex
-	grouper *alerts.Grouper
-	sinks   []alerts.AlertSink
+	mu         sync.Mutex
+	grouper    *alerts.Grouper
+	correlator *sigma.Correlator
+	sinks      []alerts.AlertSink
 }
 
 // ruleKeys are the Event keys of a rule's alert attributes.
@@ -43,7 +45,8 @@ var (
 // NewShared prepares detection with an engine, its mapping, the alert
 // grouping configuration and the sinks new and updated alerts go to.
 func NewShared(eng *sigma.Engine, m *fieldmap.Mapping, cfg alerts.Config, sinks ...alerts.AlertSink) *Shared {
-	s := &Shared{eng: eng, mapping: m, ruleKey: map[*sigma.Rule]ruleKeys{}, grouper: alerts.NewGrouper(cfg), sinks: sinks}
+	s := &Shared{eng: eng, mapping: m, ruleKey: map[*sigma.Rule]ruleKeys{}, grouper: alerts.NewGrouper(cfg),
+		correlator: eng.NewCorrelator(0), sinks: sinks}
 	for _, r := range eng.Rules() {
 		var k ruleKeys
 		for _, f := range r.GroupBy {
@@ -118,16 +121,28 @@ func (w *Worker) Process(ctx context.Context, raw, ecs []byte, eventID string, t
 		return rules, err
 	}
 	var errs []error
-	for _, r := range rules {
-		m := w.match(r, eventID, t)
-		w.s.mu.Lock()
+	write := func(m alerts.Match, what string) {
 		a, change := w.s.grouper.Observe(m)
 		for _, sink := range w.s.sinks {
 			if err := sink.WriteAlert(ctx, a, change); err != nil {
-				errs = append(errs, fmt.Errorf("alert %s (rule %s): %w", a.ID, r.ID, err))
+				errs = append(errs, fmt.Errorf("alert %s (%s): %w", a.ID, what, err))
 			}
 		}
-		w.s.mu.Unlock()
+	}
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	for _, r := range rules {
+		if !r.CorrelationOnly {
+			write(w.match(r, eventID, t), "rule "+r.ID)
+		}
+	}
+	for _, f := range w.s.correlator.Observe(w.x, rules, t) {
+		c := f.Correlation
+		write(alerts.Match{
+			RuleID: c.ID, RuleTitle: c.Title, Author: c.Author, Level: c.Level, Tags: c.ATTACK(),
+			GroupKey: strings.Join(f.Group, "|"), Host: w.first(w.hostKey), User: w.first(w.userKey),
+			EventID: eventID, Time: t,
+		}, "correlation "+c.ID)
 	}
 	if len(errs) > 0 {
 		return rules, fmt.Errorf("detector: %d alert write(s) failed: %w", len(errs), errs[0])

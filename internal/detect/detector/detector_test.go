@@ -123,3 +123,56 @@ func TestBadRecord(t *testing.T) {
 		}
 	}
 }
+
+const whoamiCorrelation = `title: Whoami
+id: 22222222-0000-4000-8000-000000000001
+name: whoami
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  sel:
+    Image|endswith: '\whoami.exe'
+  condition: sel
+level: low
+---
+title: Repeated whoami by one user
+id: 22222222-0000-4000-8000-000000000002
+author: Test Author
+correlation:
+  type: event_count
+  rules: [whoami]
+  group-by: [User]
+  timespan: 10m
+  condition:
+    gte: 2
+level: high
+`
+
+// TestCorrelationAlerts: the base rule only feeds the correlation (no
+// alert of its own); the correlation raises one alert per group.
+func TestCorrelationAlerts(t *testing.T) {
+	_, m, err := rules.Load(rules.Config{NoBuiltin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := sigma.Compile([]sigma.Source{{Path: "c.yml", Data: []byte(whoamiCorrelation)}}, sigma.Options{Mapper: m})
+	if err != nil || len(eng.Skipped()) > 0 || len(eng.Correlations()) != 1 {
+		t.Fatalf("compile: %v %+v", err, eng.Skipped())
+	}
+	sink := &memorySink{}
+	w := NewShared(eng, m, alerts.Config{}, sink).NewWorker()
+	base := time.Date(2025, 3, 10, 11, 0, 0, 0, time.UTC)
+	for i := 0; i < 3; i++ {
+		if _, err := w.Process(context.Background(), []byte(proc), nil, "e", base.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sink.writes) != 1 {
+		t.Fatalf("%d alert writes, want 1 (correlation fired once, base rule silent): %+v", len(sink.writes), sink.writes)
+	}
+	a := sink.writes[0]
+	if a.RuleTitle != "Repeated whoami by one user" || a.Level != "high" || a.GroupKey != `corp\jdoe` || a.Host != "ws1.corp" || a.Author != "Test Author" {
+		t.Fatalf("alert %+v", a)
+	}
+}

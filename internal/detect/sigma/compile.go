@@ -97,7 +97,7 @@ func (c *compiler) compileRule(src Source, doc *ruleDoc) (*Rule, error) {
 	root = c.requireScope(root, scope)
 	orderByCost(root)
 	return &Rule{
-		ID: doc.ID, Title: doc.Title, Description: strings.TrimSpace(doc.Description),
+		ID: doc.ID, Title: doc.Title, Name: doc.Name, Description: strings.TrimSpace(doc.Description),
 		Status: doc.Status, Author: doc.Author, Level: strings.ToLower(doc.Level),
 		Tags: doc.Tags, References: doc.References, Logsource: doc.Logsource,
 		Path: src.Path, GroupBy: doc.GroupBy, LevelField: doc.LevelField, TitleField: doc.TitleField,

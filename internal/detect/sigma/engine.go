@@ -11,11 +11,12 @@ import (
 // Compile and safe for concurrent use; evaluation state lives in an
 // Evaluator (one per goroutine).
 type Engine struct {
-	rules   []*Rule
-	skipped []Skipped
-	keys    []string // field id -> Event key
-	tables  map[string]*tableIndex
-	any     *tableIndex // rules for every table, used for unknown tables
+	rules        []*Rule
+	correlations []*Correlation
+	skipped      []Skipped
+	keys         []string // field id -> Event key
+	tables       map[string]*tableIndex
+	any          *tableIndex // rules for every table, used for unknown tables
 }
 
 // tableIndex is the set of rules one table's events meet, with the
@@ -44,35 +45,58 @@ func Compile(sources []Source, opts Options) (*Engine, error) {
 	c := &compiler{opts: opts, mapper: opts.Mapper, fields: map[string]int{}}
 	e := &Engine{tables: map[string]*tableIndex{}}
 	seen := map[string]string{}
+	var pending []pendingCorrelation
 	for _, src := range sources {
-		doc, err := parseRule(src)
-		if err == nil {
-			var r *Rule
-			if r, err = c.compileRule(src, doc); err == nil {
-				if prev, dup := seen[r.ID]; dup && r.ID != "" {
-					err = skipf("duplicate rule id", "%s also in %s", r.ID, prev)
-				} else {
-					seen[r.ID] = src.Path
-					r.index = len(e.rules)
-					e.rules = append(e.rules, r)
-					continue
+		for _, pd := range parseFile(src) {
+			err := pd.err
+			if err == nil && pd.doc.Correlation.Kind != 0 {
+				pending = append(pending, pendingCorrelation{src: src, doc: pd.doc})
+				continue
+			}
+			if err == nil {
+				var r *Rule
+				if r, err = c.compileRule(src, pd.doc); err == nil {
+					if prev, dup := seen[r.ID]; dup && r.ID != "" {
+						err = skipf("duplicate rule id", "%s also in %s", r.ID, prev)
+					} else {
+						seen[r.ID] = src.Path
+						r.index = len(e.rules)
+						e.rules = append(e.rules, r)
+						continue
+					}
 				}
 			}
+			e.skip(src, pd.doc, err)
 		}
-		sk := Skipped{Path: src.Path, Reason: "invalid rule", Detail: err.Error()}
-		var se *skipError
-		if errors.As(err, &se) {
-			sk.Reason, sk.Detail = se.Reason, se.Detail
-		}
-		if doc != nil {
-			sk.ID, sk.Title = doc.ID, doc.Title
-		}
-		e.skipped = append(e.skipped, sk)
 	}
+	for _, p := range pending {
+		corr, err := c.compileCorrelation(p.src, p.doc, e.rules)
+		if err != nil {
+			e.skip(p.src, p.doc, err)
+			continue
+		}
+		e.correlations = append(e.correlations, corr)
+	}
+	markCorrelationOnly(e.rules, e.correlations)
 	e.keys = c.keys
 	e.buildIndex()
 	return e, nil
 }
+
+func (e *Engine) skip(src Source, doc *ruleDoc, err error) {
+	sk := Skipped{Path: src.Path, Reason: "invalid rule", Detail: err.Error()}
+	var se *skipError
+	if errors.As(err, &se) {
+		sk.Reason, sk.Detail = se.Reason, se.Detail
+	}
+	if doc != nil {
+		sk.ID, sk.Title = doc.ID, doc.Title
+	}
+	e.skipped = append(e.skipped, sk)
+}
+
+// Correlations returns the loaded correlation rules.
+func (e *Engine) Correlations() []*Correlation { return e.correlations }
 
 // Rules returns the loaded rules.
 func (e *Engine) Rules() []*Rule { return e.rules }

@@ -14,15 +14,17 @@ import (
 // author must be shown for SigmaHQ rules: DRL licence) and its compiled
 // detection.
 type Rule struct {
-	ID          string    `json:"id"`
-	Title       string    `json:"title"`
-	Description string    `json:"description,omitempty"`
-	Status      string    `json:"status,omitempty"`
-	Author      string    `json:"author,omitempty"`
-	Level       string    `json:"level,omitempty"`
-	Tags        []string  `json:"tags,omitempty"`
-	References  []string  `json:"references,omitempty"`
-	Logsource   Logsource `json:"logsource"`
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	Status      string `json:"status,omitempty"`
+	Author      string `json:"author,omitempty"`
+	Level       string `json:"level,omitempty"`
+	// Name is the rule's `name:`, by which correlation rules refer to it.
+	Name       string    `json:"name,omitempty"`
+	Tags       []string  `json:"tags,omitempty"`
+	References []string  `json:"references,omitempty"`
+	Logsource  Logsource `json:"logsource"`
 	// Path is where the rule came from (Source.Path).
 	Path string `json:"path,omitempty"`
 	// GroupBy lists event fields (ECS names) that identify one alert
@@ -35,6 +37,11 @@ type Rule struct {
 	// TitleField names an event field whose value titles the alert (for
 	// Defender's own alert title). A custom attribute (`title_field:`).
 	TitleField string `json:"title_field,omitempty"`
+
+	// CorrelationOnly is set when the rule only feeds correlation rules
+	// (referenced without `generate: true`): its matches raise no alert
+	// of their own.
+	CorrelationOnly bool `json:"correlation_only,omitempty"`
 
 	root   *node
 	tables []string
@@ -80,42 +87,64 @@ type ruleDoc struct {
 	References  []string       `yaml:"references"`
 	Logsource   Logsource      `yaml:"logsource"`
 	Detection   yaml.Node      `yaml:"detection"`
-	Correlation *yaml.Node     `yaml:"correlation"`
-	Filter      *yaml.Node     `yaml:"filter"`
+	Correlation yaml.Node      `yaml:"correlation"`
+	Filter      yaml.Node      `yaml:"filter"`
 	Action      string         `yaml:"action"`
+	Name        string         `yaml:"name"`
+	Generate    bool           `yaml:"generate"`
 	GroupBy     []string       `yaml:"group_by"`
 	LevelField  string         `yaml:"level_field"`
 	TitleField  string         `yaml:"title_field"`
 	Rest        map[string]any `yaml:",inline"`
 }
 
-// parseRule decodes one rule file. A file holding several YAML documents
-// (Sigma v1 rule collections) is not supported.
-func parseRule(src Source) (*ruleDoc, error) {
+// parsedDoc is one YAML document of a rule file, or why it is unusable.
+type parsedDoc struct {
+	doc *ruleDoc
+	err error
+}
+
+// parseFile decodes a rule file: one rule, or several documents (Sigma v2
+// puts a correlation and its base rules in one file). Sigma v1 rule
+// collections (action: global/reset/repeat) are not supported.
+func parseFile(src Source) []parsedDoc {
 	dec := yaml.NewDecoder(bytes.NewReader(src.Data))
-	var doc ruleDoc
-	if err := dec.Decode(&doc); err != nil {
-		return nil, &skipError{Reason: "invalid YAML", Detail: err.Error()}
+	var out []parsedDoc
+	for {
+		var doc ruleDoc
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return append(out, parsedDoc{err: &skipError{Reason: "invalid YAML", Detail: err.Error()}})
+		}
+		out = append(out, parsedDoc{doc: &doc, err: checkDoc(&doc)})
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return &doc, &skipError{Reason: "rule collections not supported", Detail: "file holds several YAML documents"}
-	} else if !errors.Is(err, io.EOF) {
-		return &doc, &skipError{Reason: "invalid YAML", Detail: err.Error()}
+	for _, d := range out {
+		if d.doc != nil && d.doc.Action != "" {
+			// The documents only make sense together: skip the file once.
+			return []parsedDoc{{doc: out[0].doc, err: &skipError{Reason: "rule collections not supported", Detail: "action: " + d.doc.Action}}}
+		}
 	}
+	if len(out) == 0 {
+		out = append(out, parsedDoc{err: &skipError{Reason: "invalid rule", Detail: "empty file"}})
+	}
+	return out
+}
+
+func checkDoc(doc *ruleDoc) error {
 	switch {
-	case doc.Correlation != nil:
-		return &doc, &skipError{Reason: "correlation rules not supported yet"}
-	case doc.Filter != nil:
-		return &doc, &skipError{Reason: "filter rules not supported yet"}
-	case doc.Action != "":
-		return &doc, &skipError{Reason: "rule collections not supported", Detail: "action: " + doc.Action}
+	case doc.Filter.Kind != 0:
+		return &skipError{Reason: "filter rules not supported yet"}
 	case doc.Title == "":
-		return &doc, &skipError{Reason: "invalid rule", Detail: "no title"}
+		return &skipError{Reason: "invalid rule", Detail: "no title"}
+	case doc.Correlation.Kind != 0:
+		return nil
 	case doc.Detection.Kind != yaml.MappingNode:
-		return &doc, &skipError{Reason: "invalid rule", Detail: "no detection section"}
+		return &skipError{Reason: "invalid rule", Detail: "no detection section"}
 	}
-	return &doc, nil
+	return nil
 }
 
 func kindName(n *yaml.Node) string {
