@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/query"
+	"github.com/defender-intake/defender-intake/internal/store"
+)
+
+func init() {
+	register("search", command{
+		summary: "search the store: print matching events as a table or NDJSON",
+		run:     searchCmd,
+	})
+}
+
+func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("search", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", store.DefaultConfig().Dir, "data `directory` of the store")
+	from := fs.String("from", "now-24h", "start of the time range (RFC 3339, date, or now-15m)")
+	to := fs.String("to", "now", "end of the time range")
+	limit := fs.Int("limit", 100, "print at most this many events (newest first); 0 for all")
+	format := fs.String("format", "table", "output `format`: table or ndjson (whole ECS documents)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: defender-intake search [--data DIR] [--from T] [--to T] [--limit N] [--format table|ndjson] 'QUERY'")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "QUERY uses the Events page language, e.g. 'host.name:ws1 AND process.name:cmd.exe'.")
+		fs.PrintDefaults()
+	}
+	// Flags may come after the query too.
+	var positional []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(positional) > 1 {
+		fmt.Fprintln(stderr, "search: give the query as one argument (quote it)")
+		return 2
+	}
+	if *format != "table" && *format != "ndjson" {
+		fmt.Fprintf(stderr, "search: --format must be table or ndjson, not %q\n", *format)
+		return 2
+	}
+	q := ""
+	if len(positional) == 1 {
+		q = positional[0]
+	}
+	now := time.Now()
+	tFrom, _, err := query.ParseTime(*from, now)
+	if err != nil {
+		fmt.Fprintf(stderr, "search: --from: %v\n", err)
+		return 2
+	}
+	tTo, _, err := query.ParseTime(*to, now)
+	if err != nil {
+		fmt.Fprintf(stderr, "search: --to: %v\n", err)
+		return 2
+	}
+	if _, err := os.Stat(filepath.Join(*data, store.FileName)); err != nil {
+		fmt.Fprintf(stderr, "search: no store in %s\n", *data)
+		return 2
+	}
+	ctx := context.Background()
+	sc := store.DefaultConfig()
+	sc.Dir, sc.MaxAge = *data, 0
+	st, err := store.Open(ctx, sc, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "search: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	sql, err := (&query.Compiler{Catalog: st.Catalog(), Now: func() time.Time { return now }}).Compile(q)
+	if err != nil {
+		fmt.Fprintf(stderr, "search: %v\n", err)
+		if pos, ok := errorPos(err); ok {
+			fmt.Fprintf(stderr, "  %s\n  %s^\n", q, strings.Repeat(" ", min(pos, len(q))))
+		}
+		return 2
+	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	if *format == "table" {
+		fmt.Fprintln(tw, "@timestamp\tdataset\thost.name\tuser.name\tprocess.name\tprocess.command_line")
+	}
+	f := store.Filter{Where: sql, From: tFrom, To: tTo}
+	printed, cursor, total := 0, "", int64(0)
+	for {
+		n := 500
+		if *limit > 0 {
+			n = min(n, *limit-printed)
+		}
+		page, err := st.Search(ctx, f, n, cursor)
+		if err != nil {
+			fmt.Fprintf(stderr, "search: %v\n", err)
+			return 1
+		}
+		total = page.Total
+		for _, e := range page.Events {
+			if *format == "ndjson" {
+				full, err := st.Get(ctx, e.ID)
+				if err != nil {
+					fmt.Fprintf(stderr, "search: %v\n", err)
+					return 1
+				}
+				out.Write(full.Doc)
+				out.WriteByte('\n')
+			} else {
+				var doc map[string]any
+				_ = json.Unmarshal(e.Doc, &doc)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Timestamp.Format("2006-01-02T15:04:05.000Z"), e.Dataset,
+					cell(doc, "host.name"), cell(doc, "user.name"), cell(doc, "process.name"), cell(doc, "process.command_line"))
+			}
+			printed++
+		}
+		cursor = page.Next
+		if cursor == "" || (*limit > 0 && printed >= *limit) {
+			break
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(stderr, "%d of %d matching events shown\n", printed, total)
+	return 0
+}
+
+func errorPos(err error) (int, bool) {
+	switch e := err.(type) {
+	case *query.SyntaxError:
+		return e.Pos, true
+	case *query.FieldError:
+		return e.Pos, true
+	}
+	return 0, false
+}
+
+// cell renders a field for the table, on one line and at most 80 runes.
+func cell(doc map[string]any, field string) string {
+	var cur any = doc
+	for _, p := range strings.Split(field, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = m[p]
+	}
+	var s string
+	switch v := cur.(type) {
+	case nil:
+		return ""
+	case string:
+		s = v
+	default:
+		b, _ := json.Marshal(v)
+		s = string(b)
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:79]) + "…"
+	}
+	return s
+}
