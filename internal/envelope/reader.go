@@ -120,8 +120,8 @@ func (r *Reader) fail(line int, reason string, partial []byte) *Error {
 	raw := append([]byte(nil), partial...)
 	r.mode = atTop
 	r.inEnvelope = false
-	// Skip to the end of the current line.
-	for {
+	// Skip to the end of the current line, unless the damage ended it.
+	for len(raw) == 0 || raw[len(raw)-1] != '\n' {
 		c, err := r.readByte()
 		if err != nil {
 			r.eof = true
@@ -291,6 +291,11 @@ func (r *Reader) copySpace() {
 // structure (brackets, strings) but not the scalars: the normalizer's full
 // parse reports those.
 func (r *Reader) readValue() error {
+	if c, err := r.peek(); err == nil && (c == ',' || c == ':' || c == '}' || c == ']') {
+		r.readByte()
+		r.buf = append(r.buf, c)
+		return fmt.Errorf("invalid JSON: expected a value, found %q", c)
+	}
 	var stack []byte
 	for {
 		if len(r.buf) > MaxRecordBytes {

@@ -85,7 +85,7 @@ func (n *Normalizer) Append(dst, record []byte, extra ...Field) ([]byte, Meta, e
 	}
 	n.enrich(r)
 	ts := n.timestamp(r)
-	r.doc.put("@timestamp", formatTime(ts))
+	r.doc.putTime(r.doc.field("@timestamp"), ts)
 	r.doc.put("message", b2s(record))
 	for _, f := range extra {
 		if f.Value == nil {
@@ -94,7 +94,7 @@ func (n *Normalizer) Append(dst, record []byte, extra ...Field) ([]byte, Meta, e
 		}
 		r.doc.put(f.Path, f.Value)
 	}
-	meta := Meta{Timestamp: ts, Category: strings.Clone(r.category)}
+	meta := Meta{Timestamp: ts, Category: internCategory(r.category)}
 	meta.Dataset, _ = r.doc.str("event.dataset")
 	if !known {
 		meta.Dataset = strings.Clone(meta.Dataset)
@@ -106,8 +106,8 @@ func (n *Normalizer) Append(dst, record []byte, extra ...Field) ([]byte, Meta, e
 func (n *Normalizer) prepare(root *fastjson.Value) *record {
 	r := &n.rec
 	n.doc.reset()
-	clear(n.props)
-	*r = record{root: root, props: n.props, doc: n.doc, fields: undef, users: undef, rawData: undef, authData: undef}
+	n.props.next()
+	*r = record{root: root, props: n.props, doc: n.doc, scratch: r.scratch[:0], fields: undef, users: undef, rawData: undef, authData: undef}
 	if c := root.Get("category"); c != nil && c.Type() == fastjson.TypeString {
 		r.category = b2s(c.GetStringBytes())
 		r.table = strings.TrimPrefix(r.category, "AdvancedHunting-")
@@ -115,24 +115,41 @@ func (n *Normalizer) prepare(root *fastjson.Value) *record {
 	if p := root.Get("properties"); p != nil && p.Type() == fastjson.TypeObject {
 		r.hasProps = true
 		p.GetObject().Visit(func(k []byte, v *fastjson.Value) {
-			r.props[b2s(k)] = v
+			r.props.add(k, v)
 		})
 	}
 	if additionalFieldsTables[r.table] {
-		if f := r.p("AdditionalFields"); lengthOver(f, 0) {
-			r.fields = n.parseJSONValue(f)
+		if f := r.p(pAdditionalFields); lengthOver(f, 0) {
+			r.fields = parseJSONValue(&n.stageParsers[0], f)
 		}
 	}
 	if r.table == "DeviceInfo" {
-		r.users = n.parseJSONValue(r.p("LoggedOnUsers"))
+		r.users = parseJSONValue(&n.stageParsers[1], r.p(pLoggedOnUsers))
 	}
-	if data := attr(r.p("RawEventData"), "Data"); data != undef && data != nil {
-		r.rawData = n.parseJSONValue(data)
+	if data := attr(r.p(pRawEventData), "Data"); data != undef && data != nil {
+		r.rawData = parseJSONValue(&n.stageParsers[2], data)
 	}
-	if auth := r.p("AuthenticationDetails"); auth != undef && auth != nil {
-		r.authData = n.parseJSONValue(auth)
+	if auth := r.p(pAuthenticationDetails); auth != undef && auth != nil {
+		r.authData = parseJSONValue(&n.stageParsers[3], auth)
 	}
 	return r
+}
+
+// categories holds the category of every known table, so that Meta can
+// name it without copying it out of the parser's buffer.
+var categories = func() map[string]string {
+	m := map[string]string{}
+	for t := range tableStages {
+		m["AdvancedHunting-"+t] = "AdvancedHunting-" + t
+	}
+	return m
+}()
+
+func internCategory(c string) string {
+	if s, ok := categories[c]; ok {
+		return s
+	}
+	return strings.Clone(c)
 }
 
 func lengthOver(v any, n int) bool {
@@ -142,8 +159,10 @@ func lengthOver(v any, n int) bool {
 
 // parseJSONValue is the reference's json.parse-json stage: text is
 // decoded, a value that is already structured is taken as it is, and what
-// cannot be decoded leaves the stage without a result.
-func (n *Normalizer) parseJSONValue(v any) any {
+// cannot be decoded leaves the stage without a result. Each stage has its
+// own parser, whose buffer the decoded strings point into until the next
+// record.
+func parseJSONValue(p *fastjson.Parser, v any) any {
 	s, ok := v.(string)
 	if !ok {
 		if v == nil {
@@ -151,7 +170,11 @@ func (n *Normalizer) parseJSONValue(v any) any {
 		}
 		return v
 	}
-	return fromJSONText(s)
+	j, err := p.Parse(s)
+	if err != nil {
+		return undef
+	}
+	return fromJSON(j)
 }
 
 // fromJSONText decodes JSON text into the Python model; undefined when it
@@ -172,7 +195,7 @@ func fromJSONText(v any) any {
 
 // timestamp is the properties' Timestamp, else the record's time, else now.
 func (n *Normalizer) timestamp(r *record) time.Time {
-	for _, v := range []any{r.p("Timestamp"), r.top("time")} {
+	for _, v := range []any{r.p(pTimestamp), r.top("time")} {
 		switch x := v.(type) {
 		case string:
 			if t, ok := parseTime(x); ok {

@@ -1,64 +1,244 @@
 package normalize
 
 import (
-	"slices"
+	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
-// document is the ECS document being built: dotted paths to stored values.
-// It is written out as nested JSON objects with sorted keys.
+// document is the ECS document being built: dotted paths to stored values,
+// written out as nested JSON objects with sorted keys.
+//
+// Records map to a few dozen of a few hundred possible paths, so every path
+// is registered once in a field table (with its type, its segments and its
+// rank in sorted order) and a document is an array of slots indexed by
+// field. Storing a value costs one map lookup; writing the document sorts
+// small integers instead of strings, and nothing is cleared between
+// records: slots carry the number of the document they belong to.
 type document struct {
-	fields map[string]any
-	keys   []string
-	// splits caches the segments of each path: the paths are few and
-	// mostly static, so they are split once per Normalizer.
-	splits map[string][]string
+	fields  map[string]*field
+	byRank  []*field // all fields in sorted path order
+	byID    []*field
+	rank    []int32 // sort rank by field id
+	slots   []slot  // by field id
+	present []int32 // ids of the fields set in this document, unsorted
+	gen     uint32
+}
+
+// field is one possible path of a document.
+type field struct {
+	id   int32
+	rank int32 // position of path among all registered paths, sorted
+	path string
+	segs []string
+	kind kind
+}
+
+// slot holds a field's value. Text, integers and times are kept unboxed
+// (boxing them in value would cost an allocation per field).
+type slot struct {
+	gen   uint32
+	typ   slotType
+	str   string
+	n     int64
+	t     time.Time
+	value any
+}
+
+type slotType uint8
+
+const (
+	slotAny slotType = iota
+	slotStr
+	slotInt
+	slotTime
+)
+
+// get returns the slot's value as an interface.
+func (s *slot) get() any {
+	switch s.typ {
+	case slotStr:
+		return s.str
+	case slotInt:
+		return s.n
+	case slotTime:
+		return formatTime(s.t)
+	}
+	return s.value
+}
+
+func (s *slot) appendJSON(dst []byte) []byte {
+	switch s.typ {
+	case slotStr:
+		return appendString(dst, s.str)
+	case slotInt:
+		return strconv.AppendInt(dst, s.n, 10)
+	case slotTime:
+		dst = append(dst, '"')
+		dst = appendTime(dst, s.t)
+		return append(dst, '"')
+	}
+	return appendValue(dst, s.value)
 }
 
 func newDocument() *document {
-	return &document{fields: make(map[string]any, 128), splits: make(map[string][]string, 256)}
+	d := &document{fields: make(map[string]*field, 512)}
+	for p := range fieldKinds {
+		d.register(p)
+	}
+	return d
 }
 
-func (d *document) reset() { clear(d.fields) }
+// register adds a path to the field table and ranks all fields again.
+// Paths are static in the mapping, so this happens a few hundred times per
+// Normalizer; a bounded number of extra paths (from callers) is allowed.
+func (d *document) register(path string) *field {
+	path = strings.Clone(path)
+	f := &field{id: int32(len(d.slots)), path: path, segs: strings.Split(path, "."), kind: kindOf(path)}
+	d.fields[path] = f
+	d.slots = append(d.slots, slot{})
+	d.byID = append(d.byID, f)
+	d.rank = append(d.rank, 0)
+	d.byRank = append(d.byRank, f)
+	sort.Slice(d.byRank, func(i, j int) bool { return d.byRank[i].path < d.byRank[j].path })
+	for i, g := range d.byRank {
+		g.rank = int32(i)
+		d.rank[g.id] = int32(i)
+	}
+	return f
+}
+
+func (d *document) field(path string) *field {
+	if f, ok := d.fields[path]; ok {
+		return f
+	}
+	return d.register(path)
+}
+
+func (d *document) reset() {
+	// Drop the values so they can be collected; the slots' generation
+	// already hides them.
+	for _, id := range d.present {
+		d.slots[id].value, d.slots[id].str = nil, ""
+	}
+	d.present = d.present[:0]
+	d.gen++
+}
+
+func (d *document) lookup(path string) (*slot, bool) {
+	f, ok := d.fields[path]
+	if !ok {
+		return nil, false
+	}
+	s := &d.slots[f.id]
+	return s, s.gen == d.gen
+}
 
 func (d *document) get(path string) any {
-	if v, ok := d.fields[path]; ok {
-		return v
+	if s, ok := d.lookup(path); ok {
+		return s.get()
 	}
 	return undef
 }
 
 func (d *document) has(path string) bool {
-	_, ok := d.fields[path]
+	_, ok := d.lookup(path)
 	return ok
 }
 
 // put stores an already converted value.
-func (d *document) put(path string, v any) { d.fields[path] = v }
+func (d *document) put(path string, v any) { d.putField(d.field(path), v) }
 
-func (d *document) del(path string) { delete(d.fields, path) }
+func (d *document) putField(f *field, v any) {
+	s := d.use(f)
+	switch x := v.(type) {
+	case string:
+		s.typ, s.str, s.value = slotStr, x, nil
+	case int64:
+		s.typ, s.n, s.value = slotInt, x, nil
+	default:
+		s.typ, s.value = slotAny, v
+	}
+}
+
+// putString stores text without boxing it.
+func (d *document) putString(f *field, v string) {
+	s := d.use(f)
+	s.typ, s.str, s.value = slotStr, v, nil
+}
+
+// putInt stores an integer without boxing it.
+func (d *document) putInt(f *field, n int64) {
+	s := d.use(f)
+	s.typ, s.n, s.value = slotInt, n, nil
+}
+
+// putTime stores a time, written with microseconds in UTC.
+func (d *document) putTime(f *field, t time.Time) {
+	s := d.use(f)
+	s.typ, s.t, s.value = slotTime, t, nil
+}
+
+func (d *document) use(f *field) *slot {
+	s := &d.slots[f.id]
+	if s.gen != d.gen {
+		s.gen = d.gen
+		d.present = append(d.present, f.id)
+	}
+	return s
+}
+
+func (d *document) del(path string) {
+	s, ok := d.lookup(path)
+	if !ok {
+		return
+	}
+	s.gen = d.gen - 1
+	s.value, s.str = nil, ""
+	id := d.fields[path].id
+	for i, p := range d.present {
+		if p == id {
+			d.present = append(d.present[:i], d.present[i+1:]...)
+			break
+		}
+	}
+}
 
 // str returns a field's value when it is a non-empty string.
 func (d *document) str(path string) (string, bool) {
-	s, ok := d.fields[path].(string)
-	return s, ok && s != ""
+	s, ok := d.lookup(path)
+	if !ok {
+		return "", false
+	}
+	if s.typ != slotStr {
+		if v, ok := s.value.(string); ok { // not stored by put, but harmless
+			return v, v != ""
+		}
+		return "", false
+	}
+	return s.str, s.str != ""
 }
 
-// appendJSON writes the document as one JSON object.
+// appendJSON writes the document as one JSON object. Paths sharing a
+// prefix are adjacent in sorted order, so one pass opens and closes the
+// nested objects.
 func (d *document) appendJSON(dst []byte) []byte {
-	d.keys = d.keys[:0]
-	for k := range d.fields {
-		d.keys = append(d.keys, k)
+	// Sort the present fields by rank (insertion sort: a few dozen ints).
+	order, rank := d.present, d.rank
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && rank[order[j]] < rank[order[j-1]]; j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
 	}
-	slices.Sort(d.keys)
-	// open holds the path segments of the objects currently open; first
-	// says, per open object, whether a member was written yet.
-	var open []string
-	first := []bool{true}
+	var openBuf [8]string
+	var firstBuf [9]bool
+	open := openBuf[:0]   // segments of the objects currently open
+	first := firstBuf[:1] // per open object: no member written yet
+	first[0] = true
 	dst = append(dst, '{')
-	for _, key := range d.keys {
-		segs := d.splitPath(key)
-		// Close the objects that this key is not inside.
+	for _, id := range order {
+		segs := d.byID[id].segs
 		common := 0
 		for common < len(open) && common < len(segs)-1 && open[common] == segs[common] {
 			common++
@@ -68,7 +248,6 @@ func (d *document) appendJSON(dst []byte) []byte {
 			open = open[:len(open)-1]
 			first = first[:len(first)-1]
 		}
-		// Open the objects this key is inside.
 		for _, seg := range segs[len(open) : len(segs)-1] {
 			if !first[len(first)-1] {
 				dst = append(dst, ',')
@@ -85,24 +264,10 @@ func (d *document) appendJSON(dst []byte) []byte {
 		first[len(first)-1] = false
 		dst = appendString(dst, segs[len(segs)-1])
 		dst = append(dst, ':')
-		dst = appendValue(dst, d.fields[key])
+		dst = d.slots[id].appendJSON(dst)
 	}
 	for range open {
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
-}
-
-// splitPath splits a dotted path into its segments.
-func (d *document) splitPath(p string) []string {
-	if s, ok := d.splits[p]; ok {
-		return s
-	}
-	if len(d.splits) >= 4096 {
-		return strings.Split(p, ".")
-	}
-	c := strings.Clone(p)
-	s := strings.Split(c, ".")
-	d.splits[c] = s
-	return s
 }

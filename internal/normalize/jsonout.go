@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"encoding/binary"
 	"slices"
 	"strconv"
 	"time"
@@ -98,44 +99,69 @@ func appendJSON(dst []byte, v any, sortKeys bool) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the bytes that go into a JSON string as they are.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainWord reports whether none of the eight bytes of w is a quote, a
+// backslash, a control byte or a non-ASCII byte (classic SWAR tests).
+func plainWord(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasLess := func(x uint64, n uint64) uint64 { return (x - ones*n) & ^x & highs }
+	hasZero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
+	bad := hasLess(w, 0x20) | hasZero(w^(ones*'"')) | hasZero(w^(ones*'\\')) | w&highs
+	return bad == 0
+}
+
 // appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD so
 // that the output is always valid JSON.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip plain bytes eight at a time while no byte of the word
+		// needs care (a quote, a backslash, a control or non-ASCII byte).
+		for i+8 <= len(s) && plainWord(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+			i += 8
+		}
+		for i < len(s) && plain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
 				continue
 			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, "\ufffd"...)
 			i++
 			start = i
 			continue
 		}
-		i += size
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+		}
+		i++
+		start = i
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')

@@ -48,10 +48,14 @@ var ErrNotObject = errors.New("record is not a JSON object")
 type Normalizer struct {
 	opts   Options
 	parser fastjson.Parser
-	props  map[string]*fastjson.Value
-	doc    *document
-	rec    record
-	ua     *uaCache
+	// stageParsers decode the JSON text held in properties
+	// (AdditionalFields, LoggedOnUsers, RawEventData.Data,
+	// AuthenticationDetails).
+	stageParsers [4]fastjson.Parser
+	props        *propIndex
+	doc          *document
+	rec          record
+	ua           *uaCache
 }
 
 // New returns a Normalizer.
@@ -61,7 +65,7 @@ func New(opts Options) *Normalizer {
 	}
 	return &Normalizer{
 		opts:  opts,
-		props: make(map[string]*fastjson.Value, 128),
+		props: newPropIndex(),
 		doc:   newDocument(),
 		ua:    newUACache(),
 	}

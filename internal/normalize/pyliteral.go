@@ -21,30 +21,47 @@ var errNotLiteral = errors.New("not a Python literal")
 // nativeText applies the reference's rule to rendered text: a literal of
 // a container or scalar type replaces the text; anything else (not a
 // literal, or a literal string, tuple or set, whose conversion the
-// reference does not keep) leaves the text as it is.
-func nativeText(s string) any {
+// reference does not keep) leaves the text as it is, and ok is false.
+func nativeText(s string) (v any, ok bool) {
 	if s == "" {
-		return s
+		return nil, false
 	}
-	// Cheap rejection: a literal starts with one of these.
-	// Cheap rejection: only these can start a literal that is kept. Text
-	// starting with a quote can only be a string literal, which is not
-	// kept; leading blanks make Python's parser fail.
-	switch c := s[0]; {
-	case c == '[' || c == '{' || c == '(' || c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'):
-	case c == 'T' || c == 'F' || c == 'N':
-	default:
-		return s
+	if !mayBeLiteral(s[0]) {
+		return nil, false
 	}
 	v, err := literalEval(s)
 	if err != nil {
-		return s
+		return nil, false
 	}
 	switch v.(type) {
 	case string, tuple, set, []byte:
-		return s
+		return nil, false
+	}
+	return v, true
+}
+
+// native is nativeText for any value: text may become a literal, other
+// values are kept.
+func native(v any) any {
+	if s, ok := v.(string); ok {
+		if nv, changed := nativeText(s); changed {
+			return nv
+		}
 	}
 	return v
+}
+
+// mayBeLiteral tells whether text starting with c can be a literal that
+// is kept. Text starting with a quote can only be a string literal, which
+// is not kept; leading blanks make Python's parser fail.
+func mayBeLiteral(c byte) bool {
+	switch {
+	case c == '[' || c == '{' || c == '(' || c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'):
+		return true
+	case c == 'T' || c == 'F' || c == 'N':
+		return true
+	}
+	return false
 }
 
 func literalEval(s string) (any, error) {
@@ -334,7 +351,13 @@ func (p *litParser) number() (any, error) {
 	j := p.i
 	s := p.s
 	if s[j] == '0' && j+1 < len(s) && strings.ContainsRune("xXoObB", rune(s[j+1])) {
-		base := map[byte]int{'x': 16, 'X': 16, 'o': 8, 'O': 8, 'b': 2, 'B': 2}[s[j+1]]
+		base := 16
+		switch s[j+1] {
+		case 'o', 'O':
+			base = 8
+		case 'b', 'B':
+			base = 2
+		}
 		j += 2
 		for j < len(s) && (isIdentChar(s[j])) {
 			j++
@@ -388,6 +411,9 @@ done:
 	// Python 3 rejects leading zeros in a non-zero decimal integer.
 	if len(clean) > 1 && clean[0] == '0' && strings.Trim(clean, "0") != "" {
 		return nil, errNotLiteral
+	}
+	if n, err := strconv.ParseInt(clean, 10, 64); err == nil {
+		return n, nil
 	}
 	n, ok := new(big.Int).SetString(clean, 10)
 	if !ok {
@@ -502,8 +528,7 @@ func (p *litParser) stringLiteral(out *strings.Builder, raw, isBytes bool) error
 func (p *litParser) escape(out *strings.Builder, isBytes bool) error {
 	e := p.s[p.i+1]
 	p.i += 2
-	simple := map[byte]string{'\\': "\\", '\'': "'", '"': "\"", 'a': "\a", 'b': "\b", 'f': "\f", 'n': "\n", 'r': "\r", 't': "\t", 'v': "\v", '\n': ""}
-	if s, ok := simple[e]; ok {
+	if s, ok := simpleEscape(e); ok {
 		out.WriteString(s)
 		return nil
 	}
@@ -551,6 +576,34 @@ func (p *litParser) escape(out *strings.Builder, isBytes bool) error {
 		p.i--
 	}
 	return nil
+}
+
+func simpleEscape(e byte) (string, bool) {
+	switch e {
+	case '\\':
+		return "\\", true
+	case '\'':
+		return "'", true
+	case '"':
+		return "\"", true
+	case 'a':
+		return "\a", true
+	case 'b':
+		return "\b", true
+	case 'f':
+		return "\f", true
+	case 'n':
+		return "\n", true
+	case 'r':
+		return "\r", true
+	case 't':
+		return "\t", true
+	case 'v':
+		return "\v", true
+	case '\n':
+		return "", true
+	}
+	return "", false
 }
 
 func writeCode(out *strings.Builder, r rune, isBytes bool) {

@@ -9,12 +9,12 @@ func (r *record) alertEvidence() {
 	r.setValue("event.kind", "enrichment")
 	r.setValue("event.category", []any{"threat"})
 	r.setValue("event.type", []any{"indicator"})
-	r.set("user.id", r.p("AccountObjectId"))
-	r.set("microsoft.defender.entity.type", r.p("EntityType"))
-	r.set("microsoft.defender.evidence.role", r.p("EvidenceRole"))
-	r.set("microsoft.defender.evidence.direction", r.p("EvidenceDirection"))
-	r.set("microsoft.defender.threat.family", r.p("ThreatFamily"))
-	r.set("microsoft.defender.threat.severity", r.p("Severity"))
+	r.copy("user.id", pAccountObjectId)
+	r.copy("microsoft.defender.entity.type", pEntityType)
+	r.copy("microsoft.defender.evidence.role", pEvidenceRole)
+	r.copy("microsoft.defender.evidence.direction", pEvidenceDirection)
+	r.copy("microsoft.defender.threat.family", pThreatFamily)
+	r.copy("microsoft.defender.threat.severity", pSeverity)
 	f := r.fields
 	if f == undef {
 		// AdditionalFields was absent or empty: nothing more to map.
@@ -28,7 +28,7 @@ func (r *record) alertEvidence() {
 	r.set("microsoft.defender.threat.remediation_providers", attr(f, "RemediationProviders"))
 	r.set("microsoft.defender.threat.last_remediation_state", attr(f, "LastRemediationState"))
 	if v := attr(f, "Recipient"); !isNone(v) {
-		r.setValue("email.to.address", []any{nativeIfText(v)})
+		r.setValue("email.to.address", []any{native(v)})
 	}
 	r.set("source.ip", attr(f, "SenderIp"))
 	r.set("email.sender.address", attr(f, "Sender"))
@@ -52,9 +52,9 @@ func (r *record) alertInfo() {
 	r.setValue("event.kind", "alert")
 	r.setValue("event.category", []any{"threat"})
 	r.setValue("event.type", []any{"info"})
-	r.set("threat.technique.name", r.p("AttackTechniques"))
-	r.set("microsoft.defender.threat.category", r.p("Category"))
-	r.set("microsoft.defender.threat.severity", r.p("Severity"))
+	r.copy("threat.technique.name", pAttackTechniques)
+	r.copy("microsoft.defender.threat.category", pCategory)
+	r.copy("microsoft.defender.threat.severity", pSeverity)
 }
 
 // first is Jinja's `first` filter.
@@ -70,12 +70,4 @@ func first(v any) any {
 		}
 	}
 	return undef
-}
-
-// nativeIfText applies literal evaluation to text, leaves other values.
-func nativeIfText(v any) any {
-	if s, ok := v.(string); ok {
-		return nativeText(s)
-	}
-	return v
 }

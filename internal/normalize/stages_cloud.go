@@ -1,17 +1,25 @@
 package normalize
 
+// Properties copied as they are to action.properties.*.
+var (
+	cloudAppEventsProps                = props("IsAdminOperation", "IsAnonymousProxy", "RawEventData", "IsExternalUser", "IsImpersonated", "IPTags", "IPCategory", "UserAgentTags")
+	cloudAuditEventsProps              = props("ActionType", "DataSource", "IsAnonymousProxy", "GcpFullResourceName", "AwsResourceName", "AzureResourceId", "RawEventData")
+	cloudProcessEventsProps            = props("ActionType", "AzureResourceId", "AwsResourceName", "ContainerId", "ContainerImageName", "ContainerName", "GcpFullResourceName", "KubernetesNamespace", "KubernetesPodName", "KubernetesResource", "LogonId")
+	cloudStorageAggregatedEventsProps  = props("AccountApplicationId", "AccountObjectId", "AccountTenantId", "AccountType")
+	cloudStorageAggregatedEventsProps2 = props("AuthenticationType", "AzureResourceId", "DataSource", "OperationNamesList", "OperationsCount", "SuccessfulOperationsCount", "FailedOperationsCount", "SuccessfulReadOperations", "DistinctGetOperations", "AnonymousSuccessfulOperations", "HasAnonymousResourceNotFoundFailures", "ResourceGroup", "SubscriptionId", "StorageAccount", "StorageContainer", "StorageFileShare", "ServiceType", "UserAgentHeader", "Location", "ClientSystemServiceName", "ClientCloudPlatformName", "IsTorExitNode", "IsKnownSuspiciousIp", "IsPrivateIp", "HashReputationMd5List", "SuspiciousUserAgentName")
+)
+
 // Stages of the Cloud* tables (Defender for Cloud Apps, Defender for Cloud).
 
 func (r *record) cloudAppEvents() {
 	r.setValue("event.category", []any{"network"})
-	if r.p("ActionType") == "AirInvestigationData" {
+	if r.p(pActionType) == "AirInvestigationData" {
 		r.setValue("event.category", []any{"intrusion_detection"})
 	}
 	r.setValue("event.dataset", "cloud_app_events")
 	r.setValue("event.type", []any{"info"})
-	r.setProps("IsAdminOperation", "IsAnonymousProxy", "RawEventData", "IsExternalUser",
-		"IsImpersonated", "IPTags", "IPCategory", "UserAgentTags")
-	raw := r.p("RawEventData")
+	r.setProps(cloudAppEventsProps)
+	raw := r.p(pRawEventData)
 	r.set("microsoft.defender.investigation.id", attr(raw, "InvestigationId"))
 	r.set("microsoft.defender.investigation.name", attr(raw, "InvestigationName"))
 	r.set("microsoft.defender.investigation.type", attr(raw, "InvestigationType"))
@@ -59,42 +67,32 @@ func (r *record) cloudAuditEvents() {
 	r.setValue("event.dataset", "cloud_audit_events")
 	r.setValue("event.category", []any{"network"})
 	r.setValue("event.type", []any{"info"})
-	r.set("cloud.account.id", r.p("Account"))
-	r.set("user_agent.original", r.p("UserAgent"))
-	r.setProps("ActionType", "DataSource", "IsAnonymousProxy", "GcpFullResourceName",
-		"AwsResourceName", "AzureResourceId", "RawEventData")
+	r.copy("cloud.account.id", pAccount)
+	r.copy("user_agent.original", pUserAgent)
+	r.setProps(cloudAuditEventsProps)
 }
 
 func (r *record) cloudProcessEvents() {
 	r.setValue("event.dataset", "cloud_process_events")
 	r.setValue("event.category", []any{"process"})
 	r.setValue("event.type", []any{"info"})
-	r.set("file.name", r.p("FileName"))
-	r.set("process.name", r.p("ProcessName"))
-	r.set("process.parent.name", r.p("ParentProcessName"))
-	r.set("process.parent.pid", r.p("ParentProcessId"))
-	r.set("process.working_directory", r.p("ProcessCurrentWorkingDirectory"))
-	r.setProps("ActionType", "AzureResourceId", "AwsResourceName", "ContainerId",
-		"ContainerImageName", "ContainerName", "GcpFullResourceName", "KubernetesNamespace",
-		"KubernetesPodName", "KubernetesResource", "LogonId")
+	r.copy("file.name", pFileName)
+	r.copy("process.name", pProcessName)
+	r.copy("process.parent.name", pParentProcessName)
+	r.copy("process.parent.pid", pParentProcessId)
+	r.copy("process.working_directory", pProcessCurrentWorkingDirectory)
+	r.setProps(cloudProcessEventsProps)
 }
 
 func (r *record) cloudStorageAggregatedEvents() {
 	r.setValue("event.dataset", "cloud_storage_aggregate_events")
 	r.setValue("event.category", []any{"network"})
 	r.setValue("event.type", []any{"info"})
-	r.set("user_agent.original", r.p("UserAgent"))
-	r.set("client.geo.country_name", r.p("CountryName"))
-	r.set("client.geo.region_name", r.p("ProvinceName"))
-	r.set("client.geo.city_name", r.p("CityName"))
-	r.setProps("AccountApplicationId", "AccountObjectId", "AccountTenantId", "AccountType")
-	r.set("action.properties.AccountUPN", r.p("AccountUpn"))
-	r.setProps("AuthenticationType", "AzureResourceId", "DataSource", "OperationNamesList",
-		"OperationsCount", "SuccessfulOperationsCount", "FailedOperationsCount",
-		"SuccessfulReadOperations", "DistinctGetOperations", "AnonymousSuccessfulOperations",
-		"HasAnonymousResourceNotFoundFailures", "ResourceGroup", "SubscriptionId",
-		"StorageAccount", "StorageContainer", "StorageFileShare", "ServiceType",
-		"UserAgentHeader", "Location", "ClientSystemServiceName", "ClientCloudPlatformName",
-		"IsTorExitNode", "IsKnownSuspiciousIp", "IsPrivateIp", "HashReputationMd5List",
-		"SuspiciousUserAgentName")
+	r.copy("user_agent.original", pUserAgent)
+	r.copy("client.geo.country_name", pCountryName)
+	r.copy("client.geo.region_name", pProvinceName)
+	r.copy("client.geo.city_name", pCityName)
+	r.setProps(cloudStorageAggregatedEventsProps)
+	r.copy("action.properties.AccountUPN", pAccountUpn)
+	r.setProps(cloudStorageAggregatedEventsProps2)
 }

@@ -1,47 +1,54 @@
 package normalize
 
+// Properties copied as they are to action.properties.*.
+var (
+	createdProcessDetails     = props("ProcessTokenElevation", "ProcessIntegrityLevel", "ProcessVersionInfoCompanyName", "ProcessVersionInfoFileDescription", "ProcessVersionInfoInternalFileName", "ProcessVersionInfoOriginalFileName", "ProcessVersionInfoProductName", "ProcessVersionInfoProductVersion")
+	deviceEventsProps         = props("RemoteDeviceName")
+	deviceFileEventsProps     = props("PreviousFolderPath", "PreviousFileName", "RequestAccountSid", "ShareName", "SensitivityLabel", "SensitivitySubLabel", "IsAzureInfoProtectionApplied")
+	deviceInfoProps           = props("IsAzureADJoined", "AadDeviceId", "LoggedOnUsers", "RegistryDeviceTag", "MachineGroup", "OnboardingStatus", "MergedDeviceIds", "MergedToDeviceId", "JoinType")
+	deviceLogonEventsProps    = props("RemoteIPType", "IsLocalAdmin")
+	deviceRegistryEventsProps = props("PreviousRegistryKey", "PreviousRegistryValueData", "PreviousRegistryValueName")
+)
+
 // Stages of the Device* tables (Microsoft Defender for Endpoint).
 
 // deviceProcessEvents maps the created process to process.* and its
 // initiating process to process.parent.* (set_process_deviceprocess_events
 // and set_device_process_events_fields).
 func (r *record) deviceProcessEvents() {
-	r.set("action.properties.InitiatingProcessParentFileName", basename(r.p("InitiatingProcessParentFileName")))
-	r.set("process.parent.code_signature.status", r.p("InitiatingProcessSignatureStatus"))
-	r.set("process.parent.code_signature.subject_name", r.p("InitiatingProcessSignerType"))
-	r.set("process.parent.command_line", r.p("InitiatingProcessCommandLine"))
-	r.set("process.parent.executable", r.p("InitiatingProcessFolderPath"))
-	r.set("process.parent.hash.md5", or(r.top("InitiatingProcessMD5"), r.p("InitiatingProcessMD5")))
-	r.set("process.parent.hash.sha1", or(r.top("InitiatingProcessSHA1"), r.p("InitiatingProcessSHA1")))
-	r.set("process.parent.hash.sha256", or(r.top("InitiatingProcessSHA256"), r.p("InitiatingProcessSHA256")))
-	r.set("process.parent.name", basename(r.p("InitiatingProcessFileName")))
-	r.set("process.parent.pid", r.p("InitiatingProcessId"))
-	r.set("process.parent.start", r.p("InitiatingProcessCreationTime"))
-	r.set("process.parent.user.domain", r.p("InitiatingProcessAccountDomain"))
-	r.set("process.parent.user.name", r.p("InitiatingProcessAccountName"))
-	r.set("process.parent.user.id", r.p("InitiatingProcessAccountSid"))
-	r.set("process.parent.user.email", r.p("InitiatingProcessAccountUpn"))
-	r.set("process.parent.working_directory", dirname(r.p("InitiatingProcessFolderPath")))
-	r.set("process.pid", r.p("ProcessId"))
-	r.set("process.start", r.p("ProcessCreationTime"))
-	r.set("process.name", basename(r.p("FileName")))
-	r.set("process.command_line", r.p("ProcessCommandLine"))
-	r.set("process.executable", r.p("FolderPath"))
-	r.set("process.working_directory", dirname(r.p("FolderPath")))
-	r.setProps("ProcessTokenElevation", "ProcessIntegrityLevel",
-		"ProcessVersionInfoCompanyName", "ProcessVersionInfoFileDescription",
-		"ProcessVersionInfoInternalFileName", "ProcessVersionInfoOriginalFileName",
-		"ProcessVersionInfoProductName", "ProcessVersionInfoProductVersion")
+	r.set("action.properties.InitiatingProcessParentFileName", basename(r.p(pInitiatingProcessParentFileName)))
+	r.copy("process.parent.code_signature.status", pInitiatingProcessSignatureStatus)
+	r.copy("process.parent.code_signature.subject_name", pInitiatingProcessSignerType)
+	r.copy("process.parent.command_line", pInitiatingProcessCommandLine)
+	r.copy("process.parent.executable", pInitiatingProcessFolderPath)
+	r.set("process.parent.hash.md5", or(r.top("InitiatingProcessMD5"), r.p(pInitiatingProcessMD5)))
+	r.set("process.parent.hash.sha1", or(r.top("InitiatingProcessSHA1"), r.p(pInitiatingProcessSHA1)))
+	r.set("process.parent.hash.sha256", or(r.top("InitiatingProcessSHA256"), r.p(pInitiatingProcessSHA256)))
+	r.set("process.parent.name", basename(r.p(pInitiatingProcessFileName)))
+	r.copy("process.parent.pid", pInitiatingProcessId)
+	r.copy("process.parent.start", pInitiatingProcessCreationTime)
+	r.copy("process.parent.user.domain", pInitiatingProcessAccountDomain)
+	r.copy("process.parent.user.name", pInitiatingProcessAccountName)
+	r.copy("process.parent.user.id", pInitiatingProcessAccountSid)
+	r.copy("process.parent.user.email", pInitiatingProcessAccountUpn)
+	r.set("process.parent.working_directory", dirname(r.p(pInitiatingProcessFolderPath)))
+	r.copy("process.pid", pProcessId)
+	r.copy("process.start", pProcessCreationTime)
+	r.set("process.name", basename(r.p(pFileName)))
+	r.copy("process.command_line", pProcessCommandLine)
+	r.copy("process.executable", pFolderPath)
+	r.set("process.working_directory", dirname(r.p(pFolderPath)))
+	r.setProps(createdProcessDetails)
 	r.initiatingProcessProps()
-	r.setArgs("process.parent.args", "InitiatingProcessCommandLine")
-	r.setArgs("process.args", "ProcessCommandLine")
+	r.setArgs("process.parent.args", pInitiatingProcessCommandLine)
+	r.setArgs("process.args", pProcessCommandLine)
 
 	// The table has no OS field; the reference infers it from fields that
 	// only some agents fill: a POSIX session id (Linux and macOS), an
 	// account SID (Windows and macOS), a unique process id (Windows).
 	if r.fields != undef {
 		posix := attr(r.fields, "InitiatingProcessPosixSessionId")
-		sid := r.p("AccountSid")
+		sid := r.p(pAccountSid)
 		if !isNone(posix) {
 			if sid == undef || sid == nil {
 				r.setValue("host.os.type", "linux")
@@ -50,7 +57,7 @@ func (r *record) deviceProcessEvents() {
 			}
 		}
 	}
-	if n, ok := length(r.p("InitiatingProcessUniqueId")); ok && n > 1 {
+	if n, ok := length(r.p(pInitiatingProcessUniqueId)); ok && n > 1 {
 		r.setValue("host.os.type", "windows")
 	}
 
@@ -61,7 +68,7 @@ func (r *record) deviceProcessEvents() {
 func (r *record) deviceEvents() {
 	r.setValue("event.dataset", "device_events")
 	r.setValue("event.category", []any{"host"})
-	r.setProps("RemoteDeviceName")
+	r.setProps(deviceEventsProps)
 	f := r.fields
 	if f == undef {
 		return
@@ -71,7 +78,7 @@ func (r *record) deviceEvents() {
 			r.set(path, v)
 		}
 	}
-	switch r.p("ActionType") {
+	switch r.p(pActionType) {
 	case "UsbDriveMounted":
 		set("device.manufacturer", "Manufacturer")
 		set("action.properties.DeviceSerialNumber", "SerialNumber")
@@ -90,26 +97,25 @@ func (r *record) deviceEvents() {
 func (r *record) deviceFileCertificateInfo() {
 	r.setValue("event.dataset", "device_file_certificate_info")
 	r.setValue("event.category", []any{"file"})
-	r.set("file.x509.serial_number", r.p("CertificateSerialNumber"))
-	r.set("file.x509.not_after", r.p("CertificateExpirationTime"))
-	r.set("microsoft.defender.certificate.is_signed", r.p("IsSigned"))
-	r.set("microsoft.defender.certificate.is_trusted", r.p("IsTrusted"))
-	r.set("microsoft.defender.certificate.is_root_signer_microsort", r.p("IsRootSignerMicrosoft"))
-	r.set("microsoft.defender.certificate.signature_type", r.p("SignatureType"))
-	r.set("microsoft.defender.certificate.issuer.name", r.p("Issuer"))
-	r.set("microsoft.defender.certificate.issuer.hash", r.p("IssuerHash"))
-	r.set("microsoft.defender.certificate.signer.name", r.p("Signer"))
-	r.set("microsoft.defender.certificate.signer.hash", r.p("SignerHash"))
-	r.set("microsoft.defender.certificate.crl.urls", r.p("CrlDistributionPointUrls"))
-	r.set("microsoft.defender.certificate.created_at", r.p("CertificateCreationTime"))
-	r.set("microsoft.defender.certificate.counter_signed_at", r.p("CertificateCountersignatureTime"))
+	r.copy("file.x509.serial_number", pCertificateSerialNumber)
+	r.copy("file.x509.not_after", pCertificateExpirationTime)
+	r.copy("microsoft.defender.certificate.is_signed", pIsSigned)
+	r.copy("microsoft.defender.certificate.is_trusted", pIsTrusted)
+	r.copy("microsoft.defender.certificate.is_root_signer_microsort", pIsRootSignerMicrosoft)
+	r.copy("microsoft.defender.certificate.signature_type", pSignatureType)
+	r.copy("microsoft.defender.certificate.issuer.name", pIssuer)
+	r.copy("microsoft.defender.certificate.issuer.hash", pIssuerHash)
+	r.copy("microsoft.defender.certificate.signer.name", pSigner)
+	r.copy("microsoft.defender.certificate.signer.hash", pSignerHash)
+	r.copy("microsoft.defender.certificate.crl.urls", pCrlDistributionPointUrls)
+	r.copy("microsoft.defender.certificate.created_at", pCertificateCreationTime)
+	r.copy("microsoft.defender.certificate.counter_signed_at", pCertificateCountersignatureTime)
 }
 
 func (r *record) deviceFileEvents() {
 	r.setValue("event.dataset", "device_file_events")
 	r.setValue("event.category", []any{"file"})
-	r.setProps("PreviousFolderPath", "PreviousFileName", "RequestAccountSid", "ShareName",
-		"SensitivityLabel", "SensitivitySubLabel", "IsAzureInfoProtectionApplied")
+	r.setProps(deviceFileEventsProps)
 }
 
 func (r *record) deviceImageLoadEvents() {
@@ -120,14 +126,13 @@ func (r *record) deviceImageLoadEvents() {
 func (r *record) deviceInfo() {
 	r.setValue("event.dataset", "device_info_events")
 	r.setValue("event.category", []any{"host"})
-	r.set("microsoft.defender.host.model", r.p("Model"))
-	r.set("microsoft.defender.host.vendor", r.p("Vendor"))
-	r.set("microsoft.defender.host.category", r.p("DeviceCategory"))
-	r.set("microsoft.defender.host.subtype", r.p("DeviceSubType"))
-	r.set("microsoft.defender.host.os.build", r.p("OSBuild"))
-	r.set("microsoft.defender.host.os.version", r.p("OSVersionInfo"))
-	r.setProps("IsAzureADJoined", "AadDeviceId", "LoggedOnUsers", "RegistryDeviceTag",
-		"MachineGroup", "OnboardingStatus", "MergedDeviceIds", "MergedToDeviceId", "JoinType")
+	r.copy("microsoft.defender.host.model", pModel)
+	r.copy("microsoft.defender.host.vendor", pVendor)
+	r.copy("microsoft.defender.host.category", pDeviceCategory)
+	r.copy("microsoft.defender.host.subtype", pDeviceSubType)
+	r.copy("microsoft.defender.host.os.build", pOSBuild)
+	r.copy("microsoft.defender.host.os.version", pOSVersionInfo)
+	r.setProps(deviceInfoProps)
 	if n, ok := length(r.users); ok && n > 0 {
 		first := index(r.users, 0)
 		r.set("user.name", attr(first, "UserName"))
@@ -139,7 +144,7 @@ func (r *record) deviceInfo() {
 func (r *record) deviceLogonEvents() {
 	r.setValue("event.dataset", "device_logon_events")
 	r.setValue("event.category", []any{"authentication"})
-	switch r.p("ActionType") {
+	switch r.p(pActionType) {
 	case "LogonSuccess":
 		r.setValue("event.outcome", "success")
 	case "LogonFailed":
@@ -147,8 +152,8 @@ func (r *record) deviceLogonEvents() {
 	default:
 		r.setValue("event.outcome", "unknown")
 	}
-	r.setProps("RemoteIPType", "IsLocalAdmin")
-	if v := r.p("RemoteDeviceName"); v != nil && v != undef {
+	r.setProps(deviceLogonEventsProps)
+	if v := r.p(pRemoteDeviceName); v != nil && v != undef {
 		r.set("action.properties.RemoteDeviceName", v)
 	}
 }
@@ -162,7 +167,7 @@ func (r *record) deviceNetworkEvents() {
 	}
 	// An inbound connection is reported from the device's side: swap so
 	// that source is the remote peer.
-	action := r.p("ActionType")
+	action := r.p(pActionType)
 	inbound := action == "InboundConnectionAttempt" || action == "InboundConnectionAcknowledged" ||
 		(action == "ConnectionAttempt" || action == "ConnectionAcknowledged") && attr(r.fields, "direction") == "In"
 	if !inbound {
@@ -172,16 +177,16 @@ func (r *record) deviceNetworkEvents() {
 		r.set("source.mac", attr(r.fields, "Destination Mac"))
 		r.set("destination.mac", attr(r.fields, "Source Mac"))
 	}
-	if v := r.p("RemotePort"); v != nil && v != undef {
+	if v := r.p(pRemotePort); v != nil && v != undef {
 		r.set("source.port", v)
 	}
-	if v := r.p("RemoteIP"); isIP(v) {
+	if v := r.p(pRemoteIP); isIP(v) {
 		r.set("source.ip", v)
 	}
-	if v := r.p("LocalPort"); v != nil && v != undef {
+	if v := r.p(pLocalPort); v != nil && v != undef {
 		r.set("destination.port", v)
 	}
-	if v := r.p("LocalIP"); isIP(v) {
+	if v := r.p(pLocalIP); isIP(v) {
 		r.set("destination.ip", v)
 	}
 }
@@ -189,23 +194,23 @@ func (r *record) deviceNetworkEvents() {
 func (r *record) deviceNetworkInfo() {
 	r.setValue("event.dataset", "device_network_info")
 	r.setValue("event.category", []any{"host"})
-	r.setText("host.mac", `["`+str(r.p("MacAddress"))+`"]`)
-	r.set("microsoft.defender.observer.interface.name", r.p("NetworkAdapterName"))
-	r.set("microsoft.defender.observer.interface.type", r.p("NetworkAdapterType"))
-	r.set("microsoft.defender.observer.interface.status", r.p("NetworkAdapterStatus"))
-	r.set("microsoft.defender.observer.interface.dhcp.ipv4", r.p("IPv4Dhcp"))
-	r.set("microsoft.defender.observer.interface.dhcp.ipv6", r.p("IPv6Dhcp"))
-	r.set("microsoft.defender.observer.interface.dns", r.p("DnsAddresses"))
-	r.set("microsoft.defender.observer.interface.gateways", r.p("DefaultGateways"))
-	r.set("microsoft.defender.observer.interface.ips", r.p("IPAddresses"))
-	r.set("microsoft.defender.observer.interface.networks", r.p("ConnectedNetworks"))
-	r.set("microsoft.defender.network.tunnel.protocol", r.p("TunnelType"))
+	r.setText("host.mac", `["`+str(r.p(pMacAddress))+`"]`)
+	r.copy("microsoft.defender.observer.interface.name", pNetworkAdapterName)
+	r.copy("microsoft.defender.observer.interface.type", pNetworkAdapterType)
+	r.copy("microsoft.defender.observer.interface.status", pNetworkAdapterStatus)
+	r.copy("microsoft.defender.observer.interface.dhcp.ipv4", pIPv4Dhcp)
+	r.copy("microsoft.defender.observer.interface.dhcp.ipv6", pIPv6Dhcp)
+	r.copy("microsoft.defender.observer.interface.dns", pDnsAddresses)
+	r.copy("microsoft.defender.observer.interface.gateways", pDefaultGateways)
+	r.copy("microsoft.defender.observer.interface.ips", pIPAddresses)
+	r.copy("microsoft.defender.observer.interface.networks", pConnectedNetworks)
+	r.copy("microsoft.defender.network.tunnel.protocol", pTunnelType)
 }
 
 func (r *record) deviceRegistryEvents() {
 	r.setValue("event.dataset", "device_registry_events")
 	r.setValue("event.category", []any{"process"})
-	r.setProps("PreviousRegistryKey", "PreviousRegistryValueData", "PreviousRegistryValueName")
+	r.setProps(deviceRegistryEventsProps)
 }
 
 // index is Jinja's x[i] on a list (undefined when out of range).

@@ -1,5 +1,14 @@
 package normalize
 
+// Properties copied as they are to action.properties.*.
+var (
+	emailEventsProps               = props("SenderFromDomain", "EmailClusterId", "EmailDirection", "DeliveryAction", "ConfidenceLevel", "EmailAction", "AttachmentCount", "UrlCount", "EmailLanguage", "Connectors", "OrgLevelAction", "OrgLevelPolicy", "UserLevelAction", "UserLevelPolicy", "AuthenticationDetails")
+	emailPostDeliveryEventsProps   = props("ActionTrigger", "ActionResult")
+	messageEventsProps             = props("ConfidenceLevel", "DeliveryAction", "IsOwnedThread", "IsExternalThread", "GroupId", "GroupName", "MessageId", "ParentMessageId", "RecipientDetails", "SenderEmailAddress", "SenderObjectId", "SenderType", "TeamsMessageId", "ThreadId", "ThreadSubtype")
+	messageURLInfoProps            = props("TeamsMessageId")
+	messagePostDeliveryEventsProps = props("ActionTrigger", "ActionResult", "SenderEmailAddress", "RecipientDetails", "ThreatTypes", "LatestDeliveryLocation", "IsExternalThread")
+)
+
 // Stages of the Email*, Message* (Teams) and UrlClickEvents tables
 // (Microsoft Defender for Office 365).
 
@@ -13,23 +22,20 @@ var emailDirections = map[string]string{"Inbound": "inbound", "Outbound": "outbo
 func (r *record) emailEvents() {
 	r.setValue("event.dataset", "email_events")
 	r.setValue("event.category", []any{"email"})
-	r.set("rule.name", r.p("EmailActionPolicy"))
-	r.set("rule.id", r.p("EmailActionPolicyGuid"))
-	r.setProps("SenderFromDomain", "EmailClusterId", "EmailDirection", "DeliveryAction",
-		"ConfidenceLevel", "EmailAction", "AttachmentCount", "UrlCount", "EmailLanguage",
-		"Connectors", "OrgLevelAction", "OrgLevelPolicy", "UserLevelAction", "UserLevelPolicy",
-		"AuthenticationDetails")
+	r.copy("rule.name", pEmailActionPolicy)
+	r.copy("rule.id", pEmailActionPolicyGuid)
+	r.setProps(emailEventsProps)
 	if r.authData != undef {
 		for _, k := range []string{"DKIM", "DMARC", "SPF", "CompAuth"} {
 			r.set("microsoft.defender.email_auth."+k, attr(r.authData, k))
 		}
 	}
-	if d, ok := r.p("EmailDirection").(string); ok {
+	if d, ok := r.p(pEmailDirection).(string); ok {
 		if v, known := emailDirections[d]; known {
 			r.setValue("email.direction", v)
 		}
 	}
-	delivery := r.p("DeliveryAction")
+	delivery := r.p(pDeliveryAction)
 	if delivery == "Delivered" {
 		r.setValue("event.type", []any{"info", "allowed"})
 	} else {
@@ -43,7 +49,7 @@ func (r *record) emailEvents() {
 func (r *record) emailPostDeliveryEvents() {
 	r.setValue("event.dataset", "email_post_delivery_events")
 	r.setValue("event.category", []any{"email"})
-	r.setProps("ActionTrigger", "ActionResult")
+	r.setProps(emailPostDeliveryEventsProps)
 }
 
 func (r *record) emailURLInfo() {
@@ -59,19 +65,15 @@ func (r *record) urlClickEvents() {
 
 func (r *record) messageEvents() {
 	r.setValue("event.dataset", "message_events")
-	r.setProps("ConfidenceLevel", "DeliveryAction", "IsOwnedThread", "IsExternalThread",
-		"GroupId", "GroupName", "MessageId", "ParentMessageId", "RecipientDetails",
-		"SenderEmailAddress", "SenderObjectId", "SenderType", "TeamsMessageId", "ThreadId",
-		"ThreadSubtype")
+	r.setProps(messageEventsProps)
 }
 
 func (r *record) messageURLInfo() {
 	r.setValue("event.dataset", "message_url_info")
-	r.setProps("TeamsMessageId")
+	r.setProps(messageURLInfoProps)
 }
 
 func (r *record) messagePostDeliveryEvents() {
 	r.setValue("event.dataset", "message_post_delivery_events")
-	r.setProps("ActionTrigger", "ActionResult", "SenderEmailAddress", "RecipientDetails",
-		"ThreatTypes", "LatestDeliveryLocation", "IsExternalThread")
+	r.setProps(messagePostDeliveryEventsProps)
 }

@@ -1,5 +1,10 @@
 package normalize
 
+// Properties copied as they are to action.properties.*.
+var (
+	identityQueryEventsProps = props("QueryType", "QueryTarget", "Query")
+)
+
 // Stages of the Identity* tables (Microsoft Defender for Identity, Entra ID).
 
 func (r *record) identityDirectoryEvents() {
@@ -16,7 +21,7 @@ func (r *record) identityInfo() {
 func (r *record) identityLogonEvents() {
 	r.setValue("event.dataset", "identity_logon_events")
 	r.setValue("event.category", []any{"authentication"})
-	if r.p("ActionType") == "LogonSuccess" {
+	if r.p(pActionType) == "LogonSuccess" {
 		r.setValue("event.outcome", "success")
 	} else {
 		r.setValue("event.outcome", "failure")
@@ -26,5 +31,5 @@ func (r *record) identityLogonEvents() {
 func (r *record) identityQueryEvents() {
 	r.setValue("event.dataset", "identity_query_events")
 	r.setValue("event.category", []any{"iam"})
-	r.setProps("QueryType", "QueryTarget", "Query")
+	r.setProps(identityQueryEventsProps)
 }

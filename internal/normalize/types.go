@@ -99,6 +99,9 @@ func convert(k kind, v any) (any, bool) {
 	}
 	switch k {
 	case kKeyword:
+		if _, isStr := v.(string); isStr {
+			return v, true // already boxed: no new allocation
+		}
 		return toKeyword(v, true)
 	case kLong:
 		return toLong(v)

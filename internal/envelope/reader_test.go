@@ -1,0 +1,126 @@
+package envelope
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+// item is what the reader produced: a record or an error, with its line.
+type item struct {
+	rec  string
+	line int
+	err  string // substring of the reason
+	raw  string
+}
+
+func readAll(t *testing.T, input string) []item {
+	t.Helper()
+	rd := NewReader(strings.NewReader(input))
+	var out []item
+	for i := 0; i < 1000; i++ {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			return out
+		}
+		var e *Error
+		if errors.As(err, &e) {
+			out = append(out, item{line: e.Line, err: e.Reason, raw: string(e.Raw)})
+			continue
+		}
+		if err != nil {
+			t.Fatalf("unexpected error type %T: %v", err, err)
+		}
+		out = append(out, item{rec: string(rec.Bytes), line: rec.Line})
+	}
+	t.Fatal("reader does not terminate")
+	return nil
+}
+
+func TestReaderShapes(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  []item
+	}{
+		{"record per line", "{\"a\":1}\n{\"b\":2}\n", []item{{rec: `{"a":1}`, line: 1}, {rec: `{"b":2}`, line: 2}}},
+		{"envelope per line", `{"records":[{"a":1},{"b":2}]}` + "\n" + `{"records":[{"c":3}]}`,
+			[]item{{rec: `{"a":1}`, line: 1}, {rec: `{"b":2}`, line: 1}, {rec: `{"c":3}`, line: 2}}},
+		{"array", `[{"a":1}, {"b":[1,2,{"c":"]"}]}]`, []item{{rec: `{"a":1}`, line: 1}, {rec: `{"b":[1,2,{"c":"]"}]}`, line: 1}}},
+		{"pretty envelope", "{\n  \"records\": [\n    {\n      \"a\": \"x\\\"}\"\n    },\n    {\"b\": 2}\n  ]\n}\n",
+			[]item{{rec: "{\n      \"a\": \"x\\\"}\"\n    }", line: 3}, {rec: `{"b": 2}`, line: 6}}},
+		{"envelope with other keys", `{"x":{"records":[1]},"records":[{"a":1}],"y":[2]}` + "\n{\"b\":1}",
+			[]item{{rec: `{"a":1}`, line: 1}, {rec: `{"b":1}`, line: 2}}},
+		{"records not an array is a record", `{"records":"none"}`, []item{{rec: `{"records":"none"}`, line: 1}}},
+		{"mixed and blank lines", "\n\n{\"a\":1}\r\n[{\"b\":2}]\n\n{\"records\":[]}\n",
+			[]item{{rec: `{"a":1}`, line: 3}, {rec: `{"b":2}`, line: 4}}},
+		{"byte order mark", "\xEF\xBB\xBF{\"a\":1}", []item{{rec: `{"a":1}`, line: 1}}},
+		{"scalar elements are passed on", `[1,"x",null]`, []item{{rec: `1`, line: 1}, {rec: `"x"`, line: 1}, {rec: `null`, line: 1}}},
+		{"not json then good", "hello world\n{\"a\":1}\n",
+			[]item{{line: 1, err: "not JSON", raw: "hello world"}, {rec: `{"a":1}`, line: 2}}},
+		{"truncated line then good", "{\"a\":\"tru\n{\"b\":1}\n",
+			[]item{{line: 1, err: "line break inside a string", raw: "{\"a\":\"tru"}, {rec: `{"b":1}`, line: 2}}},
+		{"truncated envelope", `{"records":[{"a":1},{"b":`,
+			[]item{{rec: `{"a":1}`, line: 1}, {line: 1, err: "truncated", raw: `{"b":`}}},
+		{"mismatched brackets", "{\"a\":[1}\n{\"b\":1}",
+			[]item{{line: 1, err: "unexpected '}'", raw: "{\"a\":[1}"}, {rec: `{"b":1}`, line: 2}}},
+		{"broken pretty object is one error", "{\n  \"a\": [1}\n  \"b\": 2\n}\n{\"c\":1}",
+			[]item{{line: 1, err: "unexpected", raw: "{\n  \"a\": [1}\n  \"b\": 2\n}"}, {rec: `{"c":1}`, line: 5}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := readAll(t, tt.input)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d items %+v, want %d %+v", len(got), got, len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				g := got[i]
+				if g.rec != w.rec || g.line != w.line || (w.err == "") != (g.err == "") ||
+					!strings.Contains(g.err, w.err) || g.raw != w.raw {
+					t.Errorf("item %d: got %+v, want %+v", i, g, w)
+				}
+			}
+		})
+	}
+}
+
+// Every record-bearing byte of a damaged input ends up either in a record
+// or in the raw bytes of an error: nothing is lost silently.
+func TestReaderLosesNothing(t *testing.T) {
+	input := "garbage line\n{\"a\":1}\n{\"records\":[{\"b\":2},{\"c\":\n{\"d\":4}\n"
+	var all strings.Builder
+	for _, it := range readAll(t, input) {
+		all.WriteString(it.rec + it.raw + "|")
+	}
+	for _, s := range []string{"garbage line", `{"a":1}`, `{"b":2}`, `{"c":`, `{"d":4}`} {
+		if !strings.Contains(all.String(), s) {
+			t.Errorf("%q was lost; got %q", s, all.String())
+		}
+	}
+}
+
+func TestReaderLargeString(t *testing.T) {
+	big := strings.Repeat("x", 10<<20)
+	got := readAll(t, `{"records":[{"s":"`+big+`"},{"t":1}]}`)
+	if len(got) != 2 || len(got[0].rec) != len(big)+8 || got[1].rec != `{"t":1}` {
+		t.Fatalf("10 MB string: got %d items", len(got))
+	}
+}
+
+func TestSplitBody(t *testing.T) {
+	var recs []string
+	err := SplitBody([]byte(`{"records":[{"a":1},{"b":2}]}`), func(r []byte) { recs = append(recs, string(r)) })
+	if err != nil || strings.Join(recs, ",") != `{"a":1},{"b":2}` {
+		t.Fatalf("got %v, %v", recs, err)
+	}
+	if err := SplitBody([]byte("  \r\n"), func([]byte) { t.Fatal("record in empty body") }); !errors.Is(err, ErrEmpty) {
+		t.Fatalf("empty body: %v", err)
+	}
+	recs = nil
+	err = SplitBody([]byte("{\"a\":1}\nxx\n{\"b\":2}\nyy"), func(r []byte) { recs = append(recs, string(r)) })
+	var e *Error
+	if !errors.As(err, &e) || string(e.Raw) != "xx\nyy" || len(recs) != 2 {
+		t.Fatalf("damaged body: recs %v err %v", recs, err)
+	}
+}

@@ -1,0 +1,182 @@
+package normalize
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestNativeText(t *testing.T) {
+	d := &dict{keys: []string{"a", "b"}, vals: []any{int64(1), "x"}}
+	tests := []struct {
+		in   string
+		want any
+	}{
+		{`["a", "b"]`, []any{"a", "b"}},
+		{`{"a": 1, 'b': 'x'}`, d},
+		{`[{"x": null}]`, `[{"x": null}]`}, // JSON null is not Python: text kept
+		{`[true]`, `[true]`},
+		{`None`, nil},
+		{`True`, true},
+		{`0`, int64(0)},
+		{`-12`, int64(-12)},
+		{`1.10`, 1.1},
+		{`1e3`, 1000.0},
+		{`0x1F`, int64(31)},
+		{`1_000`, int64(1000)},
+		{`0123`, `0123`},
+		{`12345678901234567890123`, bigInt("12345678901234567890123")},
+		{`"quoted"`, `"quoted"`},             // a string literal: text kept with its quotes
+		{`"OUTLOOK.EXE" `, `"OUTLOOK.EXE" `}, // ... and its blanks
+		{`1, 0, 0, 1`, `1, 0, 0, 1`},         // a tuple: text kept
+		{`{1, 2}`, `{1, 2}`},                 // a set: text kept
+		{` 1`, ` 1`},                         // leading blank: Python's parser refuses
+		{`4.18.2301.6`, `4.18.2301.6`},
+		{`68b329da9893e34099c7d8ad5cb9c940`, `68b329da9893e34099c7d8ad5cb9c940`},
+		{`33333333-3333-3333`, `33333333-3333-3333`},
+		{`1j`, `1j`},
+		{`["C:\\temp\x41\t"]`, []any{`C:\tempA` + "\t"}},
+		{`['a' 'b']`, []any{"ab"}},
+		{`[r'\n']`, []any{`\n`}},
+		{`[1,]`, []any{int64(1)}},
+		{`(1)`, int64(1)},
+		{`[(1, 2)]`, []any{tuple{int64(1), int64(2)}}},
+		{`[1] # comment`, []any{int64(1)}},
+		{`[1]` + "\n", []any{int64(1)}},
+		{`[`, `[`},
+		{`Nonesuch`, `Nonesuch`},
+		{`[1 2]`, `[1 2]`},
+		{`["a\N{DASH}"]`, `["a\N{DASH}"]`},
+		{`-`, `-`},
+	}
+	for _, tt := range tests {
+		got := native(tt.in)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("nativeText(%q) = %#v, want %#v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestTimeRoundTrip(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"2023-01-04T14:15:10.4684522Z", "2023-01-04T14:15:10.468452Z"},
+		{"2022-09-01T06:56:23.7887846Z", "2022-09-01T06:56:23.788784Z"}, // truncated, not rounded
+		{"2022-09-02T13:10:10.7177Z", "2022-09-02T13:10:10.717700Z"},
+		{"2024-10-03T11:22:59Z", "2024-10-03T11:22:59Z"},
+		{"2024-10-03T11:22:59.0000000Z", "2024-10-03T11:22:59Z"},
+		{"2024-10-03T13:22:59.5+02:00", "2024-10-03T11:22:59.500000Z"},
+		{"2024-10-03 11:22:59", "2024-10-03T11:22:59Z"},
+		{"2024-10-03", "2024-10-03T00:00:00Z"},
+		{"2024-02-30T00:00:00Z", ""},
+		{"yesterday", ""},
+		{"2024-10-03T11:22:59.Z", ""},
+	}
+	for _, tt := range tests {
+		tm, ok := parseTime(tt.in)
+		got := ""
+		if ok {
+			got = formatTime(tm)
+		}
+		if got != tt.want {
+			t.Errorf("parseTime(%q) -> %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := formatTime(epoch(1700000000.5)); got != "2023-11-14T22:13:20.500000Z" {
+		t.Errorf("epoch seconds: %s", got)
+	}
+	if got := formatTime(epoch(1700000000500)); got != "2023-11-14T22:13:20.500000Z" {
+		t.Errorf("epoch milliseconds: %s", got)
+	}
+	_ = time.UTC
+}
+
+func TestPathParts(t *testing.T) {
+	tests := []struct{ in, base, dir string }{
+		{`c:\windows\system32\cmd.exe`, "cmd.exe", `c:\windows\system32`},
+		{`C:\cmd.exe`, "cmd.exe", `C:\`},
+		{`cmd.exe`, "cmd.exe", ""},
+		{`/usr/bin/bash`, "bash", "/usr/bin"},
+		{`/bash`, "bash", "/"},
+		{`//srv/x`, "x", "//srv"},
+		{`\\server\share\dir\f.txt`, "f.txt", `\\server\share\dir`},
+		{`c:\program files (x86)\browser.exe`, "browser.exe", `c:\program files (x86)`},
+		{`C:/Windows/notepad.exe`, "notepad.exe", `C:/Windows`},
+		{`dir/`, "", "dir"},
+	}
+	for _, tt := range tests {
+		if got := basename(tt.in); got != tt.base {
+			t.Errorf("basename(%q) = %q, want %q", tt.in, got, tt.base)
+		}
+		if got := dirname(tt.in); got != tt.dir {
+			t.Errorf("dirname(%q) = %q, want %q", tt.in, got, tt.dir)
+		}
+	}
+}
+
+func TestSnakeCase(t *testing.T) {
+	for in, want := range map[string]string{
+		"BehaviorInfo":                             "behavior_info",
+		"DeviceTvmSoftwareInventory":               "device_tvm_software_inventory",
+		"AADSignInEventsBeta":                      "aad_sign_in_events_beta",
+		"DeviceTvmSecureConfigurationAssessmentKB": "device_tvm_secure_configuration_assessment_kb",
+		"Exposure-Graph Nodes":                     "exposure_graph_nodes",
+		"":                                         "unknown",
+	} {
+		if got := snakeCase(in); got != want {
+			t.Errorf("snakeCase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestConvert(t *testing.T) {
+	d := &dict{keys: []string{"b", "a"}, vals: []any{true, []any{int64(1), nil}}}
+	tests := []struct {
+		k      kind
+		in     any
+		want   any
+		wantOK bool
+	}{
+		{kKeyword, int64(999), "999", true},
+		{kKeyword, false, "false", true},
+		{kKeyword, 1.0, "1.0", true},
+		{kKeyword, 1e16, "1e+16", true},
+		{kKeyword, d, `{"a":[1,null],"b":true}`, true},
+		{kKeyword, []any{d, "x", nil}, []any{`{"a":[1,null],"b":true}`, "x"}, true},
+		{kKeyword, "$", nil, false},
+		{kKeyword, "", nil, false},
+		{kKeyword, []any{""}, nil, false},
+		{kKeyword, nil, nil, false},
+		{kLong, "42", int64(42), true},
+		{kLong, 4.0, int64(4), true},
+		{kLong, "4x", nil, false},
+		{kLong, true, nil, false},
+		{kBool, "True", true, true},
+		{kBool, int64(0), false, true},
+		{kBool, "yes", nil, false},
+		{kIP, "192.0.2.1", "192.0.2.1", true},
+		{kIP, "2001:db8::1", "2001:db8::1", true},
+		{kIP, "192.0.2.1 ", nil, false},
+		{kIP, "example.com", nil, false},
+		{kDate, "2024-10-03T11:22:59.1234567Z", "2024-10-03T11:22:59.123456Z", true},
+		{kDate, "never", nil, false},
+		{kObject, d, d, true},
+		{kObject, "x", nil, false},
+		{kNested, []any{d}, []any{d}, true},
+		{kNested, []any{"x"}, nil, false},
+		{kNumber, "1.5", 1.5, true},
+	}
+	for _, tt := range tests {
+		got, ok := convert(tt.k, tt.in)
+		if ok != tt.wantOK || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("convert(%d, %#v) = %#v, %v; want %#v, %v", tt.k, tt.in, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}
+
+func TestPyFloat(t *testing.T) {
+	for f, want := range map[float64]string{1: "1.0", 0.1: "0.1", 1e16: "1e+16", 1.5e-7: "1.5e-07", 123456789.25: "123456789.25", -0.0001: "-0.0001"} {
+		if got := pyFloat(f); got != want {
+			t.Errorf("pyFloat(%v) = %q, want %q", f, got, want)
+		}
+	}
+}
