@@ -26,8 +26,9 @@ func init() {
 }
 
 func rulesUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: defender-intake rules check [--field-map FILE]... [--strict] DIR...")
-	fmt.Fprintln(w, "       defender-intake rules test --rules DIR [--rules DIR]... [--no-builtin] [--field-map FILE]... FILE...")
+	fmt.Fprintln(w, "usage: defender-intake rules check [--field-map FILE]... [--placeholders FILE] [--strict] DIR...")
+	fmt.Fprintln(w, "       defender-intake rules test --rules DIR [--rules DIR]... [--no-builtin] [--field-map FILE]...")
+	fmt.Fprintln(w, "                                  [--placeholders FILE] FILE...")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "check loads and compiles the rules and prints the loaded and skipped counts and each")
 	fmt.Fprintln(w, "skip reason. test normalizes the Defender records of FILEs (- for stdin) and prints one")
@@ -65,6 +66,7 @@ func rulesCheck(args []string, stdout, stderr io.Writer) int {
 	var fieldMaps stringList
 	fs.Var(&fieldMaps, "field-map", "extra field mapping `file` (repeatable)")
 	strict := fs.Bool("strict", false, "exit 1 when any rule is skipped")
+	placeholders := fs.String("placeholders", "", "YAML `file` of %placeholder% values for the expand modifier")
 	fs.Usage = func() { rulesUsage(stderr); fmt.Fprintln(stderr); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -73,7 +75,7 @@ func rulesCheck(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	eng, _, err := rules.Load(rules.Config{Dirs: fs.Args(), NoBuiltin: true, FieldMaps: fieldMaps})
+	eng, _, err := rules.Load(rules.Config{Dirs: fs.Args(), NoBuiltin: true, FieldMaps: fieldMaps, PlaceholdersFile: *placeholders})
 	if err != nil {
 		fmt.Fprintf(stderr, "rules check: %v\n", err)
 		return 2
@@ -130,6 +132,7 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&dirs, "rules", "rule `dir` or file (repeatable)")
 	fs.Var(&fieldMaps, "field-map", "extra field mapping `file` (repeatable)")
 	noBuiltin := fs.Bool("no-builtin", false, "leave out the built-in Defender alert rules")
+	placeholders := fs.String("placeholders", "", "YAML `file` of %placeholder% values for the expand modifier")
 	fs.Usage = func() { rulesUsage(stderr); fmt.Fprintln(stderr); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -138,7 +141,7 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rules test: no rules: give --rules DIR")
 		return 2
 	}
-	eng, m, err := rules.Load(rules.Config{Dirs: dirs, NoBuiltin: *noBuiltin, FieldMaps: fieldMaps})
+	eng, m, err := rules.Load(rules.Config{Dirs: dirs, NoBuiltin: *noBuiltin, FieldMaps: fieldMaps, PlaceholdersFile: *placeholders})
 	if err != nil {
 		fmt.Fprintf(stderr, "rules test: %v\n", err)
 		return 2

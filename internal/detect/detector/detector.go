@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/detect/alerts"
@@ -18,14 +19,20 @@ import (
 // Shared is the part of detection shared by all workers: the compiled
 // rules and the alert grouping with its sinks. Safe for concurrent use.
 type Shared struct {
-	eng     *sigma.Engine
 	mapping *fieldmap.Mapping
-	ruleKey map[*sigma.Rule]ruleKeys
+	cur     atomic.Pointer[compiled]
 
-	mu         sync.Mutex
-	grouper    *alerts.Grouper
-	correlator *sigma.Correlator
-	sinks      []alerts.AlertSink
+	mu      sync.Mutex // guards the grouper, the correlators and sink writes
+	grouper *alerts.Grouper
+	sinks   []alerts.AlertSink
+}
+
+// compiled is one generation of rules; Reload swaps it atomically and
+// workers pick the new one up at their next event.
+type compiled struct {
+	eng        *sigma.Engine
+	ruleKey    map[*sigma.Rule]ruleKeys
+	correlator *sigma.Correlator // guarded by Shared.mu
 }
 
 // ruleKeys are the Event keys of a rule's alert attributes.
@@ -45,8 +52,20 @@ var (
 // NewShared prepares detection with an engine, its mapping, the alert
 // grouping configuration and the sinks new and updated alerts go to.
 func NewShared(eng *sigma.Engine, m *fieldmap.Mapping, cfg alerts.Config, sinks ...alerts.AlertSink) *Shared {
-	s := &Shared{eng: eng, mapping: m, ruleKey: map[*sigma.Rule]ruleKeys{}, grouper: alerts.NewGrouper(cfg),
-		correlator: eng.NewCorrelator(0), sinks: sinks}
+	s := &Shared{mapping: m, grouper: alerts.NewGrouper(cfg), sinks: sinks}
+	s.cur.Store(s.compile(eng))
+	return s
+}
+
+// Reload switches to a new engine (compiled with the same Mapping), for
+// SIGHUP. Open alerts are kept; correlation windows start empty.
+func (s *Shared) Reload(eng *sigma.Engine) {
+	s.cur.Store(s.compile(eng))
+}
+
+func (s *Shared) compile(eng *sigma.Engine) *compiled {
+	c := &compiled{eng: eng, ruleKey: map[*sigma.Rule]ruleKeys{}, correlator: eng.NewCorrelator(0)}
+	m := s.mapping
 	for _, r := range eng.Rules() {
 		var k ruleKeys
 		for _, f := range r.GroupBy {
@@ -60,13 +79,13 @@ func NewShared(eng *sigma.Engine, m *fieldmap.Mapping, cfg alerts.Config, sinks 
 		if r.TitleField != "" {
 			k.title, _ = m.Field(r.Logsource, r.TitleField)
 		}
-		s.ruleKey[r] = k
+		c.ruleKey[r] = k
 	}
-	return s
+	return c
 }
 
-// Engine returns the compiled rules.
-func (s *Shared) Engine() *sigma.Engine { return s.eng }
+// Engine returns the current compiled rules.
+func (s *Shared) Engine() *sigma.Engine { return s.cur.Load().eng }
 
 // Restore reopens alerts loaded from a store (see alerts.Grouper.Restore).
 func (s *Shared) Restore(as []alerts.Alert) {
@@ -78,6 +97,7 @@ func (s *Shared) Restore(as []alerts.Alert) {
 // Worker evaluates events for one goroutine.
 type Worker struct {
 	s       *Shared
+	c       *compiled
 	x       *sigma.Evaluator
 	rec     *fieldmap.Record
 	matches []*sigma.Rule
@@ -87,7 +107,7 @@ type Worker struct {
 
 // NewWorker returns a Worker; create one per goroutine.
 func (s *Shared) NewWorker() *Worker {
-	w := &Worker{s: s, x: s.eng.NewEvaluator(), rec: s.mapping.NewRecord()}
+	w := &Worker{s: s, rec: s.mapping.NewRecord()}
 	ecs := sigma.Logsource{Product: "microsoft_defender_xdr"}
 	for _, f := range hostFields {
 		k, _ := s.mapping.Field(ecs, f)
@@ -106,6 +126,9 @@ func (s *Shared) NewWorker() *Worker {
 func (w *Worker) Match(raw, ecs []byte) ([]*sigma.Rule, error) {
 	if err := w.rec.Reset(raw, ecs); err != nil {
 		return nil, err
+	}
+	if c := w.s.cur.Load(); c != w.c {
+		w.c, w.x = c, c.eng.NewEvaluator()
 	}
 	w.matches = w.x.Match(w.rec, w.matches[:0])
 	return w.matches, nil
@@ -136,7 +159,7 @@ func (w *Worker) Process(ctx context.Context, raw, ecs []byte, eventID string, t
 			write(w.match(r, eventID, t), "rule "+r.ID)
 		}
 	}
-	for _, f := range w.s.correlator.Observe(w.x, rules, t) {
+	for _, f := range w.c.correlator.Observe(w.x, rules, t) {
 		c := f.Correlation
 		write(alerts.Match{
 			RuleID: c.ID, RuleTitle: c.Title, Author: c.Author, Level: c.Level, Tags: c.ATTACK(),
@@ -151,7 +174,7 @@ func (w *Worker) Process(ctx context.Context, raw, ecs []byte, eventID string, t
 }
 
 func (w *Worker) match(r *sigma.Rule, eventID string, t time.Time) alerts.Match {
-	k := w.s.ruleKey[r]
+	k := w.c.ruleKey[r]
 	m := alerts.Match{
 		RuleID: r.ID, RuleTitle: r.Title, Author: r.Author, Level: r.Level, Tags: r.ATTACK(),
 		Host: w.first(w.hostKey), User: w.first(w.userKey), EventID: eventID, Time: t,

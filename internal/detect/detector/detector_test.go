@@ -176,3 +176,27 @@ func TestCorrelationAlerts(t *testing.T) {
 		t.Fatalf("alert %+v", a)
 	}
 }
+
+func TestReload(t *testing.T) {
+	_, m, err := rules.Load(rules.Config{NoBuiltin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := sigma.Compile(nil, sigma.Options{Mapper: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewShared(empty, m, alerts.Config{})
+	w := s.NewWorker()
+	if got, _ := w.Match([]byte(proc), nil); len(got) != 0 {
+		t.Fatalf("empty engine matched %d", len(got))
+	}
+	withRule, err := sigma.Compile([]sigma.Source{{Path: "w.yml", Data: []byte(whoamiRule)}}, sigma.Options{Mapper: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Reload(withRule)
+	if got, _ := w.Match([]byte(proc), nil); len(got) != 1 {
+		t.Fatalf("after reload matched %d, want 1", len(got))
+	}
+}

@@ -4,13 +4,18 @@
 package rules
 
 import (
+	"bytes"
 	"embed"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/defender-intake/defender-intake/internal/detect/fieldmap"
 	"github.com/defender-intake/defender-intake/internal/detect/sigma"
@@ -89,6 +94,25 @@ type Config struct {
 	FieldMaps []string `yaml:"field_maps"`
 	// Placeholders are the values of %name% for the expand modifier.
 	Placeholders map[string][]string `yaml:"placeholders"`
+	// PlaceholdersFile is a YAML file of more placeholders (name: [values]);
+	// Placeholders given inline win over the file's.
+	PlaceholdersFile string `yaml:"placeholders_file"`
+}
+
+// ReadPlaceholders reads a placeholder file: a map from placeholder name
+// to its list of values (Sigma strings, wildcards allowed).
+func ReadPlaceholders(path string) (map[string][]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading placeholders: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var out map[string][]string
+	if err := dec.Decode(&out); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("placeholders %s: %w", path, err)
+	}
+	return out, nil
 }
 
 // Load reads and compiles the configured rules.
@@ -96,6 +120,15 @@ func Load(cfg Config) (*sigma.Engine, *fieldmap.Mapping, error) {
 	m, err := fieldmap.New(cfg.FieldMaps...)
 	if err != nil {
 		return nil, nil, err
+	}
+	placeholders := map[string][]string{}
+	if cfg.PlaceholdersFile != "" {
+		if placeholders, err = ReadPlaceholders(cfg.PlaceholdersFile); err != nil {
+			return nil, nil, err
+		}
+	}
+	for k, v := range cfg.Placeholders {
+		placeholders[k] = v
 	}
 	var srcs []sigma.Source
 	if !cfg.NoBuiltin {
@@ -106,7 +139,7 @@ func Load(cfg Config) (*sigma.Engine, *fieldmap.Mapping, error) {
 		return nil, nil, err
 	}
 	srcs = append(srcs, dirSrcs...)
-	e, err := sigma.Compile(srcs, sigma.Options{Mapper: m, Placeholders: cfg.Placeholders})
+	e, err := sigma.Compile(srcs, sigma.Options{Mapper: m, Placeholders: placeholders})
 	if err != nil {
 		return nil, nil, fmt.Errorf("compiling rules: %w", err)
 	}

@@ -246,6 +246,9 @@ func (c *compiler) transform(t string, in []string, cased bool) ([]string, bool,
 			if len(p.parts) == 1 {
 				plain = p.parts[0].lit
 			}
+			if plain == "" && t == "base64offset" {
+				return nil, cased, skipf("invalid value", "empty value with base64offset")
+			}
 			for _, e := range encode(t, plain) {
 				out = append(out, escapeLiteral(e))
 			}

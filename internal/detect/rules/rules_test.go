@@ -1,0 +1,80 @@
+package rules
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const expandRule = `title: Admin logon tool
+id: 33333333-0000-4000-8000-000000000001
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  sel:
+    User|expand: '%admin_users%'
+  condition: sel
+level: low
+`
+
+func TestLoadDirsAndPlaceholders(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	os.MkdirAll(sub, 0o700)
+	os.WriteFile(filepath.Join(sub, "expand.yml"), []byte(expandRule), 0o600)
+	os.WriteFile(filepath.Join(dir, "README.md"), []byte("not a rule"), 0o600)
+	ph := filepath.Join(t.TempDir(), "placeholders.yaml")
+	os.WriteFile(ph, []byte("admin_users:\n  - 'corp\\adm-*'\n  - 'corp\\administrator'\n"), 0o600)
+
+	cases := []struct {
+		name    string
+		cfg     Config
+		loaded  int
+		skipped string
+		err     string
+	}{
+		{"without placeholders the rule is skipped", Config{Dirs: []string{dir}, NoBuiltin: true}, 0, "placeholder not defined", ""},
+		{"placeholder file", Config{Dirs: []string{dir}, NoBuiltin: true, PlaceholdersFile: ph}, 1, "", ""},
+		{"inline placeholders", Config{Dirs: []string{dir}, NoBuiltin: true, Placeholders: map[string][]string{"admin_users": {"x"}}}, 1, "", ""},
+		{"builtin rules load", Config{}, len(Builtin()), "", ""},
+		{"missing dir", Config{Dirs: []string{filepath.Join(dir, "nope")}}, 0, "", "reading rules"},
+		{"bad placeholder file", Config{Dirs: []string{dir}, PlaceholdersFile: filepath.Join(sub, "expand.yml")}, 0, "", "placeholders"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, _, err := Load(c.cfg)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want one containing %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(e.Rules()) != c.loaded {
+				t.Fatalf("loaded %d, want %d (skipped %+v)", len(e.Rules()), c.loaded, e.Skipped())
+			}
+			if c.skipped != "" && (len(e.Skipped()) != 1 || e.Skipped()[0].Reason != c.skipped) {
+				t.Fatalf("skipped %+v, want reason %q", e.Skipped(), c.skipped)
+			}
+		})
+	}
+}
+
+func TestBuiltinRulesLoad(t *testing.T) {
+	e, _, err := Load(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Skipped()) != 0 || len(e.Rules()) < 3 {
+		t.Fatalf("built-in: %d loaded, skipped %+v", len(e.Rules()), e.Skipped())
+	}
+	for _, r := range e.Rules() {
+		if r.Author == "" || r.ID == "" || len(r.GroupBy) == 0 || r.LevelField == "" {
+			t.Errorf("built-in rule %s lacks metadata: %+v", r.Path, r)
+		}
+	}
+}
