@@ -34,6 +34,9 @@ type Alert struct {
 	Tags []string `json:"tags,omitempty"`
 	Host string   `json:"host,omitempty"`
 	User string   `json:"user,omitempty"`
+	// Service is the detecting service for Defender's own alerts
+	// ("Microsoft Data Loss Prevention", ...).
+	Service string `json:"service,omitempty"`
 	// GroupKey is the value the alert is grouped on when the rule groups
 	// on event fields (Defender's alert id), else empty.
 	GroupKey  string    `json:"group_key,omitempty"`
@@ -78,7 +81,8 @@ type Match struct {
 	RuleID, RuleTitle, Author, Level string
 	Tags                             []string
 	// Title overrides RuleTitle as the alert title when not empty.
-	Title string
+	Title   string
+	Service string
 	// GroupKey, when not empty, groups on it instead of host and user.
 	GroupKey   string
 	Host, User string
@@ -180,6 +184,9 @@ func (g *Grouper) Observe(m Match) (Alert, Change) {
 		if a.User == "" {
 			a.User = m.User
 		}
+		if a.Service == "" {
+			a.Service = m.Service
+		}
 		return copyAlert(a), Updated
 	}
 	title := m.RuleTitle
@@ -189,7 +196,7 @@ func (g *Grouper) Observe(m Match) (Alert, Change) {
 	a := &Alert{
 		ID:     alertID(key, m.Time),
 		RuleID: m.RuleID, RuleTitle: m.RuleTitle, Title: title, Level: m.Level,
-		Author: m.Author, Tags: m.Tags, Host: m.Host, User: m.User, GroupKey: m.GroupKey,
+		Author: m.Author, Tags: m.Tags, Host: m.Host, User: m.User, Service: m.Service, GroupKey: m.GroupKey,
 		FirstSeen: m.Time, LastSeen: m.Time, Count: 1,
 	}
 	if m.EventID != "" {

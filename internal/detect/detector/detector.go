@@ -40,6 +40,7 @@ type ruleKeys struct {
 	groupBy []string
 	level   string
 	title   string
+	service string
 }
 
 // entity keys: ECS names first (normalized documents), raw Defender
@@ -78,6 +79,9 @@ func (s *Shared) compile(eng *sigma.Engine) *compiled {
 		}
 		if r.TitleField != "" {
 			k.title, _ = m.Field(r.Logsource, r.TitleField)
+		}
+		if r.ServiceField != "" {
+			k.service, _ = m.Field(r.Logsource, r.ServiceField)
 		}
 		c.ruleKey[r] = k
 	}
@@ -194,6 +198,9 @@ func (w *Worker) match(r *sigma.Rule, eventID string, t time.Time) alerts.Match 
 	}
 	if k.title != "" {
 		m.Title = w.first([]string{k.title})
+	}
+	if k.service != "" {
+		m.Service = w.first([]string{k.service})
 	}
 	return m
 }

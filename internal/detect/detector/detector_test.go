@@ -103,6 +103,11 @@ func TestDefenderAlertsAndSigma(t *testing.T) {
 	if last.Author != "Test Author" || strings.Join(last.Tags, ",") != "attack.discovery,attack.t1033" || last.User != "jdoe" {
 		t.Errorf("sigma alert metadata: %+v", last)
 	}
+	for i, svc := range []string{"Microsoft Data Loss Prevention", "Microsoft Data Loss Prevention", "AAD Identity Protection", "Microsoft Defender for Endpoint", ""} {
+		if sink.writes[i].Service != svc {
+			t.Errorf("write %d: service %q, want %q", i, sink.writes[i].Service, svc)
+		}
+	}
 	if sink.writes[1].ID != sink.writes[0].ID || len(sink.writes[1].EventIDs) != 2 {
 		t.Errorf("evidence did not join its alert: %+v", sink.writes[1])
 	}

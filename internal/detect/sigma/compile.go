@@ -101,7 +101,8 @@ func (c *compiler) compileRule(src Source, doc *ruleDoc) (*Rule, error) {
 		Status: doc.Status, Author: doc.Author, Level: strings.ToLower(doc.Level),
 		Tags: doc.Tags, References: doc.References, Logsource: doc.Logsource,
 		Path: src.Path, GroupBy: doc.GroupBy, LevelField: doc.LevelField, TitleField: doc.TitleField,
-		root: root, tables: scope.Tables,
+		ServiceField: doc.ServiceField,
+		root:         root, tables: scope.Tables,
 	}, nil
 }
 

@@ -37,6 +37,9 @@ type Rule struct {
 	// TitleField names an event field whose value titles the alert (for
 	// Defender's own alert title). A custom attribute (`title_field:`).
 	TitleField string `json:"title_field,omitempty"`
+	// ServiceField names an event field holding the detecting service
+	// (Defender's ServiceSource). A custom attribute (`service_field:`).
+	ServiceField string `json:"service_field,omitempty"`
 
 	// CorrelationOnly is set when the rule only feeds correlation rules
 	// (referenced without `generate: true`): its matches raise no alert
@@ -77,25 +80,26 @@ func (r *Rule) ATTACK() []string {
 
 // ruleDoc is the YAML layout of a detection rule.
 type ruleDoc struct {
-	Title       string         `yaml:"title"`
-	ID          string         `yaml:"id"`
-	Description string         `yaml:"description"`
-	Status      string         `yaml:"status"`
-	Author      string         `yaml:"author"`
-	Level       string         `yaml:"level"`
-	Tags        []string       `yaml:"tags"`
-	References  []string       `yaml:"references"`
-	Logsource   Logsource      `yaml:"logsource"`
-	Detection   yaml.Node      `yaml:"detection"`
-	Correlation yaml.Node      `yaml:"correlation"`
-	Filter      yaml.Node      `yaml:"filter"`
-	Action      string         `yaml:"action"`
-	Name        string         `yaml:"name"`
-	Generate    bool           `yaml:"generate"`
-	GroupBy     []string       `yaml:"group_by"`
-	LevelField  string         `yaml:"level_field"`
-	TitleField  string         `yaml:"title_field"`
-	Rest        map[string]any `yaml:",inline"`
+	Title        string         `yaml:"title"`
+	ID           string         `yaml:"id"`
+	Description  string         `yaml:"description"`
+	Status       string         `yaml:"status"`
+	Author       string         `yaml:"author"`
+	Level        string         `yaml:"level"`
+	Tags         []string       `yaml:"tags"`
+	References   []string       `yaml:"references"`
+	Logsource    Logsource      `yaml:"logsource"`
+	Detection    yaml.Node      `yaml:"detection"`
+	Correlation  yaml.Node      `yaml:"correlation"`
+	Filter       yaml.Node      `yaml:"filter"`
+	Action       string         `yaml:"action"`
+	Name         string         `yaml:"name"`
+	Generate     bool           `yaml:"generate"`
+	GroupBy      []string       `yaml:"group_by"`
+	LevelField   string         `yaml:"level_field"`
+	TitleField   string         `yaml:"title_field"`
+	ServiceField string         `yaml:"service_field"`
+	Rest         map[string]any `yaml:",inline"`
 }
 
 // parsedDoc is one YAML document of a rule file, or why it is unusable.
