@@ -212,6 +212,8 @@ function toggleColumn(name) {
 
 async function loadFields() {
   try { fields = (await api("/api/fields")).fields; } catch (e) { fields = []; }
+  // Typed columns (the fields analysts filter on most) first.
+  fields.sort((a, b) => (b.typed - a.typed) || a.name.localeCompare(b.name));
   renderFields();
 }
 

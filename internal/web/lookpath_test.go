@@ -1,0 +1,5 @@
+package web
+
+import "os/exec"
+
+var execLookPath = exec.LookPath
