@@ -5,14 +5,19 @@ package sigma
 // column), so scanning costs one table lookup per input byte whatever the
 // number of patterns.
 type acMatcher struct {
-	classes  [256]uint16
-	nclass   int
-	trans    []int32 // state*nclass + class -> next state
+	classes [256]uint16
+	nclass  int
+	trans   []int32 // state*nclass + class -> next state
+	// next is trans with each target premultiplied by nclass (a row
+	// offset) and acOut set when the target state has outputs: the scan
+	// loop then needs one load per byte and no multiplication.
+	next     []uint32
 	outStart []int32 // state -> first index in outIDs (len = states+1)
 	outIDs   []int32 // pattern ids ending at each state, via failure links too
 }
 
-// newACMatcher builds the automaton for patterns (already lowercased).
+// newACMatcher builds the automaton for patterns (already lowercased), or
+// returns nil when it would be too large to index with 31 bits.
 func newACMatcher(patterns []string) *acMatcher {
 	m := &acMatcher{}
 	// Byte classes: class 0 is every byte absent from the patterns.
@@ -47,6 +52,11 @@ func newACMatcher(patterns []string) *acMatcher {
 		nodes[s].out = append(nodes[s].out, int32(id))
 	}
 	n := len(nodes)
+	if uint64(n)*uint64(m.nclass) >= acOut {
+		// Row offsets would not fit in 31 bits: callers fall back to
+		// testing the values one by one.
+		return nil
+	}
 	m.trans = make([]int32, n*m.nclass)
 	// Breadth-first: a state's failure target is always finished before it.
 	queue := make([]int32, 0, n)
@@ -77,18 +87,31 @@ func newACMatcher(patterns []string) *acMatcher {
 		m.outIDs = append(m.outIDs, nodes[i].out...)
 	}
 	m.outStart[n] = int32(len(m.outIDs))
+	m.next = make([]uint32, len(m.trans))
+	for i, t := range m.trans {
+		v := uint32(t) * uint32(m.nclass)
+		if m.outStart[t] != m.outStart[t+1] {
+			v |= acOut
+		}
+		m.next[i] = v
+	}
+	m.trans = nil // only needed while building
 	return m
 }
+
+const acOut = 1 << 31
 
 // scan calls hit for every pattern occurrence in s (a pattern may be
 // reported more than once).
 func (m *acMatcher) scan(s string, hit func(id int32)) {
-	state := int32(0)
-	nc := int32(m.nclass)
+	var off uint32
+	nc := uint32(m.nclass)
 	for i := 0; i < len(s); i++ {
-		state = m.trans[state*nc+int32(m.classes[s[i]])]
-		if a, b := m.outStart[state], m.outStart[state+1]; a != b {
-			for _, id := range m.outIDs[a:b] {
+		v := m.next[off+uint32(m.classes[s[i]])]
+		off = v &^ acOut
+		if v&acOut != 0 {
+			state := off / nc
+			for _, id := range m.outIDs[m.outStart[state]:m.outStart[state+1]] {
 				hit(id)
 			}
 		}
@@ -97,13 +120,13 @@ func (m *acMatcher) scan(s string, hit func(id int32)) {
 
 // any reports whether any pattern occurs in s.
 func (m *acMatcher) any(s string) bool {
-	state := int32(0)
-	nc := int32(m.nclass)
+	var off uint32
 	for i := 0; i < len(s); i++ {
-		state = m.trans[state*nc+int32(m.classes[s[i]])]
-		if m.outStart[state] != m.outStart[state+1] {
+		v := m.next[off+uint32(m.classes[s[i]])]
+		if v&acOut != 0 {
 			return true
 		}
+		off = v
 	}
 	return false
 }

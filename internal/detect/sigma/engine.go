@@ -173,8 +173,17 @@ func newTableIndex(rules []*Rule) *tableIndex {
 	sort.Ints(fields)
 	for _, f := range fields {
 		fp := perField[f]
-		ti.filters = append(ti.filters, fieldFilter{field: f, ac: newACMatcher(fp.pats), patRules: fp.rules})
+		ac := newACMatcher(fp.pats)
+		if ac == nil { // too large: these rules lose their prefilter
+			for _, rs := range fp.rules {
+				ti.always = append(ti.always, rs...)
+			}
+			continue
+		}
+		ti.filters = append(ti.filters, fieldFilter{field: f, ac: ac, patRules: fp.rules})
 	}
+	slices.Sort(ti.always)
+	ti.always = slices.Compact(ti.always)
 	return ti
 }
 

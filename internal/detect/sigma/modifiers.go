@@ -48,7 +48,9 @@ func (fc *fieldCond) buildAnyOf() {
 	if len(lits) < minAnyOf {
 		return
 	}
-	fc.anyOf, fc.rest = newACMatcher(lits), rest
+	if ac := newACMatcher(lits); ac != nil {
+		fc.anyOf, fc.rest = ac, rest
+	}
 }
 
 // skipError makes a rule load as skipped; Reason groups skips in reports.
