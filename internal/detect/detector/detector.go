@@ -6,6 +6,7 @@ package detector
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 	"github.com/defender-intake/defender-intake/internal/detect/fieldmap"
+	"github.com/defender-intake/defender-intake/internal/detect/rules"
 	"github.com/defender-intake/defender-intake/internal/detect/sigma"
 )
 
@@ -21,6 +23,9 @@ import (
 type Shared struct {
 	mapping *fieldmap.Mapping
 	cur     atomic.Pointer[compiled]
+
+	cfg rules.Config // for ReloadRules
+	log *slog.Logger
 
 	mu      sync.Mutex // guards the grouper, the correlators and sink writes
 	grouper *alerts.Grouper

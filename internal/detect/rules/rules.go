@@ -115,12 +115,20 @@ func ReadPlaceholders(path string) (map[string][]string, error) {
 	return out, nil
 }
 
-// Load reads and compiles the configured rules.
+// Load reads the field mappings and the configured rules and compiles
+// them.
 func Load(cfg Config) (*sigma.Engine, *fieldmap.Mapping, error) {
 	m, err := fieldmap.New(cfg.FieldMaps...)
 	if err != nil {
 		return nil, nil, err
 	}
+	return LoadWith(cfg, m)
+}
+
+// LoadWith compiles the configured rules with an existing mapping (rule
+// reloads keep the mapping, whose Records the workers hold).
+func LoadWith(cfg Config, m *fieldmap.Mapping) (*sigma.Engine, *fieldmap.Mapping, error) {
+	var err error
 	placeholders := map[string][]string{}
 	if cfg.PlaceholdersFile != "" {
 		if placeholders, err = ReadPlaceholders(cfg.PlaceholdersFile); err != nil {

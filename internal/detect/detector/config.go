@@ -1,0 +1,88 @@
+package detector
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/defender-intake/defender-intake/internal/detect/alerts"
+	"github.com/defender-intake/defender-intake/internal/detect/rules"
+)
+
+// Config is the `detection:` section of the service configuration.
+type Config struct {
+	Rules  rules.Config  `yaml:"rules"`
+	Alerts alerts.Config `yaml:"alerts"`
+	// Webhook, when set, posts new alerts to an HTTP endpoint.
+	Webhook *alerts.WebhookConfig `yaml:"webhook"`
+}
+
+// Defaults returns the default detection configuration: built-in rules
+// only, default grouping, no webhook.
+func Defaults() Config {
+	return Config{Alerts: alerts.Defaults()}
+}
+
+// Validate reports invalid settings without changing them.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.Alerts.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Webhook != nil {
+		if err := c.Webhook.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for name := range c.Rules.Placeholders {
+		if name == "" {
+			errs = append(errs, errors.New("detection: empty placeholder name"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// New loads the rules and builds the detection shared by the workers,
+// writing alerts to the webhook (when configured) and the given sinks
+// (the store). Skipped rules are logged with their reasons, not fatal.
+func New(cfg Config, log *slog.Logger, sinks ...alerts.AlertSink) (*Shared, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	eng, m, err := rules.Load(cfg.Rules)
+	if err != nil {
+		return nil, fmt.Errorf("detection: %w", err)
+	}
+	for _, s := range eng.Skipped() {
+		log.Warn("rule skipped", "path", s.Path, "id", s.ID, "reason", s.Reason, "detail", s.Detail)
+	}
+	log.Info("detection rules loaded", "rules", len(eng.Rules()), "correlations", len(eng.Correlations()), "skipped", len(eng.Skipped()))
+	if cfg.Webhook != nil {
+		w, err := alerts.NewWebhook(*cfg.Webhook)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, w)
+	}
+	s := NewShared(eng, m, cfg.Alerts, sinks...)
+	s.cfg = cfg.Rules
+	s.log = log
+	return s, nil
+}
+
+// ReloadRules reads and compiles the rules again (on SIGHUP). On error
+// the current rules stay in force.
+func (s *Shared) ReloadRules() error {
+	eng, _, err := rules.LoadWith(s.cfg, s.mapping)
+	if err != nil {
+		return fmt.Errorf("detection: reloading rules: %w", err)
+	}
+	s.Reload(eng)
+	if s.log != nil {
+		s.log.Info("detection rules reloaded", "rules", len(eng.Rules()), "correlations", len(eng.Correlations()), "skipped", len(eng.Skipped()))
+	}
+	return nil
+}
