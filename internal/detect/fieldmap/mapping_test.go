@@ -103,6 +103,21 @@ func TestFields(t *testing.T) {
 	}
 }
 
+func TestKeywordValues(t *testing.T) {
+	r := Default().NewRecord()
+	if err := r.Reset(record("DeviceProcessEvents", `{"ProcessCommandLine":"C:\\Windows\\x.exe -a","ProcessId":5,"AccountSid":null,"AdditionalFields":{"a":1}}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	vals, ok := r.Get(sigma.KeywordKey)
+	var got []string
+	for _, v := range vals {
+		got = append(got, v.S)
+	}
+	if !ok || strings.Join(got, "|") != `C:\Windows\x.exe -a|5|{"a":1}` {
+		t.Fatalf("keyword values %q", got)
+	}
+}
+
 func TestNullIsPresent(t *testing.T) {
 	m := Default()
 	key, _ := m.Field(sigma.Logsource{Product: "windows", Category: "process_creation"}, "CommandLine")

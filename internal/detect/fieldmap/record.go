@@ -101,7 +101,7 @@ func (r *Record) Table() string { return r.table }
 func (r *Record) Get(key string) ([]sigma.Value, bool) {
 	r.vals = r.vals[:0]
 	if key == sigma.KeywordKey {
-		return append(r.vals, sigma.Value{S: string(r.raw)}), true
+		return r.keywordValues()
 	}
 	spec, ok := r.specs[key]
 	if !ok {
@@ -375,4 +375,24 @@ func urlHost(s string) string {
 		s = h
 	}
 	return s
+}
+
+// keywordValues are the texts keyword searches look in: every property
+// value of the raw record (unescaped, so `C:\Windows` is searched as the
+// text C:\Windows, not as its JSON escaping); nested objects and arrays
+// as their JSON text.
+func (r *Record) keywordValues() ([]sigma.Value, bool) {
+	if r.props == nil {
+		return nil, false
+	}
+	obj, err := r.props.Object()
+	if err != nil {
+		return nil, false
+	}
+	obj.Visit(func(_ []byte, v *fastjson.Value) {
+		if x, _ := toValue(v); x.Kind != sigma.KindNull {
+			r.vals = append(r.vals, sigma.Value{S: x.S})
+		}
+	})
+	return r.vals, len(r.vals) > 0
 }

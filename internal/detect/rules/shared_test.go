@@ -10,6 +10,7 @@ import (
 
 	"github.com/defender-intake/defender-intake/internal/detect/fieldmap"
 	"github.com/defender-intake/defender-intake/internal/detect/sigma"
+	"github.com/defender-intake/defender-intake/internal/normalize"
 	"github.com/defender-intake/defender-intake/internal/testenv"
 )
 
@@ -55,18 +56,28 @@ func TestSharedCases(t *testing.T) {
 			if r.ID != c.RuleID {
 				t.Fatalf("rule id %s, case says %s", r.ID, c.RuleID)
 			}
-			rec := m.NewRecord()
-			if err := rec.Reset(c.Record, nil); err != nil {
+			doc, _, err := normalize.New(normalize.Options{}).Append(nil, c.Record)
+			if err != nil {
 				t.Fatal(err)
 			}
-			x := e.NewEvaluator()
-			if got := x.MatchRule(r, rec); got != c.Match {
-				t.Errorf("MatchRule = %v, want %v", got, c.Match)
-			}
-			// The indexed, prefiltered path must agree.
-			got := len(x.Match(rec, nil)) == 1
-			if got != c.Match {
-				t.Errorf("Match (indexed) = %v, want %v", got, c.Match)
+			// The raw record alone (what a Sigma rule's mapped fields read)
+			// and with its normalized document (as the service runs).
+			for _, mode := range []struct {
+				name string
+				ecs  []byte
+			}{{"raw", nil}, {"normalized", doc}} {
+				rec := m.NewRecord()
+				if err := rec.Reset(c.Record, mode.ecs); err != nil {
+					t.Fatal(err)
+				}
+				x := e.NewEvaluator()
+				if got := x.MatchRule(r, rec); got != c.Match {
+					t.Errorf("%s: MatchRule = %v, want %v", mode.name, got, c.Match)
+				}
+				// The indexed, prefiltered path must agree.
+				if got := len(x.Match(rec, nil)) == 1; got != c.Match {
+					t.Errorf("%s: Match (indexed) = %v, want %v", mode.name, got, c.Match)
+				}
 			}
 		})
 	}
