@@ -25,6 +25,7 @@ import (
 	_ "github.com/defender-intake/defender-intake/internal/sink/stdout"
 	_ "github.com/defender-intake/defender-intake/internal/source/file"
 	_ "github.com/defender-intake/defender-intake/internal/source/http"
+	_ "github.com/defender-intake/defender-intake/internal/source/kafka"
 )
 
 func init() {

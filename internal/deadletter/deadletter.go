@@ -100,6 +100,16 @@ func OpenFile(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open dead-letter file: %w", err)
 	}
+	// Terminate a line torn by a crash, so the next entry stays readable.
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		if r, err := os.Open(path); err == nil {
+			last := make([]byte, 1)
+			if _, err := r.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+				f.Write([]byte{'\n'})
+			}
+			r.Close()
+		}
+	}
 	return &File{f: f, bw: bufio.NewWriter(f), path: path}, nil
 }
 

@@ -84,15 +84,24 @@ type Service struct {
 	cmd  *exec.Cmd
 	done chan error
 	dir  string
+	// exited is closed when the process ends, for waits that must not
+	// poll a dead service until their timeout.
+	exited chan struct{}
 }
 
 // Start runs `defender-intake run --config cfg` with files in dir.
 func Start(t testing.TB, dir, cfg string) *Service {
 	t.Helper()
 	bin := Binary(t)
-	out, err := os.OpenFile(filepath.Join(dir, "stdout.ndjson"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	outPath := filepath.Join(dir, "stdout.ndjson")
+	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A process killed mid-line leaves a torn line on its standard
+	// output; a line-oriented reader (like this suite) ends it there.
+	if b, err := os.ReadFile(outPath); err == nil && len(b) > 0 && b[len(b)-1] != '\n' {
+		out.Write([]byte{'\n'})
 	}
 	errf, err := os.OpenFile(filepath.Join(dir, "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -103,9 +112,11 @@ func Start(t testing.TB, dir, cfg string) *Service {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &Service{t: t, cmd: cmd, done: make(chan error, 1), dir: dir}
+	s := &Service{t: t, cmd: cmd, done: make(chan error, 1), dir: dir, exited: make(chan struct{})}
 	go func() {
-		s.done <- cmd.Wait()
+		err := cmd.Wait()
+		close(s.exited)
+		s.done <- err
 		out.Close()
 		errf.Close()
 	}()
@@ -149,6 +160,9 @@ func (s *Service) Wait(timeout time.Duration) {
 		s.t.Fatalf("defender-intake did not exit within %s\n%s", timeout, s.Stderr())
 	}
 }
+
+// Exited is closed when the process has ended.
+func (s *Service) Exited() <-chan struct{} { return s.exited }
 
 // Stderr returns the log written so far.
 func (s *Service) Stderr() string {

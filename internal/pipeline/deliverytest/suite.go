@@ -172,7 +172,13 @@ func waitComplete(t *testing.T, snk SinkHarness, dir string, want []string, svc 
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d records still missing after %s (e.g. %s)\nservice log:\n%s", missing, len(want), timeout, ex, svc.Stderr())
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-svc.Exited():
+			if missing, ex, _ = Check(Count(snk.Read(t, dir)), want); missing > 0 {
+				t.Fatalf("service exited with %d of %d records missing (e.g. %s)\nservice log:\n%s", missing, len(want), ex, svc.Stderr())
+			}
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 

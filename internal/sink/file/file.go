@@ -94,7 +94,38 @@ func (s *Sink) open() error {
 	} else {
 		s.bw.Reset(f)
 	}
+	if err := endLine(f, st.Size()); err != nil {
+		s.f.Close()
+		s.f = nil
+		return fmt.Errorf("file sink %s: %w", s.name, err)
+	}
 	return nil
+}
+
+// endLine terminates a torn last line left by a crash in the middle of a
+// write, so that the next document starts on a line of its own. The torn
+// document was never acknowledged, so it is delivered again anyway.
+func endLine(f *os.File, size int64) error {
+	if size == 0 {
+		return nil
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, size-1); err != nil {
+		// Opened write-only: reopen read-only just to look.
+		r, err := os.Open(f.Name())
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		if _, err := r.ReadAt(last, size-1); err != nil {
+			return err
+		}
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	_, err := f.Write([]byte{'\n'})
+	return err
 }
 
 // Name implements sink.Sink.

@@ -79,3 +79,24 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// A crash can leave half a document at the end of the file; the next
+// document must still start on its own line.
+func TestTornLineAfterCrash(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ecs.ndjson")
+	if err := os.WriteFile(p, []byte("{\"a\":1}\n{\"torn\":"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open("f", Config{Path: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(context.Background(), []sink.Doc{{JSON: []byte(`{"b":2}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	b, _ := os.ReadFile(p)
+	if want := "{\"a\":1}\n{\"torn\":\n{\"b\":2}\n"; string(b) != want {
+		t.Errorf("file = %q, want %q", b, want)
+	}
+}
