@@ -291,3 +291,26 @@ func TestAhoCorasick(t *testing.T) {
 		t.Fatalf("found %v, want %v", found, want)
 	}
 }
+
+// TestPrefilterNeedsEveryClause: a rule needing two literals in two
+// fields is only evaluated when both occur.
+func TestPrefilterNeedsEveryClause(t *testing.T) {
+	e := compileOne(t, rule("sel:\n  Image|endswith: '\\whoami.exe'\n  CommandLine|contains: '/priv'\ncondition: sel"), Options{})
+	x := e.NewEvaluator()
+	cases := []struct {
+		fields        map[string]any
+		evaluated     uint64
+		wantCandidate bool
+	}{
+		{map[string]any{"Image": `c:\whoami.exe`, "CommandLine": "whoami /all"}, 0, false},
+		{map[string]any{"Image": `c:\cmd.exe`, "CommandLine": "x /priv"}, 0, false},
+		{map[string]any{"Image": `c:\whoami.exe`, "CommandLine": "whoami /priv"}, 1, true},
+	}
+	for i, c := range cases {
+		before := x.Evaluated()
+		got := x.Match(mapEvent{table: "proc", fields: c.fields}, nil)
+		if x.Evaluated()-before != c.evaluated || (len(got) == 1) != c.wantCandidate {
+			t.Errorf("case %d: evaluated %d, matched %d", i, x.Evaluated()-before, len(got))
+		}
+	}
+}

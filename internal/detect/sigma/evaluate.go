@@ -2,7 +2,6 @@ package sigma
 
 import (
 	"slices"
-	"strings"
 )
 
 // Evaluator evaluates events against an Engine. It reuses its buffers, so
@@ -10,7 +9,8 @@ import (
 type Evaluator struct {
 	e     *Engine
 	st    evalState
-	mark  []uint32 // rule position -> generation it became a candidate
+	mark  []uint32 // rule position -> generation of mask
+	mask  []uint8  // rule position -> clauses satisfied so far
 	cands []int32
 	// evaluated counts full rule evaluations, for benchmarks and metrics.
 	evaluated uint64
@@ -46,7 +46,7 @@ func (st *evalState) field(id int) *fieldVals {
 	f.vals = append(f.vals[:0], vals...)
 	f.low = f.low[:0]
 	for _, v := range f.vals {
-		f.low = append(f.low, strings.ToLower(v.S))
+		f.low = append(f.low, foldLower(v.S))
 	}
 	return f
 }
@@ -61,6 +61,7 @@ func (e *Engine) NewEvaluator() *Evaluator {
 		e:    e,
 		st:   evalState{keys: e.keys, cache: make([]fieldVals, len(e.keys))},
 		mark: make([]uint32, maxRules),
+		mask: make([]uint8, maxRules),
 	}
 }
 
@@ -86,24 +87,19 @@ func (x *Evaluator) Match(ev Event, dst []*Rule) []*Rule {
 		ti = x.e.any
 	}
 	gen := x.st.gen
-	cands := append(x.cands[:0], ti.always...)
-	for _, pos := range ti.always {
-		x.mark[pos] = gen
-	}
+	x.cands = append(x.cands[:0], ti.always...)
 	for fi := range ti.filters {
 		ff := &ti.filters[fi]
 		f := x.st.field(ff.field)
 		for _, low := range f.low {
 			ff.ac.scan(low, func(id int32) {
-				for _, pos := range ff.patRules[id] {
-					if x.mark[pos] != gen {
-						x.mark[pos] = gen
-						cands = append(cands, pos)
-					}
+				for _, ref := range ff.patRules[id] {
+					x.satisfy(ti, ref, gen)
 				}
 			})
 		}
 	}
+	cands := x.cands
 	slices.Sort(cands)
 	x.evaluated += uint64(len(cands))
 	for _, pos := range cands {
@@ -114,6 +110,23 @@ func (x *Evaluator) Match(ev Event, dst []*Rule) []*Rule {
 	}
 	x.cands = cands
 	return dst
+}
+
+// satisfy records that a clause of a rule holds for the current event;
+// the rule becomes a candidate when all its clauses hold.
+func (x *Evaluator) satisfy(ti *tableIndex, ref clauseRef, gen uint32) {
+	pos := ref.pos
+	if x.mark[pos] != gen {
+		x.mark[pos], x.mask[pos] = gen, 0
+	}
+	old := x.mask[pos]
+	now := old | 1<<ref.bit
+	if now != old {
+		x.mask[pos] = now
+		if now == ti.full[pos] {
+			x.cands = append(x.cands, pos)
+		}
+	}
 }
 
 // MatchNaive evaluates every loaded rule on ev, ignoring the table index

@@ -102,7 +102,7 @@ func (p pattern) withSuffixStar() pattern {
 func (p pattern) lower() pattern {
 	q := pattern{parts: make([]patternPart, len(p.parts))}
 	for i, part := range p.parts {
-		part.lit = strings.ToLower(part.lit)
+		part.lit = foldLower(part.lit)
 		q.parts[i] = part
 	}
 	return q

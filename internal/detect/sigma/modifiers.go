@@ -168,7 +168,7 @@ func (c *compiler) compileValue(ms modifierSet, v *yaml.Node) ([]valueMatcher, e
 		if err != nil {
 			return nil, skipf("unsupported regular expression", "%v", err)
 		}
-		return []valueMatcher{{kind: vmRegexp, re: re, negate: ms.neq}}, nil
+		return []valueMatcher{{kind: vmRegexp, re: re, reLits: regexpLiterals(re.String()), negate: ms.neq}}, nil
 	case "fieldref":
 		key, ok := c.mapper.Field(c.ls, v.Value)
 		if !ok {

@@ -32,20 +32,31 @@ type valueMatcher struct {
 	num    float64
 	prefix netip.Prefix
 	re     *regexp.Regexp
-	ref    int     // field id of the referenced field (fieldref)
-	refPos strKind // how the referenced value is compared
+	reLits []string // literals one of which every regexp match contains
+	ref    int      // field id of the referenced field (fieldref)
+	refPos strKind  // how the referenced value is compared
 }
 
-// prefilter returns the lowercase literal every value matched by m
-// contains, or "" when m cannot be prefiltered.
-func (m *valueMatcher) prefilter() string {
-	if m.kind != vmString || m.negate {
-		return ""
+// prefilter returns lowercase literals one of which every value matched
+// by m contains, or nil when m cannot be prefiltered.
+func (m *valueMatcher) prefilter() []string {
+	if m.negate {
+		return nil
 	}
-	if m.str.kind == strGlob {
-		return strings.ToLower(m.str.glob.longestLiteral())
+	switch m.kind {
+	case vmString:
+		lit := m.str.lit
+		if m.str.kind == strGlob {
+			lit = m.str.glob.longestLiteral()
+		}
+		if lit == "" {
+			return nil
+		}
+		return []string{foldLower(lit)}
+	case vmRegexp:
+		return m.reLits
 	}
-	return strings.ToLower(m.str.lit)
+	return nil
 }
 
 // test evaluates the matcher on one field's cached values.
