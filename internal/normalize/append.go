@@ -174,6 +174,9 @@ func parseJSONValue(p *fastjson.Parser, v any) any {
 	if err != nil {
 		return undef
 	}
+	if j.Type() == fastjson.TypeObject {
+		return lazyObject{j.GetObject()}
+	}
 	return fromJSON(j)
 }
 
@@ -189,6 +192,9 @@ func fromJSONText(v any) any {
 	j, err := p.Parse(s)
 	if err != nil {
 		return undef
+	}
+	if j.Type() == fastjson.TypeObject {
+		return lazyObject{j.GetObject()}
 	}
 	return fromJSON(j)
 }

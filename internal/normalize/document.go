@@ -32,6 +32,7 @@ type field struct {
 	rank int32 // position of path among all registered paths, sorted
 	path string
 	segs []string
+	keys [][]byte // each segment as a JSON key: `"seg":`
 	kind kind
 }
 
@@ -96,6 +97,9 @@ func newDocument() *document {
 func (d *document) register(path string) *field {
 	path = strings.Clone(path)
 	f := &field{id: int32(len(d.slots)), path: path, segs: strings.Split(path, "."), kind: kindOf(path)}
+	for _, seg := range f.segs {
+		f.keys = append(f.keys, append(appendString(nil, seg), ':'))
+	}
 	d.fields[path] = f
 	d.slots = append(d.slots, slot{})
 	d.byID = append(d.byID, f)
@@ -238,7 +242,8 @@ func (d *document) appendJSON(dst []byte) []byte {
 	first[0] = true
 	dst = append(dst, '{')
 	for _, id := range order {
-		segs := d.byID[id].segs
+		f := d.byID[id]
+		segs := f.segs
 		common := 0
 		for common < len(open) && common < len(segs)-1 && open[common] == segs[common] {
 			common++
@@ -248,22 +253,21 @@ func (d *document) appendJSON(dst []byte) []byte {
 			open = open[:len(open)-1]
 			first = first[:len(first)-1]
 		}
-		for _, seg := range segs[len(open) : len(segs)-1] {
+		for i := len(open); i < len(segs)-1; i++ {
 			if !first[len(first)-1] {
 				dst = append(dst, ',')
 			}
 			first[len(first)-1] = false
-			dst = appendString(dst, seg)
-			dst = append(dst, ':', '{')
-			open = append(open, seg)
+			dst = append(dst, f.keys[i]...)
+			dst = append(dst, '{')
+			open = append(open, segs[i])
 			first = append(first, true)
 		}
 		if !first[len(first)-1] {
 			dst = append(dst, ',')
 		}
 		first[len(first)-1] = false
-		dst = appendString(dst, segs[len(segs)-1])
-		dst = append(dst, ':')
+		dst = append(dst, f.keys[len(segs)-1]...)
 		dst = d.slots[id].appendJSON(dst)
 	}
 	for range open {

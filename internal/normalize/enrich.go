@@ -3,6 +3,7 @@ package normalize
 import (
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,25 +49,17 @@ func (n *Normalizer) enrich(r *record) {
 
 // putList sets path to the distinct non-empty string values of fields.
 func (d *document) putList(path string, fields ...string) {
-	var out []any
+	var buf [8]string
+	out := buf[:0]
 	for _, f := range fields {
 		v, ok := d.str(f)
-		if !ok {
+		if !ok || slices.Contains(out, v) {
 			continue
 		}
-		dup := false
-		for _, o := range out {
-			if o == v {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			out = append(out, v)
-		}
+		out = append(out, v)
 	}
 	if len(out) > 0 {
-		d.put(path, out)
+		d.put(path, slices.Clone(out))
 	}
 }
 

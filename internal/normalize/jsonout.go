@@ -4,8 +4,11 @@ import (
 	"encoding/binary"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
 )
 
 // appendValue writes a stored value as JSON. Objects keep their order.
@@ -165,4 +168,60 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// appendSortedJSON writes a parsed JSON value as appendSortedJSON writes
+// its converted form (numbers as Python writes them back, keys sorted, the
+// last of duplicate keys kept), without converting it.
+func (r *record) appendSortedJSON(dst []byte, v *fastjson.Value) []byte {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		type member struct {
+			key string
+			v   *fastjson.Value
+		}
+		var buf [32]member
+		members := buf[:0]
+		v.GetObject().Visit(func(k []byte, val *fastjson.Value) {
+			for i := range members {
+				if members[i].key == string(k) {
+					members[i].v = val // the last duplicate wins
+					return
+				}
+			}
+			members = append(members, member{b2s(k), val})
+		})
+		slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
+		dst = append(dst, '{')
+		for i, m := range members {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, m.key)
+			dst = append(dst, ':')
+			dst = r.appendSortedJSON(dst, m.v)
+		}
+		return append(dst, '}')
+	case fastjson.TypeArray:
+		dst = append(dst, '[')
+		for i, it := range v.GetArray() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = r.appendSortedJSON(dst, it)
+		}
+		return append(dst, ']')
+	case fastjson.TypeString:
+		return appendString(dst, b2s(v.GetStringBytes()))
+	case fastjson.TypeNumber:
+		if n, ok := r.intValue(v); ok {
+			return strconv.AppendInt(dst, n, 10)
+		}
+		return appendJSON(dst, fromJSON(v), true)
+	case fastjson.TypeTrue:
+		return append(dst, "true"...)
+	case fastjson.TypeFalse:
+		return append(dst, "false"...)
+	}
+	return append(dst, "null"...)
 }

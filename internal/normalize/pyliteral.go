@@ -431,6 +431,11 @@ func intValue(n *big.Int) any {
 
 // strings parses one or more adjacent string literals (Python joins them).
 func (p *litParser) strings() (any, error) {
+	// The common case, one plain literal with no escape, is a substring
+	// of the input and needs no copy.
+	if v, ok := p.plainString(); ok {
+		return v, nil
+	}
 	var out strings.Builder
 	isBytes := false
 	first := true
@@ -446,13 +451,13 @@ func (p *litParser) strings() (any, error) {
 			}
 			break
 		}
-		b := strings.Contains(prefix, "b")
+		b := strings.IndexByte(prefix, 'b') >= 0
 		if !first && b != isBytes {
 			return nil, errNotLiteral // cannot mix bytes and str
 		}
 		isBytes = b
 		p.i = j
-		if err := p.stringLiteral(&out, strings.Contains(prefix, "r"), b); err != nil {
+		if err := p.stringLiteral(&out, strings.IndexByte(prefix, 'r') >= 0, b); err != nil {
 			return nil, err
 		}
 		first = false
@@ -469,9 +474,35 @@ func (p *litParser) strings() (any, error) {
 	return out.String(), nil
 }
 
+// plainString parses a quoted string without prefix, escape or line break
+// that is not followed by another literal to join.
+func (p *litParser) plainString() (string, bool) {
+	q := p.s[p.i]
+	if q != '"' && q != '\'' || strings.HasPrefix(p.s[p.i+1:], string([]byte{q, q})) {
+		return "", false
+	}
+	body := p.s[p.i+1:]
+	end := strings.IndexByte(body, q)
+	if end < 0 || strings.IndexByte(body[:end], '\\') >= 0 || strings.IndexByte(body[:end], '\n') >= 0 || strings.IndexByte(body[:end], '\r') >= 0 {
+		return "", false
+	}
+	// Another literal right after (implicit join) takes the slow path.
+	rest := p.s[p.i+1+end+1:]
+	k := 0
+	for k < len(rest) && (rest[k] == ' ' || rest[k] == '\t' || rest[k] == '\n' || rest[k] == '\r') {
+		k++
+	}
+	if k < len(rest) && (rest[k] == '"' || rest[k] == '\'' || isIdentStart(rest[k])) {
+		return "", false
+	}
+	p.i += 1 + end + 1
+	return body[:end], true
+}
+
 func (p *litParser) stringLiteral(out *strings.Builder, raw, isBytes bool) error {
 	q := p.s[p.i]
-	triple := strings.HasPrefix(p.s[p.i:], strings.Repeat(string(q), 3))
+	tripleQ := string([]byte{q, q, q})
+	triple := strings.HasPrefix(p.s[p.i:], tripleQ)
 	if triple {
 		p.i += 3
 	} else {
@@ -487,7 +518,7 @@ func (p *litParser) stringLiteral(out *strings.Builder, raw, isBytes bool) error
 				p.i++
 				return nil
 			}
-			if strings.HasPrefix(p.s[p.i:], strings.Repeat(string(q), 3)) {
+			if strings.HasPrefix(p.s[p.i:], tripleQ) {
 				p.i += 3
 				return nil
 			}

@@ -21,6 +21,8 @@ type record struct {
 	// scratch holds text made while mapping (numbers written as
 	// keywords); strings stored in the document may point into it.
 	scratch []byte
+	// numText receives the text of one JSON number at a time.
+	numText [32]byte
 
 	// Results of the parsing stages; undef when the stage did not run.
 	fields   any // AdditionalFields, parsed (parse_additional_fields)
@@ -30,8 +32,17 @@ type record struct {
 }
 
 // p returns a property (undef when absent, nil when JSON null).
+// The converted value is kept: some properties (RawEventData, command
+// lines) are read several times per record.
 func (r *record) p(id propID) any {
-	return fromJSON(r.props.get(id))
+	s := &r.props.slots[id]
+	if s.gen != r.props.gen {
+		return undef
+	}
+	if !s.converted {
+		s.value, s.converted = fromJSON(s.v), true
+	}
+	return s.value
 }
 
 // propID numbers a property name the mapping reads.
@@ -64,8 +75,10 @@ type propIndex struct {
 }
 
 type propSlot struct {
-	gen uint64
-	v   *fastjson.Value
+	gen       uint64
+	v         *fastjson.Value
+	converted bool
+	value     any // fromJSON(v), once converted
 }
 
 func newPropIndex() *propIndex { return &propIndex{slots: make([]propSlot, len(propNamesByID))} }
@@ -111,6 +124,9 @@ func (r *record) setText(path, text string) {
 	}
 	r.store(path, text)
 }
+
+// setConst stores a shared constant value as it is.
+func (r *record) setConst(path string, v any) { r.doc.put(path, v) }
 
 // setValue stores a constant or computed value without literal evaluation.
 func (r *record) setValue(path string, v any) { r.store(path, v) }
@@ -159,7 +175,7 @@ func (r *record) copy(path string, id propID) {
 	case fastjson.TypeNumber:
 		f := r.doc.field(path)
 		if f.kind == kLong || f.kind == kKeyword || f.kind == kNumber {
-			if n, err := v.Int64(); err == nil && !isFloatText(v) {
+			if n, ok := r.intValue(v); ok {
 				if f.kind == kKeyword {
 					// The digits as written: a view of a per-record buffer.
 					start := len(r.scratch)
@@ -170,6 +186,15 @@ func (r *record) copy(path string, id propID) {
 				}
 				return
 			}
+		}
+	case fastjson.TypeObject:
+		// An object in a text field is stored as compact JSON with sorted
+		// keys; written straight from the parsed record, not converted.
+		if f := r.doc.field(path); f.kind == kKeyword && v.GetObject().Len() > 0 {
+			start := len(r.scratch)
+			r.scratch = r.appendSortedJSON(r.scratch, v)
+			r.doc.putString(f, b2s(r.scratch[start:]))
+			return
 		}
 	case fastjson.TypeString:
 		b := v.GetStringBytes()
@@ -187,11 +212,111 @@ func (r *record) copy(path string, id propID) {
 	r.set(path, fromJSON(v))
 }
 
-// isFloatText tells whether a JSON number was written with a fraction or
-// an exponent (then it is a float, even when integral, as in Python).
-func isFloatText(v *fastjson.Value) bool {
-	var scratch [32]byte
-	return bytes.ContainsAny(v.MarshalTo(scratch[:0]), ".eE")
+// text returns a property when it is a string, without boxing it ("" and
+// false otherwise).
+func (r *record) text(id propID) (string, bool) {
+	v := r.props.get(id)
+	if v == nil || v.Type() != fastjson.TypeString {
+		return "", false
+	}
+	return b2s(v.GetStringBytes()), true
+}
+
+// has tells whether a property is present and not null (the reference's
+// `x != None`, which a missing key also passes in Jinja, is written out
+// where it matters).
+func (r *record) has(id propID) bool {
+	v := r.props.get(id)
+	return v != nil && v.Type() != fastjson.TypeNull
+}
+
+// truthyProp is Python truthiness of a property, without converting it.
+func (r *record) truthyProp(id propID) bool {
+	v := r.props.get(id)
+	if v == nil {
+		return false
+	}
+	switch v.Type() {
+	case fastjson.TypeNull, fastjson.TypeFalse:
+		return false
+	case fastjson.TypeString:
+		return len(v.GetStringBytes()) > 0
+	case fastjson.TypeNumber:
+		return v.GetFloat64() != 0
+	case fastjson.TypeArray:
+		return len(v.GetArray()) > 0
+	case fastjson.TypeObject:
+		return v.GetObject().Len() > 0
+	}
+	return true
+}
+
+// copyOr is set(path, a or b): the first truthy property is copied.
+func (r *record) copyOr(path string, a, b propID) {
+	if r.truthyProp(a) {
+		r.copy(path, a)
+		return
+	}
+	r.copy(path, b)
+}
+
+// copyOrTop is set(path, record.key or properties.id): a few keys may
+// sit beside the properties in some exports.
+func (r *record) copyOrTop(path, key string, id propID) {
+	if v := r.root.Get(key); v != nil && truthy(fromJSON(v)) {
+		r.set(path, fromJSON(v))
+		return
+	}
+	r.copy(path, id)
+}
+
+// copyText is set(path, fn(property)) for text properties, such as
+// basename and dirname; other values are set as they are.
+func (r *record) copyText(path string, id propID, fn func(string) string) {
+	s, ok := r.text(id)
+	if !ok {
+		r.set(path, r.p(id))
+		return
+	}
+	s = fn(s)
+	if s == "" || s == "$" {
+		return
+	}
+	if f := r.doc.field(path); f.kind == kKeyword && !mayBeLiteral(s[0]) {
+		r.doc.putString(f, s)
+		return
+	}
+	r.set(path, s)
+}
+
+// actionType is the ActionType property ("" when absent or not text).
+func (r *record) actionType() string {
+	s, _ := r.text(pActionType)
+	return s
+}
+
+// intValue returns a JSON number written as an integer (a number with a
+// fraction or an exponent is a float, even when integral, as in Python).
+func (r *record) intValue(v *fastjson.Value) (int64, bool) {
+	text := v.MarshalTo(r.numText[:0])
+	if len(text) == 0 || len(text) > 18 || bytes.ContainsAny(text, ".eE") {
+		return 0, false
+	}
+	var n int64
+	neg := text[0] == '-'
+	if neg {
+		text = text[1:]
+	}
+	for _, c := range text {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // setProps copies properties to action.properties.<name> one for one.
@@ -209,20 +334,12 @@ func isIP(v any) bool {
 
 // basename and dirname follow Windows path rules when the path holds a
 // backslash or a drive letter, POSIX rules otherwise.
-func basename(v any) any {
-	s, ok := v.(string)
-	if !ok {
-		return v
-	}
+func basename(s string) string {
 	_, tail := splitPathname(s)
 	return tail
 }
 
-func dirname(v any) any {
-	s, ok := v.(string)
-	if !ok {
-		return v
-	}
+func dirname(s string) string {
 	head, _ := splitPathname(s)
 	return head
 }

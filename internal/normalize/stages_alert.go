@@ -7,8 +7,8 @@ import "strings"
 func (r *record) alertEvidence() {
 	r.setValue("event.dataset", "alert_evidence")
 	r.setValue("event.kind", "enrichment")
-	r.setValue("event.category", []any{"threat"})
-	r.setValue("event.type", []any{"indicator"})
+	r.setConst("event.category", inThreat)
+	r.setConst("event.type", isIndicator)
 	r.copy("user.id", pAccountObjectId)
 	r.copy("microsoft.defender.entity.type", pEntityType)
 	r.copy("microsoft.defender.evidence.role", pEvidenceRole)
@@ -50,8 +50,8 @@ func (r *record) alertEvidence() {
 func (r *record) alertInfo() {
 	r.setValue("event.dataset", "alert_info")
 	r.setValue("event.kind", "alert")
-	r.setValue("event.category", []any{"threat"})
-	r.setValue("event.type", []any{"info"})
+	r.setConst("event.category", inThreat)
+	r.setConst("event.type", isInfo)
 	r.copy("threat.technique.name", pAttackTechniques)
 	r.copy("microsoft.defender.threat.category", pCategory)
 	r.copy("microsoft.defender.threat.severity", pSeverity)

@@ -12,12 +12,12 @@ var (
 // Stages of the Cloud* tables (Defender for Cloud Apps, Defender for Cloud).
 
 func (r *record) cloudAppEvents() {
-	r.setValue("event.category", []any{"network"})
-	if r.p(pActionType) == "AirInvestigationData" {
-		r.setValue("event.category", []any{"intrusion_detection"})
+	r.setConst("event.category", inNetwork)
+	if r.actionType() == "AirInvestigationData" {
+		r.setConst("event.category", inIntrusionDetection)
 	}
 	r.setValue("event.dataset", "cloud_app_events")
-	r.setValue("event.type", []any{"info"})
+	r.setConst("event.type", isInfo)
 	r.setProps(cloudAppEventsProps)
 	raw := r.p(pRawEventData)
 	r.set("microsoft.defender.investigation.id", attr(raw, "InvestigationId"))
@@ -65,8 +65,8 @@ func iter(v any) []any {
 
 func (r *record) cloudAuditEvents() {
 	r.setValue("event.dataset", "cloud_audit_events")
-	r.setValue("event.category", []any{"network"})
-	r.setValue("event.type", []any{"info"})
+	r.setConst("event.category", inNetwork)
+	r.setConst("event.type", isInfo)
 	r.copy("cloud.account.id", pAccount)
 	r.copy("user_agent.original", pUserAgent)
 	r.setProps(cloudAuditEventsProps)
@@ -74,8 +74,8 @@ func (r *record) cloudAuditEvents() {
 
 func (r *record) cloudProcessEvents() {
 	r.setValue("event.dataset", "cloud_process_events")
-	r.setValue("event.category", []any{"process"})
-	r.setValue("event.type", []any{"info"})
+	r.setConst("event.category", inProcess)
+	r.setConst("event.type", isInfo)
 	r.copy("file.name", pFileName)
 	r.copy("process.name", pProcessName)
 	r.copy("process.parent.name", pParentProcessName)
@@ -86,8 +86,8 @@ func (r *record) cloudProcessEvents() {
 
 func (r *record) cloudStorageAggregatedEvents() {
 	r.setValue("event.dataset", "cloud_storage_aggregate_events")
-	r.setValue("event.category", []any{"network"})
-	r.setValue("event.type", []any{"info"})
+	r.setConst("event.category", inNetwork)
+	r.setConst("event.type", isInfo)
 	r.copy("user_agent.original", pUserAgent)
 	r.copy("client.geo.country_name", pCountryName)
 	r.copy("client.geo.region_name", pProvinceName)

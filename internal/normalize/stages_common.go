@@ -20,15 +20,15 @@ var sourceIPProps = []propID{pLocalIP, pIPAddress, pRequestSourceIP, pPublicIP,
 // commonFields maps the properties every table may carry (the reference's
 // set_common_fields stage). Later table stages may overwrite these fields.
 func (r *record) commonFields() {
-	r.setValue("event.type", []any{"info"})
-	r.set("event.action", or(r.p(pAction), r.p(pDeliveryAction)))
+	r.setConst("event.type", isInfo)
+	r.copyOr("event.action", pAction, pDeliveryAction)
 	r.set("action.name", r.top("operationName"))
 	r.copy("agent.version", pClientVersion)
 	r.copy("agent.id", pDeviceId)
-	r.set("destination.port", or(r.p(pRemotePort), r.p(pDestinationPort)))
+	r.copyOr("destination.port", pRemotePort, pDestinationPort)
 	r.copy("email.local_id", pNetworkMessageId)
 	r.copy("email.message_id", pInternetMessageId)
-	r.set("email.subject", or(r.p(pEmailSubject), r.p(pSubject)))
+	r.copyOr("email.subject", pEmailSubject, pSubject)
 	r.copy("file.directory", pFolderPath)
 	r.copy("file.hash.md5", pMD5)
 	r.copy("file.hash.sha1", pSHA1)
@@ -48,17 +48,17 @@ func (r *record) commonFields() {
 	r.copy("service.name", pServiceSource)
 	r.copy("service.type", pDetectionSource)
 	r.copy("source.geo.city_name", pCity)
-	r.set("source.port", or(r.p(pLocalPort), r.p(pRequestSourcePort)))
+	r.copyOr("source.port", pLocalPort, pRequestSourcePort)
 	r.copy("url.domain", pUrlDomain)
-	r.set("url.original", or(r.p(pFileOriginUrl), r.p(pUrl)))
-	r.set("user.domain", or(r.p(pAccountDomain), r.p(pRequestAccountDomain)))
+	r.copyOr("url.original", pFileOriginUrl, pUrl)
+	r.copyOr("user.domain", pAccountDomain, pRequestAccountDomain)
 	r.copy("user.full_name", pAccountDisplayName)
-	r.set("user.name", or(r.p(pAccountName), r.p(pRequestAccountName)))
+	r.copyOr("user.name", pAccountName, pRequestAccountName)
 	r.copy("user_agent.original", pUserAgent)
 	r.copy("action.outcome", pFailureReason)
 	r.copy("action.type", pActionType)
 	r.setProps(commonOriginProps)
-	r.set("action.properties.ISP", or(r.p(pISP), r.p(pIsp)))
+	r.copyOr("action.properties.ISP", pISP, pIsp)
 	r.setProps(commonObjectProps)
 	r.copy("action.properties.AccountUPN", pAccountUpn)
 	r.setProps(remoteSessionProps)
@@ -78,14 +78,14 @@ func (r *record) commonFields() {
 	r.copy("microsoft.defender.url_location", pUrlLocation)
 
 	for _, id := range sourceIPProps {
-		if v := r.p(id); isIP(v) {
-			r.set("source.ip", v)
+		if s, ok := r.text(id); ok && validIP(s) {
+			r.copy("source.ip", id)
 		}
 	}
 	r.copy("source.domain", pInitiatingProcessRemoteSessionDeviceName)
 	for _, id := range []propID{pRemoteIP, pDestinationIPAddress} {
-		if v := r.p(id); isIP(v) {
-			r.set("destination.ip", v)
+		if s, ok := r.text(id); ok && validIP(s) {
+			r.copy("destination.ip", id)
 		}
 	}
 	r.remoteURL()
@@ -162,21 +162,21 @@ func (r *record) operationProperties() {
 // processFields maps the initiating process of every table but
 // DeviceProcessEvents to process.* (set_process_events).
 func (r *record) processFields() {
-	r.set("process.hash.md5", or(r.top("InitiatingProcessMD5"), r.p(pInitiatingProcessMD5)))
-	r.set("process.hash.sha1", or(r.top("InitiatingProcessSHA1"), r.p(pInitiatingProcessSHA1)))
-	r.set("process.hash.sha256", or(r.top("InitiatingProcessSHA256"), r.p(pInitiatingProcessSHA256)))
-	r.set("process.pid", or(r.p(pProcessId), r.p(pInitiatingProcessId)))
+	r.copyOrTop("process.hash.md5", "InitiatingProcessMD5", pInitiatingProcessMD5)
+	r.copyOrTop("process.hash.sha1", "InitiatingProcessSHA1", pInitiatingProcessSHA1)
+	r.copyOrTop("process.hash.sha256", "InitiatingProcessSHA256", pInitiatingProcessSHA256)
+	r.copyOr("process.pid", pProcessId, pInitiatingProcessId)
 	r.copy("process.start", pInitiatingProcessCreationTime)
-	r.set("process.name", basename(r.p(pInitiatingProcessFileName)))
-	r.set("process.command_line", or(r.p(pProcessCommandLine), r.p(pInitiatingProcessCommandLine)))
+	r.copyText("process.name", pInitiatingProcessFileName, basename)
+	r.copyOr("process.command_line", pProcessCommandLine, pInitiatingProcessCommandLine)
 	r.copy("process.executable", pInitiatingProcessFolderPath)
-	r.set("process.working_directory", dirname(r.p(pInitiatingProcessFolderPath)))
+	r.copyText("process.working_directory", pInitiatingProcessFolderPath, dirname)
 	r.copy("process.user.domain", pInitiatingProcessAccountDomain)
 	r.copy("process.user.name", pInitiatingProcessAccountName)
 	r.copy("process.user.id", pInitiatingProcessAccountSid)
 	r.copy("process.user.email", pInitiatingProcessAccountUpn)
 	r.copy("process.parent.pid", pInitiatingProcessParentId)
-	r.set("process.parent.name", basename(r.p(pInitiatingProcessParentFileName)))
+	r.copyText("process.parent.name", pInitiatingProcessParentFileName, basename)
 	r.copy("process.parent.start", pInitiatingProcessParentCreationTime)
 	r.initiatingProcessProps()
 	r.setProps(processFieldsProps)
@@ -201,9 +201,9 @@ func (r *record) setArgs(path string, prop propID) {
 	if len(words) <= 1 || len(words) == 2 && words[1] == "" {
 		return
 	}
-	args := make([]any, len(words)-1)
-	for i, w := range words[1:] {
-		args[i] = w
+	args := words[1:]
+	if strings.Trim(cl[len(words[0]):], " ") == "" {
+		return // only blanks after the first word: an empty list is no list
 	}
-	r.setValue(path, args)
+	r.doc.putField(r.doc.field(path), args)
 }

@@ -16,28 +16,28 @@ var (
 // initiating process to process.parent.* (set_process_deviceprocess_events
 // and set_device_process_events_fields).
 func (r *record) deviceProcessEvents() {
-	r.set("action.properties.InitiatingProcessParentFileName", basename(r.p(pInitiatingProcessParentFileName)))
+	r.copyText("action.properties.InitiatingProcessParentFileName", pInitiatingProcessParentFileName, basename)
 	r.copy("process.parent.code_signature.status", pInitiatingProcessSignatureStatus)
 	r.copy("process.parent.code_signature.subject_name", pInitiatingProcessSignerType)
 	r.copy("process.parent.command_line", pInitiatingProcessCommandLine)
 	r.copy("process.parent.executable", pInitiatingProcessFolderPath)
-	r.set("process.parent.hash.md5", or(r.top("InitiatingProcessMD5"), r.p(pInitiatingProcessMD5)))
-	r.set("process.parent.hash.sha1", or(r.top("InitiatingProcessSHA1"), r.p(pInitiatingProcessSHA1)))
-	r.set("process.parent.hash.sha256", or(r.top("InitiatingProcessSHA256"), r.p(pInitiatingProcessSHA256)))
-	r.set("process.parent.name", basename(r.p(pInitiatingProcessFileName)))
+	r.copyOrTop("process.parent.hash.md5", "InitiatingProcessMD5", pInitiatingProcessMD5)
+	r.copyOrTop("process.parent.hash.sha1", "InitiatingProcessSHA1", pInitiatingProcessSHA1)
+	r.copyOrTop("process.parent.hash.sha256", "InitiatingProcessSHA256", pInitiatingProcessSHA256)
+	r.copyText("process.parent.name", pInitiatingProcessFileName, basename)
 	r.copy("process.parent.pid", pInitiatingProcessId)
 	r.copy("process.parent.start", pInitiatingProcessCreationTime)
 	r.copy("process.parent.user.domain", pInitiatingProcessAccountDomain)
 	r.copy("process.parent.user.name", pInitiatingProcessAccountName)
 	r.copy("process.parent.user.id", pInitiatingProcessAccountSid)
 	r.copy("process.parent.user.email", pInitiatingProcessAccountUpn)
-	r.set("process.parent.working_directory", dirname(r.p(pInitiatingProcessFolderPath)))
+	r.copyText("process.parent.working_directory", pInitiatingProcessFolderPath, dirname)
 	r.copy("process.pid", pProcessId)
 	r.copy("process.start", pProcessCreationTime)
-	r.set("process.name", basename(r.p(pFileName)))
+	r.copyText("process.name", pFileName, basename)
 	r.copy("process.command_line", pProcessCommandLine)
 	r.copy("process.executable", pFolderPath)
-	r.set("process.working_directory", dirname(r.p(pFolderPath)))
+	r.copyText("process.working_directory", pFolderPath, dirname)
 	r.setProps(createdProcessDetails)
 	r.initiatingProcessProps()
 	r.setArgs("process.parent.args", pInitiatingProcessCommandLine)
@@ -62,12 +62,12 @@ func (r *record) deviceProcessEvents() {
 	}
 
 	r.setValue("event.dataset", "device_process_events")
-	r.setValue("event.category", []any{"process"})
+	r.setConst("event.category", inProcess)
 }
 
 func (r *record) deviceEvents() {
 	r.setValue("event.dataset", "device_events")
-	r.setValue("event.category", []any{"host"})
+	r.setConst("event.category", inHost)
 	r.setProps(deviceEventsProps)
 	f := r.fields
 	if f == undef {
@@ -78,7 +78,7 @@ func (r *record) deviceEvents() {
 			r.set(path, v)
 		}
 	}
-	switch r.p(pActionType) {
+	switch r.actionType() {
 	case "UsbDriveMounted":
 		set("device.manufacturer", "Manufacturer")
 		set("action.properties.DeviceSerialNumber", "SerialNumber")
@@ -96,7 +96,7 @@ func (r *record) deviceEvents() {
 
 func (r *record) deviceFileCertificateInfo() {
 	r.setValue("event.dataset", "device_file_certificate_info")
-	r.setValue("event.category", []any{"file"})
+	r.setConst("event.category", inFile)
 	r.copy("file.x509.serial_number", pCertificateSerialNumber)
 	r.copy("file.x509.not_after", pCertificateExpirationTime)
 	r.copy("microsoft.defender.certificate.is_signed", pIsSigned)
@@ -114,18 +114,18 @@ func (r *record) deviceFileCertificateInfo() {
 
 func (r *record) deviceFileEvents() {
 	r.setValue("event.dataset", "device_file_events")
-	r.setValue("event.category", []any{"file"})
+	r.setConst("event.category", inFile)
 	r.setProps(deviceFileEventsProps)
 }
 
 func (r *record) deviceImageLoadEvents() {
 	r.setValue("event.dataset", "device_image_load_events")
-	r.setValue("event.category", []any{"process"})
+	r.setConst("event.category", inProcess)
 }
 
 func (r *record) deviceInfo() {
 	r.setValue("event.dataset", "device_info_events")
-	r.setValue("event.category", []any{"host"})
+	r.setConst("event.category", inHost)
 	r.copy("microsoft.defender.host.model", pModel)
 	r.copy("microsoft.defender.host.vendor", pVendor)
 	r.copy("microsoft.defender.host.category", pDeviceCategory)
@@ -143,8 +143,8 @@ func (r *record) deviceInfo() {
 
 func (r *record) deviceLogonEvents() {
 	r.setValue("event.dataset", "device_logon_events")
-	r.setValue("event.category", []any{"authentication"})
-	switch r.p(pActionType) {
+	r.setConst("event.category", inAuthentication)
+	switch r.actionType() {
 	case "LogonSuccess":
 		r.setValue("event.outcome", "success")
 	case "LogonFailed":
@@ -160,14 +160,14 @@ func (r *record) deviceLogonEvents() {
 
 func (r *record) deviceNetworkEvents() {
 	r.setValue("event.dataset", "device_network_events")
-	r.setValue("event.category", []any{"network"})
+	r.setConst("event.category", inNetwork)
 	if r.fields != undef {
 		r.set("source.mac", attr(r.fields, "Source Mac"))
 		r.set("destination.mac", attr(r.fields, "Destination Mac"))
 	}
 	// An inbound connection is reported from the device's side: swap so
 	// that source is the remote peer.
-	action := r.p(pActionType)
+	action := r.actionType()
 	inbound := action == "InboundConnectionAttempt" || action == "InboundConnectionAcknowledged" ||
 		(action == "ConnectionAttempt" || action == "ConnectionAcknowledged") && attr(r.fields, "direction") == "In"
 	if !inbound {
@@ -180,20 +180,20 @@ func (r *record) deviceNetworkEvents() {
 	if v := r.p(pRemotePort); v != nil && v != undef {
 		r.set("source.port", v)
 	}
-	if v := r.p(pRemoteIP); isIP(v) {
-		r.set("source.ip", v)
+	if s, ok := r.text(pRemoteIP); ok && validIP(s) {
+		r.copy("source.ip", pRemoteIP)
 	}
 	if v := r.p(pLocalPort); v != nil && v != undef {
 		r.set("destination.port", v)
 	}
-	if v := r.p(pLocalIP); isIP(v) {
-		r.set("destination.ip", v)
+	if s, ok := r.text(pLocalIP); ok && validIP(s) {
+		r.copy("destination.ip", pLocalIP)
 	}
 }
 
 func (r *record) deviceNetworkInfo() {
 	r.setValue("event.dataset", "device_network_info")
-	r.setValue("event.category", []any{"host"})
+	r.setConst("event.category", inHost)
 	r.setText("host.mac", `["`+str(r.p(pMacAddress))+`"]`)
 	r.copy("microsoft.defender.observer.interface.name", pNetworkAdapterName)
 	r.copy("microsoft.defender.observer.interface.type", pNetworkAdapterType)
@@ -209,7 +209,7 @@ func (r *record) deviceNetworkInfo() {
 
 func (r *record) deviceRegistryEvents() {
 	r.setValue("event.dataset", "device_registry_events")
-	r.setValue("event.category", []any{"process"})
+	r.setConst("event.category", inProcess)
 	r.setProps(deviceRegistryEventsProps)
 }
 

@@ -14,14 +14,14 @@ var (
 
 func (r *record) emailAttachmentInfo() {
 	r.setValue("event.dataset", "email_attachment_info")
-	r.setValue("event.category", []any{"email"})
+	r.setConst("event.category", inEmail)
 }
 
 var emailDirections = map[string]string{"Inbound": "inbound", "Outbound": "outbound", "Intra-org": "internal"}
 
 func (r *record) emailEvents() {
 	r.setValue("event.dataset", "email_events")
-	r.setValue("event.category", []any{"email"})
+	r.setConst("event.category", inEmail)
 	r.copy("rule.name", pEmailActionPolicy)
 	r.copy("rule.id", pEmailActionPolicyGuid)
 	r.setProps(emailEventsProps)
@@ -37,30 +37,30 @@ func (r *record) emailEvents() {
 	}
 	delivery := r.p(pDeliveryAction)
 	if delivery == "Delivered" {
-		r.setValue("event.type", []any{"info", "allowed"})
+		r.setConst("event.type", isInfoAllowed)
 	} else {
-		r.setValue("event.type", []any{"info", "denied"})
+		r.setConst("event.type", isInfoDenied)
 	}
 	if delivery != nil && delivery != undef {
-		r.setValue("event.category", []any{"email", "connection"})
+		r.setConst("event.category", inEmailConnection)
 	}
 }
 
 func (r *record) emailPostDeliveryEvents() {
 	r.setValue("event.dataset", "email_post_delivery_events")
-	r.setValue("event.category", []any{"email"})
+	r.setConst("event.category", inEmail)
 	r.setProps(emailPostDeliveryEventsProps)
 }
 
 func (r *record) emailURLInfo() {
 	r.setValue("event.dataset", "email_url_info")
-	r.setValue("event.category", []any{"email"})
+	r.setConst("event.category", inEmail)
 }
 
 func (r *record) urlClickEvents() {
 	r.setValue("event.dataset", "url_click_events")
-	r.setValue("event.category", []any{"web"})
-	r.setValue("event.type", []any{"info"})
+	r.setConst("event.category", inWeb)
+	r.setConst("event.type", isInfo)
 }
 
 func (r *record) messageEvents() {

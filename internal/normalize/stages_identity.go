@@ -9,19 +9,19 @@ var (
 
 func (r *record) identityDirectoryEvents() {
 	r.setValue("event.dataset", "identity_directory_events")
-	r.setValue("event.category", []any{"iam"})
+	r.setConst("event.category", inIam)
 }
 
 func (r *record) identityInfo() {
 	r.setValue("event.dataset", "identity_info")
-	r.setValue("event.category", []any{"iam"})
-	r.setValue("event.type", []any{"user"})
+	r.setConst("event.category", inIam)
+	r.setConst("event.type", isUser)
 }
 
 func (r *record) identityLogonEvents() {
 	r.setValue("event.dataset", "identity_logon_events")
-	r.setValue("event.category", []any{"authentication"})
-	if r.p(pActionType) == "LogonSuccess" {
+	r.setConst("event.category", inAuthentication)
+	if r.actionType() == "LogonSuccess" {
 		r.setValue("event.outcome", "success")
 	} else {
 		r.setValue("event.outcome", "failure")
@@ -30,6 +30,6 @@ func (r *record) identityLogonEvents() {
 
 func (r *record) identityQueryEvents() {
 	r.setValue("event.dataset", "identity_query_events")
-	r.setValue("event.category", []any{"iam"})
+	r.setConst("event.category", inIam)
 	r.setProps(identityQueryEventsProps)
 }

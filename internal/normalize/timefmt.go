@@ -1,7 +1,6 @@
 package normalize
 
 import (
-	"strconv"
 	"strings"
 	"time"
 )
@@ -57,8 +56,10 @@ func parseTime(s string) (time.Time, bool) {
 				if len(frac) > 6 {
 					frac = frac[:6]
 				}
-				frac += strings.Repeat("0", 9-len(frac))
-				nsec, _ = strconv.Atoi(frac)
+				nsec, _ = digits(frac)
+				for i := len(frac); i < 9; i++ {
+					nsec *= 10
+				}
 				rest = rest[j:]
 			}
 		}

@@ -192,6 +192,9 @@ func toKeyword(v any, allowList bool) (any, bool) {
 		if !allowList {
 			return string(appendSortedJSON(nil, x)), true
 		}
+		if allText(x) {
+			return x, true // nothing to convert: keep the list as it is
+		}
 		out := make([]any, 0, len(x))
 		for _, it := range x {
 			if it == nil {
@@ -206,6 +209,16 @@ func toKeyword(v any, allowList bool) (any, bool) {
 		return out, true
 	}
 	return nil, false
+}
+
+// allText tells whether every item is a non-empty string.
+func allText(l []any) bool {
+	for _, it := range l {
+		if s, ok := it.(string); !ok || s == "" {
+			return false
+		}
+	}
+	return len(l) > 0
 }
 
 func allEmpty(l []any) bool {

@@ -50,10 +50,30 @@ func (d *dict) put(key string, v any) {
 	d.vals = append(d.vals, v)
 }
 
+// lazyObject is a parsed JSON object converted key by key on demand: the
+// objects decoded from text (AdditionalFields, RawEventData.Data) are large
+// and the mapping reads few of their keys.
+type lazyObject struct{ v *fastjson.Object }
+
+// get returns the value of the last key named key (the last duplicate wins,
+// as in json.loads), converted.
+func (o lazyObject) get(key string) any {
+	var found *fastjson.Value
+	o.v.Visit(func(k []byte, v *fastjson.Value) {
+		if string(k) == key {
+			found = v
+		}
+	})
+	return fromJSON(found)
+}
+
 // attr is Jinja's attribute/item access: a key of a dict, else undefined.
 func attr(v any, key string) any {
-	if d, ok := v.(*dict); ok {
-		return d.get(key)
+	switch x := v.(type) {
+	case *dict:
+		return x.get(key)
+	case lazyObject:
+		return x.get(key)
 	}
 	return undef
 }
@@ -72,6 +92,10 @@ func fromJSON(v *fastjson.Value) any {
 	if v == nil {
 		return undef
 	}
+	return convertJSON(v)
+}
+
+func convertJSON(v *fastjson.Value) any {
 	switch v.Type() {
 	case fastjson.TypeNull:
 		return nil
