@@ -32,7 +32,7 @@ func rulesUsage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "check loads and compiles the rules and prints the loaded and skipped counts and each")
 	fmt.Fprintln(w, "skip reason. test normalizes the Defender records of FILEs (- for stdin) and prints one")
-	fmt.Fprintln(w, "JSON line per match: rule id, title, level, author, and the record's file and line.")
+	fmt.Fprintln(w, "JSON line per match: rule id, title, level, author, and the record's file, line and ordinal.")
 }
 
 func rulesCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -119,10 +119,17 @@ func rulesCheck(args []string, stdout, stderr io.Writer) int {
 type matchLine struct {
 	RuleID string `json:"rule_id"`
 	Title  string `json:"title"`
+	// Level is the alert's level: the rule's, or Defender's severity for
+	// the built-in Defender alert rules.
 	Level  string `json:"level"`
 	Author string `json:"author,omitempty"`
-	File   string `json:"file"`
-	Line   int    `json:"line"`
+	// AlertTitle is Defender's own title for Defender alerts.
+	AlertTitle string `json:"alert_title,omitempty"`
+	File       string `json:"file"`
+	Line       int    `json:"line"`
+	// Record is the record's ordinal in the file (several records can
+	// share a line in an Event Hub envelope).
+	Record int `json:"record"`
 }
 
 func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -162,6 +169,7 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	failed := 0
 	var buf []byte
 	for _, name := range inputs {
+		ordinal := 0
 		in, display := stdin, "stdin"
 		if name != "-" {
 			f, err := os.Open(name)
@@ -178,6 +186,7 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if err == io.EOF {
 				break
 			}
+			ordinal++
 			var bad *envelope.Error
 			if errors.As(err, &bad) {
 				failed++
@@ -202,7 +211,10 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				continue
 			}
 			for _, r := range matched {
-				if err := enc.Encode(matchLine{RuleID: r.ID, Title: r.Title, Level: r.Level, Author: r.Author, File: display, Line: rec.Line}); err != nil {
+				d := w.Describe(r)
+				line := matchLine{RuleID: r.ID, Title: r.Title, Level: d.Level, Author: r.Author, AlertTitle: d.Title,
+					File: display, Line: rec.Line, Record: ordinal}
+				if err := enc.Encode(line); err != nil {
 					fmt.Fprintf(stderr, "rules test: write: %v\n", err)
 					return 2
 				}

@@ -95,15 +95,28 @@ func TestRulesTest(t *testing.T) {
 		t.Fatalf("%d match lines, want 2:\n%s", len(lines), out.String())
 	}
 	wantLines := []int{2, 5}
+	wantRecords := []int{1, 3}
 	for i, l := range lines {
 		var m matchLine
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatal(err)
 		}
 		if m.RuleID != "0a1b2c3d-0000-4000-8000-000000000001" || m.Title != "Whoami privileges" || m.Level != "low" ||
-			m.Author != "Test Author" || m.File != file || m.Line != wantLines[i] {
+			m.Author != "Test Author" || m.File != file || m.Line != wantLines[i] || m.Record != wantRecords[i] {
 			t.Errorf("line %d: %+v", i, m)
 		}
+	}
+
+	// Defender's own alerts carry Defender's severity and title.
+	out.Reset()
+	errb.Reset()
+	alert := `{"time":"2025-03-10T08:00:00Z","category":"AdvancedHunting-AlertInfo","properties":{"AlertId":"da1","Title":"Ransomware behavior detected","ServiceSource":"Microsoft Defender for Endpoint","Severity":"High"}}`
+	if code := rulesCmd([]string{"test", "-"}, strings.NewReader(alert), &out, &errb); code != 0 {
+		t.Fatalf("built-in rules: exit %d: %s", code, errb.String())
+	}
+	var m matchLine
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil || m.Title != "Microsoft Defender XDR alert" || m.Level != "high" || m.AlertTitle != "Ransomware behavior detected" {
+		t.Fatalf("defender alert line %q (%v)", out.String(), err)
 	}
 
 	// Unusable input is reported with its position and the exit code.

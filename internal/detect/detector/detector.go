@@ -182,6 +182,13 @@ func (w *Worker) Process(ctx context.Context, raw, ecs []byte, eventID string, t
 	return rules, nil
 }
 
+// Describe returns what an alert for rule r on the current event (of the
+// last Match) would carry: effective level, Defender title and service,
+// entity and grouping key.
+func (w *Worker) Describe(r *sigma.Rule) alerts.Match {
+	return w.match(r, "", time.Time{})
+}
+
 func (w *Worker) match(r *sigma.Rule, eventID string, t time.Time) alerts.Match {
 	k := w.c.ruleKey[r]
 	m := alerts.Match{
