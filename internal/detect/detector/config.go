@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,17 +61,29 @@ func New(cfg Config, log *slog.Logger, sinks ...alerts.AlertSink) (*Shared, erro
 		log.Warn("rule skipped", "path", s.Path, "id", s.ID, "reason", s.Reason, "detail", s.Detail)
 	}
 	log.Info("detection rules loaded", "rules", len(eng.Rules()), "correlations", len(eng.Correlations()), "skipped", len(eng.Skipped()))
+	var async *alerts.Async
 	if cfg.Webhook != nil {
 		w, err := alerts.NewWebhook(*cfg.Webhook)
 		if err != nil {
 			return nil, err
 		}
-		sinks = append(sinks, w)
+		// Detection must not wait on the network: deliver from a queue.
+		async = alerts.NewAsync(w, 0, log)
+		sinks = append(sinks, async)
 	}
 	s := NewShared(eng, m, cfg.Alerts, sinks...)
 	s.cfg = cfg.Rules
 	s.log = log
+	s.async = async
 	return s, nil
+}
+
+// Close delivers the alerts still queued for the webhook, until ctx ends.
+func (s *Shared) Close(ctx context.Context) error {
+	if s.async == nil {
+		return nil
+	}
+	return s.async.Close(ctx)
 }
 
 // ReloadRules reads and compiles the rules again (on SIGHUP). On error

@@ -76,6 +76,9 @@ func TestNewWebhookAndReload(t *testing.T) {
 	if got, err := w.Process(context.Background(), []byte(proc), nil, "e2", time.Now()); err != nil || len(got) != 1 {
 		t.Fatalf("after reload: %d matches, %v", len(got), err)
 	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(posted) != 1 || posted[0]["alert"].(map[string]any)["rule_title"] != "Whoami all" {

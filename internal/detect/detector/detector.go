@@ -24,8 +24,9 @@ type Shared struct {
 	mapping *fieldmap.Mapping
 	cur     atomic.Pointer[compiled]
 
-	cfg rules.Config // for ReloadRules
-	log *slog.Logger
+	cfg   rules.Config // for ReloadRules
+	log   *slog.Logger
+	async *alerts.Async // webhook queue, closed by Close
 
 	mu      sync.Mutex // guards the grouper, the correlators and sink writes
 	grouper *alerts.Grouper

@@ -3,6 +3,7 @@ package detector
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,5 +204,56 @@ func TestReload(t *testing.T) {
 	s.Reload(withRule)
 	if got, _ := w.Match([]byte(proc), nil); len(got) != 1 {
 		t.Fatalf("after reload matched %d, want 1", len(got))
+	}
+}
+
+// TestConcurrentWorkers: workers share the engine, the grouping and the
+// sinks (run with -race).
+func TestConcurrentWorkers(t *testing.T) {
+	_, m, err := rules.Load(rules.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withRule, err := sigma.Compile(append(rules.Builtin(), sigma.Source{Path: "w.yml", Data: []byte(whoamiRule)}), sigma.Options{Mapper: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &memorySink{}
+	s := NewShared(withRule, m, alerts.Config{}, sink)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := s.NewWorker()
+			n := normalize.New(normalize.Options{})
+			for i := 0; i < 50; i++ {
+				for _, rec := range []string{proc, dlpInfo, mdeInfo} {
+					doc, meta, err := n.Append(nil, []byte(rec))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if _, err := w.Process(context.Background(), []byte(rec), doc, "e", meta.Timestamp); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// 3 distinct alerts (whoami on ws1, DLP alert, MDE alert), 600 writes.
+	ids := map[string]int{}
+	for _, a := range sink.writes {
+		ids[a.ID] = max(ids[a.ID], a.Count)
+	}
+	if len(sink.writes) != 600 || len(ids) != 3 {
+		t.Fatalf("%d writes, %d alerts", len(sink.writes), len(ids))
+	}
+	for id, c := range ids {
+		if c != 200 {
+			t.Errorf("alert %s count %d, want 200", id, c)
+		}
 	}
 }
