@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,7 +11,9 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/defender-intake/defender-intake/internal/deadletter"
 	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 	"github.com/defender-intake/defender-intake/internal/detect/detector"
 	"github.com/defender-intake/defender-intake/internal/detect/rules"
@@ -28,7 +31,7 @@ func init() {
 func rulesUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: defender-intake rules check [--field-map FILE]... [--placeholders FILE] [--strict] DIR...")
 	fmt.Fprintln(w, "       defender-intake rules test --rules DIR [--rules DIR]... [--no-builtin] [--field-map FILE]...")
-	fmt.Fprintln(w, "                                  [--placeholders FILE] FILE...")
+	fmt.Fprintln(w, "                                  [--placeholders FILE] [--dead-letter FILE] FILE...")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "check loads and compiles the rules and prints the loaded and skipped counts and each")
 	fmt.Fprintln(w, "skip reason. test normalizes the Defender records of FILEs (- for stdin) and prints one")
@@ -140,9 +143,34 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&fieldMaps, "field-map", "extra field mapping `file` (repeatable)")
 	noBuiltin := fs.Bool("no-builtin", false, "leave out the built-in Defender alert rules")
 	placeholders := fs.String("placeholders", "", "YAML `file` of %placeholder% values for the expand modifier")
+	deadLetter := fs.String("dead-letter", "", "append what cannot be read or normalized to this NDJSON `file`, with its raw bytes and the reason")
 	fs.Usage = func() { rulesUsage(stderr); fmt.Fprintln(stderr); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	var dl *deadletter.File
+	if *deadLetter != "" {
+		f, err := deadletter.OpenFile(*deadLetter)
+		if err != nil {
+			fmt.Fprintf(stderr, "rules test: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		dl = f
+	}
+	reject := func(file string, line int, stage, reason string, raw []byte) {
+		fmt.Fprintf(stderr, "%s:%d: %s\n", file, line, reason)
+		if dl == nil {
+			return
+		}
+		err := dl.Write(context.Background(), []deadletter.Entry{{
+			Time: time.Now(), Reason: fmt.Sprintf("line %d: %s", line, reason), Stage: stage,
+			Source: "file", Type: "file", Stream: file, Offset: -1, SequenceNumber: -1,
+			Raw: append([]byte(nil), raw...),
+		}})
+		if err != nil {
+			fmt.Fprintf(stderr, "rules test: dead-letter: %v\n", err)
+		}
 	}
 	if len(dirs) == 0 && *noBuiltin {
 		fmt.Fprintln(stderr, "rules test: no rules: give --rules DIR")
@@ -190,7 +218,7 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			var bad *envelope.Error
 			if errors.As(err, &bad) {
 				failed++
-				fmt.Fprintf(stderr, "%s:%d: %s\n", display, bad.Line, bad.Reason)
+				reject(display, bad.Line, "envelope", bad.Reason, bad.Raw)
 				continue
 			}
 			if err != nil {
@@ -200,14 +228,14 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			doc, _, err := norm.Append(buf[:0], rec.Bytes)
 			if err != nil {
 				failed++
-				fmt.Fprintf(stderr, "%s:%d: %v\n", display, rec.Line, err)
+				reject(display, rec.Line, "normalize", err.Error(), rec.Bytes)
 				continue
 			}
 			buf = doc
 			matched, err := w.Match(rec.Bytes, doc)
 			if err != nil {
 				failed++
-				fmt.Fprintf(stderr, "%s:%d: %v\n", display, rec.Line, err)
+				reject(display, rec.Line, "normalize", err.Error(), rec.Bytes)
 				continue
 			}
 			for _, r := range matched {

@@ -122,8 +122,13 @@ func TestRulesTest(t *testing.T) {
 	// Unusable input is reported with its position and the exit code.
 	out.Reset()
 	errb.Reset()
-	code = rulesCmd([]string{"test", "--rules", dir, "-"}, strings.NewReader("[1, 2]\nnot json\n"), &out, &errb)
+	dlPath := filepath.Join(t.TempDir(), "dead.ndjson")
+	code = rulesCmd([]string{"test", "--rules", dir, "--dead-letter", dlPath, "-"}, strings.NewReader("[1, 2]\nnot json\n"), &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "stdin:") {
 		t.Fatalf("bad input: exit %d, stderr %q", code, errb.String())
+	}
+	dead, err := os.ReadFile(dlPath)
+	if err != nil || !strings.Contains(string(dead), "not json") {
+		t.Fatalf("dead letter file %q (%v) lacks the raw input", dead, err)
 	}
 }
