@@ -86,7 +86,7 @@ func (n *Normalizer) Append(dst, record []byte, extra ...Field) ([]byte, Meta, e
 	n.enrich(r)
 	ts := n.timestamp(r)
 	r.doc.putTime(r.doc.field("@timestamp"), ts)
-	r.doc.put("message", b2s(record))
+	r.doc.putString(r.doc.field("message"), b2s(record))
 	for _, f := range extra {
 		if f.Value == nil {
 			r.doc.del(f.Path)

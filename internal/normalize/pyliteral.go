@@ -29,6 +29,9 @@ func nativeText(s string) (v any, ok bool) {
 	if !mayBeLiteral(s[0]) {
 		return nil, false
 	}
+	if c := s[0]; c >= '0' && c <= '9' && !numberChars(s) {
+		return nil, false // a timestamp, an address, a hash: not a number
+	}
 	v, err := literalEval(s)
 	if err != nil {
 		return nil, false
@@ -62,6 +65,25 @@ func mayBeLiteral(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// numberChars tells whether s only holds characters a number literal (or
+// a blank or comment after it) can hold, with at most one decimal point.
+func numberChars(s string) bool {
+	dots := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+		case c == '_' || c == '+' || c == '-' || c == 'x' || c == 'X' || c == 'o' || c == 'O' || c == 'j' || c == 'J':
+		case c == '.':
+			dots++
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '#':
+			return dots <= 1 // what follows is checked by the parser
+		default:
+			return false
+		}
+	}
+	return dots <= 1
 }
 
 func literalEval(s string) (any, error) {
