@@ -17,8 +17,8 @@ import (
 // small integers instead of strings, and nothing is cleared between
 // records: slots carry the number of the document they belong to.
 type document struct {
-	fields  map[string]*field
-	byRank  []*field // all fields in sorted path order
+	fields  *strTable // path -> field id
+	byRank  []*field  // all fields in sorted path order
 	byID    []*field
 	rank    []int32 // sort rank by field id
 	slots   []slot  // by field id
@@ -84,7 +84,7 @@ func (s *slot) appendJSON(dst []byte) []byte {
 }
 
 func newDocument() *document {
-	d := &document{fields: make(map[string]*field, 512)}
+	d := &document{fields: newStrTable(512)}
 	for p := range fieldKinds {
 		d.register(p)
 	}
@@ -100,7 +100,7 @@ func (d *document) register(path string) *field {
 	for _, seg := range f.segs {
 		f.keys = append(f.keys, append(appendString(nil, seg), ':'))
 	}
-	d.fields[path] = f
+	d.fields.put(path, f.id)
 	d.slots = append(d.slots, slot{})
 	d.byID = append(d.byID, f)
 	d.rank = append(d.rank, 0)
@@ -114,8 +114,8 @@ func (d *document) register(path string) *field {
 }
 
 func (d *document) field(path string) *field {
-	if f, ok := d.fields[path]; ok {
-		return f
+	if id, ok := d.fields.get(path); ok {
+		return d.byID[id]
 	}
 	return d.register(path)
 }
@@ -131,11 +131,11 @@ func (d *document) reset() {
 }
 
 func (d *document) lookup(path string) (*slot, bool) {
-	f, ok := d.fields[path]
+	id, ok := d.fields.get(path)
 	if !ok {
 		return nil, false
 	}
-	s := &d.slots[f.id]
+	s := &d.slots[id]
 	return s, s.gen == d.gen
 }
 
@@ -200,7 +200,7 @@ func (d *document) del(path string) {
 	}
 	s.gen = d.gen - 1
 	s.value, s.str = nil, ""
-	id := d.fields[path].id
+	id, _ := d.fields.get(path)
 	for i, p := range d.present {
 		if p == id {
 			d.present = append(d.present[:i], d.present[i+1:]...)

@@ -51,17 +51,17 @@ type propID int
 // propIDs and propNamesByID are filled at package initialization by
 // propName and only read afterwards.
 var (
-	propIDs       = map[string]propID{}
+	propIDs       = newStrTable(512)
 	propNamesByID []string
 )
 
 // propName registers a property the mapping reads and returns its number.
 func propName(name string) propID {
-	if id, ok := propIDs[name]; ok {
-		return id
+	if id, ok := propIDs.get(name); ok {
+		return propID(id)
 	}
 	id := propID(len(propNamesByID))
-	propIDs[name] = id
+	propIDs.put(name, int32(id))
 	propNamesByID = append(propNamesByID, name)
 	return id
 }
@@ -89,7 +89,7 @@ func (x *propIndex) next() { x.gen++ }
 // add indexes a property of the record; properties the mapping never
 // reads are ignored.
 func (x *propIndex) add(name []byte, v *fastjson.Value) {
-	if id, ok := propIDs[b2s(name)]; ok {
+	if id, ok := propIDs.get(b2s(name)); ok {
 		x.slots[id] = propSlot{gen: x.gen, v: v}
 	}
 }
