@@ -23,6 +23,7 @@ import (
 	// Component types register themselves.
 	_ "github.com/defender-intake/defender-intake/internal/sink/file"
 	_ "github.com/defender-intake/defender-intake/internal/sink/stdout"
+	_ "github.com/defender-intake/defender-intake/internal/source/eventhub"
 	_ "github.com/defender-intake/defender-intake/internal/source/file"
 	_ "github.com/defender-intake/defender-intake/internal/source/http"
 	_ "github.com/defender-intake/defender-intake/internal/source/kafka"
