@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -169,4 +170,28 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCompile loads and compiles the SigmaHQ corpus, reporting the
+// heap the compiled engine keeps.
+func BenchmarkCompile(b *testing.B) {
+	srcs, err := ReadDirs(testenv.SharedDir(b, "sigma/rules"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var keep *sigma.Engine
+	var before, after runtime.MemStats
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		keep, err = sigma.Compile(srcs, sigma.Options{Mapper: fieldmap.Default()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "engine-MiB")
+	b.ReportMetric(float64(len(keep.Rules())), "rules")
 }

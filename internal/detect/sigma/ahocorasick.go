@@ -1,26 +1,43 @@
 package sigma
 
-// acMatcher is an Aho-Corasick automaton compiled to a dense DFA over byte
-// classes (only the bytes that occur in the patterns get their own
-// column), so scanning costs one table lookup per input byte whatever the
-// number of patterns.
+import "sort"
+
+// acMatcher is an Aho-Corasick automaton. States are numbered breadth
+// first; the shallow ones (where a scan spends nearly all its time, since
+// text rarely follows a pattern for long) have dense rows of complete
+// transitions over byte classes, one load per byte. Deeper states keep
+// only their children and a failure link, which bounds memory by the
+// patterns' total length instead of states × alphabet.
 type acMatcher struct {
 	classes [256]uint16
-	nclass  int
-	trans   []int32 // state*nclass + class -> next state
-	// next is trans with each target premultiplied by nclass (a row
-	// offset) and acOut set when the target state has outputs: the scan
-	// loop then needs one load per byte and no multiplication.
-	next     []uint32
-	outStart []int32 // state -> first index in outIDs (len = states+1)
-	outIDs   []int32 // pattern ids ending at each state, via failure links too
+	nclass  int32
+	nDense  int32   // states [0, nDense) have dense rows
+	dense   []int32 // nDense*nclass: complete transitions of dense states
+	// Sparse states s >= nDense: children sorted by class in
+	// edgeClass/edgeNext[edgeStart[s-nDense]:edgeStart[s-nDense+1]].
+	edgeStart []int32
+	edgeClass []uint16
+	edgeNext  []int32
+	fail      []int32 // every state's failure link
+	outStart  []int32 // state -> first index in outIDs (len = states+1)
+	outIDs    []int32 // pattern ids ending at each state, via failure links too
 }
 
-// newACMatcher builds the automaton for patterns (already lowercased), or
-// returns nil when it would be too large to index with 31 bits.
+// maxDenseStates bounds the dense rows (memory nclass*4 bytes each).
+const maxDenseStates = 4096
+
+// denseDepth is the depth up to which states get dense rows.
+const denseDepth = 2
+
+// newACMatcher builds the automaton for patterns (already folded).
 func newACMatcher(patterns []string) *acMatcher {
+	return newACMatcherDepth(patterns, denseDepth)
+}
+
+// newACMatcherDepth gives dense rows to states up to depth (tests use 0
+// to exercise the sparse states).
+func newACMatcherDepth(patterns []string, depth int) *acMatcher {
 	m := &acMatcher{}
-	// Byte classes: class 0 is every byte absent from the patterns.
 	for _, p := range patterns {
 		for i := 0; i < len(p); i++ {
 			if m.classes[p[i]] == 0 {
@@ -29,12 +46,12 @@ func newACMatcher(patterns []string) *acMatcher {
 			}
 		}
 	}
-	m.nclass++
-	// Trie with sparse children during construction.
+	m.nclass++ // class 0: bytes in no pattern
+	// Trie with sparse children, in insertion order.
 	type trieNode struct {
-		next map[uint16]int32
-		out  []int32
-		fail int32
+		next  map[uint16]int32
+		out   []int32
+		depth int
 	}
 	nodes := []trieNode{{next: map[uint16]int32{}}}
 	for id, p := range patterns {
@@ -44,74 +61,122 @@ func newACMatcher(patterns []string) *acMatcher {
 			nx, ok := nodes[s].next[c]
 			if !ok {
 				nx = int32(len(nodes))
-				nodes = append(nodes, trieNode{next: map[uint16]int32{}})
+				nodes = append(nodes, trieNode{next: map[uint16]int32{}, depth: nodes[s].depth + 1})
 				nodes[s].next[c] = nx
 			}
 			s = nx
 		}
 		nodes[s].out = append(nodes[s].out, int32(id))
 	}
-	n := len(nodes)
-	if uint64(n)*uint64(m.nclass) >= acOut {
-		// Row offsets would not fit in 31 bits: callers fall back to
-		// testing the values one by one.
-		return nil
-	}
-	m.trans = make([]int32, n*m.nclass)
-	// Breadth-first: a state's failure target is always finished before it.
-	queue := make([]int32, 0, n)
-	for c := 0; c < m.nclass; c++ {
-		if nx, ok := nodes[0].next[uint16(c)]; ok {
-			m.trans[c] = nx
-			nodes[nx].fail = 0
-			queue = append(queue, nx)
+	// Breadth-first numbering: depth never decreases along it, so a
+	// state's failure target (strictly shallower) always comes first.
+	order := make([]int32, 0, len(nodes)) // new -> old
+	renum := make([]int32, len(nodes))    // old -> new
+	order = append(order, 0)
+	for qi := 0; qi < len(order); qi++ {
+		old := order[qi]
+		renum[old] = int32(qi)
+		for _, c := range sortedClasses(nodes[old].next) {
+			order = append(order, nodes[old].next[c])
 		}
 	}
-	for qi := 0; qi < len(queue); qi++ {
-		s := queue[qi]
-		f := nodes[s].fail
-		nodes[s].out = append(nodes[s].out, nodes[f].out...)
-		for c := 0; c < m.nclass; c++ {
-			if nx, ok := nodes[s].next[uint16(c)]; ok {
-				nodes[nx].fail = m.trans[int(f)*m.nclass+c]
-				m.trans[int(s)*m.nclass+c] = nx
-				queue = append(queue, nx)
+	n := int32(len(order))
+	for m.nDense < n && m.nDense < maxDenseStates && nodes[order[m.nDense]].depth <= depth {
+		m.nDense++
+	}
+	m.dense = make([]int32, int(m.nDense)*int(m.nclass))
+	m.fail = make([]int32, n)
+	m.edgeStart = make([]int32, 0, n-m.nDense+1)
+	outs := make([][]int32, n)
+	for s := int32(0); s < n; s++ {
+		old := order[s]
+		if s >= m.nDense {
+			m.edgeStart = append(m.edgeStart, int32(len(m.edgeClass)))
+			for _, c := range sortedClasses(nodes[old].next) {
+				m.edgeClass = append(m.edgeClass, c)
+				m.edgeNext = append(m.edgeNext, renum[nodes[old].next[c]])
+			}
+		}
+	}
+	m.edgeStart = append(m.edgeStart, int32(len(m.edgeClass)))
+	// Failure links, outputs and dense rows, breadth first.
+	for s := int32(0); s < n; s++ {
+		old := order[s]
+		outs[s] = append(outs[s], nodes[old].out...)
+		if s > 0 {
+			outs[s] = append(outs[s], outs[m.fail[s]]...)
+		}
+		for c, child := range nodes[old].next {
+			child := renum[child]
+			if s == 0 {
+				m.fail[child] = 0
 			} else {
-				m.trans[int(s)*m.nclass+c] = m.trans[int(f)*m.nclass+c]
+				m.fail[child] = m.step(m.fail[s], c)
+			}
+		}
+		if s < m.nDense {
+			row := m.dense[int(s)*int(m.nclass):][:m.nclass]
+			for c := int32(0); c < m.nclass; c++ {
+				if child, ok := nodes[old].next[uint16(c)]; ok {
+					row[c] = renum[child]
+				} else if s > 0 {
+					row[c] = m.step(m.fail[s], uint16(c))
+				}
 			}
 		}
 	}
 	m.outStart = make([]int32, n+1)
-	for i := range nodes {
-		m.outStart[i] = int32(len(m.outIDs))
-		m.outIDs = append(m.outIDs, nodes[i].out...)
+	for s := int32(0); s < n; s++ {
+		m.outStart[s] = int32(len(m.outIDs))
+		m.outIDs = append(m.outIDs, outs[s]...)
 	}
 	m.outStart[n] = int32(len(m.outIDs))
-	m.next = make([]uint32, len(m.trans))
-	for i, t := range m.trans {
-		v := uint32(t) * uint32(m.nclass)
-		if m.outStart[t] != m.outStart[t+1] {
-			v |= acOut
-		}
-		m.next[i] = v
-	}
-	m.trans = nil // only needed while building
 	return m
 }
 
-const acOut = 1 << 31
+func sortedClasses(next map[uint16]int32) []uint16 {
+	cs := make([]uint16, 0, len(next))
+	for c := range next {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i] < cs[j] })
+	return cs
+}
+
+// step is the transition from state s on class c, following failure links
+// from sparse states until a child or a dense row decides.
+func (m *acMatcher) step(s int32, c uint16) int32 {
+	for {
+		if s < m.nDense {
+			return m.dense[s*m.nclass+int32(c)]
+		}
+		i := s - m.nDense
+		lo, hi := m.edgeStart[i], m.edgeStart[i+1]
+		for j := lo; j < hi; j++ {
+			if m.edgeClass[j] == c {
+				return m.edgeNext[j]
+			}
+			if m.edgeClass[j] > c {
+				break
+			}
+		}
+		s = m.fail[s]
+	}
+}
 
 // scan calls hit for every pattern occurrence in s (a pattern may be
 // reported more than once).
 func (m *acMatcher) scan(s string, hit func(id int32)) {
-	var off uint32
-	nc := uint32(m.nclass)
+	state := int32(0)
 	for i := 0; i < len(s); i++ {
-		v := m.next[off+uint32(m.classes[s[i]])]
-		off = v &^ acOut
-		if v&acOut != 0 {
-			state := off / nc
-			for _, id := range m.outIDs[m.outStart[state]:m.outStart[state+1]] {
+		c := m.classes[s[i]]
+		if state < m.nDense {
+			state = m.dense[state*m.nclass+int32(c)]
+		} else {
+			state = m.step(state, c)
+		}
+		if a, b := m.outStart[state], m.outStart[state+1]; a != b {
+			for _, id := range m.outIDs[a:b] {
 				hit(id)
 			}
 		}
@@ -120,13 +185,22 @@ func (m *acMatcher) scan(s string, hit func(id int32)) {
 
 // any reports whether any pattern occurs in s.
 func (m *acMatcher) any(s string) bool {
-	var off uint32
+	state := int32(0)
 	for i := 0; i < len(s); i++ {
-		v := m.next[off+uint32(m.classes[s[i]])]
-		if v&acOut != 0 {
+		c := m.classes[s[i]]
+		if state < m.nDense {
+			state = m.dense[state*m.nclass+int32(c)]
+		} else {
+			state = m.step(state, c)
+		}
+		if m.outStart[state] != m.outStart[state+1] {
 			return true
 		}
-		off = v
 	}
 	return false
+}
+
+// memBytes is the automaton's approximate size, for diagnostics.
+func (m *acMatcher) memBytes() int {
+	return 4*len(m.dense) + 2*len(m.edgeClass) + 4*(len(m.edgeNext)+len(m.edgeStart)+len(m.fail)+len(m.outStart)+len(m.outIDs))
 }

@@ -63,3 +63,38 @@ func FuzzGlob(f *testing.F) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+// FuzzAhoCorasick checks the automaton against strings.Contains, with few
+// dense states so the sparse part is exercised too.
+func FuzzAhoCorasick(f *testing.F) {
+	f.Add("he|she|his|hers", "ushers")
+	f.Add("abcd|bcde|cd|xyzabc", "xyzabcde")
+	f.Add("aaa|aa|a", "baaab")
+	f.Fuzz(func(t *testing.T, pats, text string) {
+		var patterns []string
+		for _, p := range strings.Split(pats, "|") {
+			if p != "" {
+				patterns = append(patterns, p)
+			}
+		}
+		if len(patterns) == 0 {
+			return
+		}
+		for _, depth := range []int{0, 1, denseDepth} {
+			m := newACMatcherDepth(patterns, depth)
+			found := map[int32]bool{}
+			m.scan(text, func(id int32) { found[id] = true })
+			anyWant := false
+			for i, p := range patterns {
+				want := strings.Contains(text, p)
+				anyWant = anyWant || want
+				if found[int32(i)] != want {
+					t.Fatalf("depth %d: pattern %q in %q: found %v, want %v", depth, p, text, found[int32(i)], want)
+				}
+			}
+			if m.any(text) != anyWant {
+				t.Fatalf("depth %d: any(%q) = %v, want %v", depth, text, !anyWant, anyWant)
+			}
+		}
+	})
+}

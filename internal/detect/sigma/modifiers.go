@@ -48,7 +48,9 @@ func (fc *fieldCond) buildAnyOf() {
 	if len(lits) < minAnyOf {
 		return
 	}
-	if ac := newACMatcher(lits); ac != nil {
+	// Leaf automata only run on candidate rules: dense rows for the root
+	// and its children are enough, and keep a thousand of them small.
+	if ac := newACMatcherDepth(lits, 1); ac != nil {
 		fc.anyOf, fc.rest = ac, rest
 	}
 }
