@@ -86,7 +86,10 @@ func rulesCheck(args []string, stdout, stderr io.Writer) int {
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	skipped := eng.Skipped()
-	fmt.Fprintf(out, "loaded %d rule(s), skipped %d\n", len(eng.Rules()), len(skipped))
+	fmt.Fprintf(out, "loaded %d rule(s), skipped %d\n", len(eng.Rules())+len(eng.Correlations()), len(skipped))
+	if n := len(eng.Correlations()); n > 0 {
+		fmt.Fprintf(out, "(%d of them correlation rule(s))\n", n)
+	}
 	counts := map[string]int{}
 	for _, s := range skipped {
 		counts[s.Reason]++
