@@ -1,5 +1,7 @@
 package normalize
 
+import "encoding/binary"
+
 // strTable maps strings to small integers. The normalizer looks up a few
 // hundred known names (property names, field paths) about a hundred times
 // per record; this open-addressing table with a cheap hash does that faster
@@ -19,17 +21,29 @@ func newStrTable(capacity int) *strTable {
 	return &strTable{keys: make([]string, size), vals: make([]int32, size), mask: uint32(size - 1)}
 }
 
-// strHash mixes the length and a few bytes: names differ early, late or
-// in length, and a collision only costs one more comparison.
+// strHash mixes the length and three 8-byte words (start, middle, end):
+// names that share a long prefix ("action.properties.Initiating...")
+// differ in their middle or end.
 func strHash(s string) uint32 {
 	n := len(s)
-	if n == 0 {
-		return 0
+	h := uint64(n) * 0x9E3779B97F4A7C15
+	if n >= 8 {
+		h ^= load64(s, 0)
+		h = (h ^ h>>29) * 0xBF58476D1CE4E5B9
+		h ^= load64(s, n/2-4)
+		h = (h ^ h>>29) * 0xBF58476D1CE4E5B9
+		h ^= load64(s, n-8)
+	} else {
+		for i := 0; i < n; i++ {
+			h = h<<8 | uint64(s[i])
+		}
 	}
-	h := uint32(n) * 0x9E3779B1
-	h ^= uint32(s[0]) | uint32(s[n-1])<<8 | uint32(s[n/2])<<16 | uint32(s[n*3/4])<<24
-	h *= 0x85EBCA6B
-	return h ^ h>>15
+	h = (h ^ h>>32) * 0x94D049BB133111EB
+	return uint32(h ^ h>>29)
+}
+
+func load64(s string, i int) uint64 {
+	return binary.LittleEndian.Uint64([]byte(s[i : i+8]))
 }
 
 func (t *strTable) get(s string) (int32, bool) {
