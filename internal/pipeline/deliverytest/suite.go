@@ -119,6 +119,14 @@ func atLeastOnce(t *testing.T, src SourceHarness, snk SinkHarness) {
 	if missing > 0 {
 		t.Fatalf("%d of %d records missing after a clean run (e.g. %s)", missing, len(want), ex)
 	}
+	// A graceful stop records the delivered position: a restart must
+	// not read anything again.
+	svc = Start(t, dir, cfg)
+	time.Sleep(3 * time.Second)
+	svc.Stop(30 * time.Second)
+	if _, _, dups := Check(Count(snk.Read(t, dir)), want); dups > 0 {
+		t.Errorf("%d records delivered again after a graceful stop and restart: the position was not saved on SIGTERM", dups)
+	}
 }
 
 func killRestart(t *testing.T, src SourceHarness, snk SinkHarness) {
