@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // document is the ECS document being built: dotted paths to stored values,
@@ -13,7 +14,7 @@ import (
 // Records map to a few dozen of a few hundred possible paths, so every path
 // is registered once in a field table (with its type, its segments and its
 // rank in sorted order) and a document is an array of slots indexed by
-// field. Storing a value costs one map lookup; writing the document sorts
+// field. Storing a value costs one table lookup; writing the document sorts
 // small integers instead of strings, and nothing is cleared between
 // records: slots carry the number of the document they belong to.
 type document struct {
@@ -24,6 +25,17 @@ type document struct {
 	slots   []slot  // by field id
 	present []int32 // ids of the fields set in this document, unsorted
 	gen     uint32
+	written []writtenString // long strings already escaped into the output
+}
+
+// writtenString is where a string's escaped form sits in the output. A
+// record's text often lands in several fields (a command line, a path),
+// all pointing at the same bytes of the record: those are escaped once and
+// then copied.
+type writtenString struct {
+	data       *byte
+	size       int
+	start, end int
 }
 
 // field is one possible path of a document.
@@ -224,11 +236,29 @@ func (d *document) str(path string) (string, bool) {
 	return s.str, s.str != ""
 }
 
+// appendStringOnce writes s as a JSON string, copying the escaped form of
+// the same string (same bytes in memory) if it was written already.
+func (d *document) appendStringOnce(dst []byte, s string) []byte {
+	data := unsafe.StringData(s)
+	for _, w := range d.written {
+		if w.data == data && w.size == len(s) {
+			return append(dst, dst[w.start:w.end]...)
+		}
+	}
+	start := len(dst)
+	dst = appendString(dst, s)
+	if len(d.written) < 32 {
+		d.written = append(d.written, writtenString{data, len(s), start, len(dst)})
+	}
+	return dst
+}
+
 // appendJSON writes the document as one JSON object. Paths sharing a
 // prefix are adjacent in sorted order, so one pass opens and closes the
 // nested objects.
 func (d *document) appendJSON(dst []byte) []byte {
 	// Sort the present fields by rank (insertion sort: a few dozen ints).
+	d.written = d.written[:0]
 	order, rank := d.present, d.rank
 	for i := 1; i < len(order); i++ {
 		for j := i; j > 0 && rank[order[j]] < rank[order[j-1]]; j-- {
@@ -268,7 +298,11 @@ func (d *document) appendJSON(dst []byte) []byte {
 		}
 		first[len(first)-1] = false
 		dst = append(dst, f.keys[len(segs)-1]...)
-		dst = d.slots[id].appendJSON(dst)
+		if s := &d.slots[id]; s.typ == slotStr && len(s.str) >= 16 {
+			dst = d.appendStringOnce(dst, s.str)
+		} else {
+			dst = s.appendJSON(dst)
+		}
 	}
 	for range open {
 		dst = append(dst, '}')

@@ -18,11 +18,14 @@ func (n *Normalizer) enrich(r *record) {
 	if v, ok := d.str("action.outcome"); ok {
 		d.put("event.outcome", v)
 	}
-	for _, side := range []string{"source", "destination"} {
-		if v, ok := d.str(side + ".domain"); ok {
-			d.put(side+".address", v)
-		} else if v, ok := d.str(side + ".ip"); ok {
-			d.put(side+".address", v)
+	for _, side := range [...]struct{ domain, ip, address string }{
+		{"source.domain", "source.ip", "source.address"},
+		{"destination.domain", "destination.ip", "destination.address"},
+	} {
+		if v, ok := d.str(side.domain); ok {
+			d.put(side.address, v)
+		} else if v, ok := d.str(side.ip); ok {
+			d.put(side.address, v)
 		}
 	}
 	// related.* are computed before URLs are taken apart: a domain found
@@ -38,7 +41,7 @@ func (n *Normalizer) enrich(r *record) {
 		splitURL(d, v)
 	}
 	for _, prefix := range []string{"url", "source", "destination"} {
-		if v, ok := d.str(prefix + ".domain"); ok {
+		if v, ok := d.str(domainFields[prefix]); ok {
 			splitDomain(d, prefix, v)
 		}
 	}
@@ -67,6 +70,8 @@ func validIP(s string) bool {
 	_, err := netip.ParseAddr(s)
 	return err == nil
 }
+
+var domainFields = map[string]string{"url": "url.domain", "source": "source.domain", "destination": "destination.domain"}
 
 var defaultPorts = map[string]int64{"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
 
