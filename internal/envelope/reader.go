@@ -85,7 +85,7 @@ func (r *Reader) Next() (Record, error) {
 				}
 				return Record{Bytes: rec, Line: start}, nil
 			default:
-				return Record{}, r.fail(start, fmt.Sprintf("not JSON: a record or envelope must start with '{' or '[', found %q", c), nil)
+				return Record{}, r.fail(start, "not JSON: a record or envelope must start with '{' or '[', found "+describeByte(c), nil)
 			}
 		case inArray:
 			switch c {
@@ -434,4 +434,13 @@ func SplitBody(body []byte, fn func(rec []byte)) error {
 		}
 		fn(rec.Bytes)
 	}
+}
+
+// describeByte names a byte for an error message: the character when it is
+// printable ASCII, its value otherwise.
+func describeByte(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return fmt.Sprintf("%q", c)
+	}
+	return fmt.Sprintf("byte 0x%02x", c)
 }
