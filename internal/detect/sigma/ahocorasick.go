@@ -199,8 +199,3 @@ func (m *acMatcher) any(s string) bool {
 	}
 	return false
 }
-
-// memBytes is the automaton's approximate size, for diagnostics.
-func (m *acMatcher) memBytes() int {
-	return 4*len(m.dense) + 2*len(m.edgeClass) + 4*(len(m.edgeNext)+len(m.edgeStart)+len(m.fail)+len(m.outStart)+len(m.outIDs))
-}

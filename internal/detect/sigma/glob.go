@@ -69,19 +69,6 @@ func escapeLiteral(s string) string {
 	return b.String()
 }
 
-// text returns the pattern back in Sigma syntax (wildcards unescaped).
-func (p pattern) text() string {
-	var b strings.Builder
-	for _, part := range p.parts {
-		if part.wild != 0 {
-			b.WriteByte(part.wild)
-		} else {
-			b.WriteString(escapeLiteral(part.lit))
-		}
-	}
-	return b.String()
-}
-
 // withPrefixStar and withSuffixStar implement contains/startswith/endswith
 // by adding wildcards around the value, as the specification defines them.
 func (p pattern) withPrefixStar() pattern {
