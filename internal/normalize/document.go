@@ -26,6 +26,17 @@ type document struct {
 	present []int32 // ids of the fields set in this document, unsorted
 	gen     uint32
 	written []writtenString // long strings already escaped into the output
+	recent  [256]recentPath // field ids by the address of their path text
+}
+
+// recentPath remembers the field of a path string by the address of its
+// bytes. The mapping passes the same literal paths again and again, so most
+// lookups are answered by comparing an address instead of hashing text.
+// The entry keeps its string alive, so no other string can take that
+// address while the entry stands: a match is always the same text.
+type recentPath struct {
+	path string
+	id   int32
 }
 
 // writtenString is where a string's escaped form sits in the output. A
@@ -126,10 +137,24 @@ func (d *document) register(path string) *field {
 }
 
 func (d *document) field(path string) *field {
-	if id, ok := d.fields.get(path); ok {
+	if id, ok := d.fieldID(path); ok {
 		return d.byID[id]
 	}
 	return d.register(path)
+}
+
+// fieldID finds the id of a registered path.
+func (d *document) fieldID(path string) (int32, bool) {
+	p := unsafe.StringData(path)
+	e := &d.recent[(uintptr(unsafe.Pointer(p))>>3)&255]
+	if unsafe.StringData(e.path) == p && len(e.path) == len(path) && p != nil {
+		return e.id, true
+	}
+	id, ok := d.fields.get(path)
+	if ok {
+		e.path, e.id = path, id
+	}
+	return id, ok
 }
 
 func (d *document) reset() {
@@ -143,7 +168,7 @@ func (d *document) reset() {
 }
 
 func (d *document) lookup(path string) (*slot, bool) {
-	id, ok := d.fields.get(path)
+	id, ok := d.fieldID(path)
 	if !ok {
 		return nil, false
 	}
