@@ -18,15 +18,16 @@ import (
 // small integers instead of strings, and nothing is cleared between
 // records: slots carry the number of the document they belong to.
 type document struct {
-	fields  *strTable // path -> field id
-	byRank  []*field  // all fields in sorted path order
-	byID    []*field
-	rank    []int32 // sort rank by field id
-	slots   []slot  // by field id
-	present []int32 // ids of the fields set in this document, unsorted
-	gen     uint32
-	written []writtenString // long strings already escaped into the output
-	recent  [256]recentPath // field ids by the address of their path text
+	fields    *strTable // path -> field id
+	prefixIDs *strTable // object path ("process.parent") -> number
+	byRank    []*field  // all fields in sorted path order
+	byID      []*field
+	rank      []int32 // sort rank by field id
+	slots     []slot  // by field id
+	present   []int32 // ids of the fields set in this document, unsorted
+	gen       uint32
+	written   []writtenString // long strings already escaped into the output
+	recent    [256]recentPath // field ids by the address of their path text
 }
 
 // recentPath remembers the field of a path string by the address of its
@@ -56,7 +57,11 @@ type field struct {
 	path string
 	segs []string
 	keys [][]byte // each segment as a JSON key: `"seg":`
-	kind kind
+	// prefixes numbers the objects the field sits in ("process",
+	// "process.parent" for process.parent.pid), so that writing compares
+	// numbers, not text, to know which objects to open and close.
+	prefixes []int32
+	kind     kind
 }
 
 // slot holds a field's value. Text, integers and times are kept unboxed
@@ -107,7 +112,7 @@ func (s *slot) appendJSON(dst []byte) []byte {
 }
 
 func newDocument() *document {
-	d := &document{fields: newStrTable(512)}
+	d := &document{fields: newStrTable(512), prefixIDs: newStrTable(128)}
 	for p := range fieldKinds {
 		d.register(p)
 	}
@@ -120,8 +125,17 @@ func newDocument() *document {
 func (d *document) register(path string) *field {
 	path = strings.Clone(path)
 	f := &field{id: int32(len(d.slots)), path: path, segs: strings.Split(path, "."), kind: kindOf(path)}
-	for _, seg := range f.segs {
+	for i, seg := range f.segs {
 		f.keys = append(f.keys, append(appendString(nil, seg), ':'))
+		if i < len(f.segs)-1 {
+			prefix := strings.Join(f.segs[:i+1], ".")
+			id, ok := d.prefixIDs.get(prefix)
+			if !ok {
+				id = int32(d.prefixIDs.n + 1)
+				d.prefixIDs.put(prefix, id)
+			}
+			f.prefixes = append(f.prefixes, id)
+		}
 	}
 	d.fields.put(path, f.id)
 	d.slots = append(d.slots, slot{})
@@ -290,9 +304,9 @@ func (d *document) appendJSON(dst []byte) []byte {
 			order[j], order[j-1] = order[j-1], order[j]
 		}
 	}
-	var openBuf [8]string
+	var openBuf [8]int32
 	var firstBuf [9]bool
-	open := openBuf[:0]   // segments of the objects currently open
+	open := openBuf[:0]   // numbers of the objects currently open
 	first := firstBuf[:1] // per open object: no member written yet
 	first[0] = true
 	dst = append(dst, '{')
@@ -300,7 +314,7 @@ func (d *document) appendJSON(dst []byte) []byte {
 		f := d.byID[id]
 		segs := f.segs
 		common := 0
-		for common < len(open) && common < len(segs)-1 && open[common] == segs[common] {
+		for common < len(open) && common < len(segs)-1 && open[common] == f.prefixes[common] {
 			common++
 		}
 		for len(open) > common {
@@ -315,7 +329,7 @@ func (d *document) appendJSON(dst []byte) []byte {
 			first[len(first)-1] = false
 			dst = append(dst, f.keys[i]...)
 			dst = append(dst, '{')
-			open = append(open, segs[i])
+			open = append(open, f.prefixes[i])
 			first = append(first, true)
 		}
 		if !first[len(first)-1] {
