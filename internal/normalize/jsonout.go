@@ -1,7 +1,6 @@
 package normalize
 
 import (
-	"encoding/binary"
 	"slices"
 	"strconv"
 	"strings"
@@ -128,7 +127,7 @@ func appendString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		// Skip plain bytes eight at a time while no byte of the word
 		// needs care (a quote, a backslash, a control or non-ASCII byte).
-		for i+8 <= len(s) && plainWord(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+		for i+8 <= len(s) && plainWord(load64(s, i)) {
 			i += 8
 		}
 		for i < len(s) && plain[s[i]] {

@@ -1,7 +1,5 @@
 package normalize
 
-import "encoding/binary"
-
 // strTable maps strings to small integers. The normalizer looks up a few
 // hundred known names (property names, field paths) about a hundred times
 // per record; this open-addressing table with a cheap hash does that faster
@@ -42,8 +40,12 @@ func strHash(s string) uint32 {
 	return uint32(h ^ h>>29)
 }
 
+// load64 reads 8 bytes of s as a little-endian word (the compiler turns
+// this pattern into one load).
 func load64(s string, i int) uint64 {
-	return binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 func (t *strTable) get(s string) (int32, bool) {
