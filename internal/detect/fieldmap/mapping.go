@@ -29,6 +29,20 @@ var builtin []byte
 type File struct {
 	Logsources []LogsourceMap         `yaml:"logsources"`
 	Fieldsets  map[string]FieldsetMap `yaml:"fieldsets"`
+	Platform   *PlatformMap           `yaml:"platform"`
+}
+
+// PlatformMap tells a record's operating system family, so that a rule
+// for one product (windows) never runs on another's events (a Linux
+// process in DeviceProcessEvents): Defender's tables mix them.
+type PlatformMap struct {
+	// Paths are properties whose first non-empty value decides: a
+	// drive-letter or UNC path is "windows", a path starting with / is
+	// "posix"; without one the platform is "unknown" and every product's
+	// rules apply.
+	Paths []string `yaml:"paths"`
+	// Products maps a Sigma product to the platform its rules need.
+	Products map[string]string `yaml:"products"`
 }
 
 // LogsourceMap says which Defender records a Sigma logsource describes
@@ -62,6 +76,7 @@ type FieldSpec struct {
 	Values       map[string]string `yaml:"values" json:"values,omitempty"`
 	URLHost      string            `yaml:"url_host" json:"url_host,omitempty"`
 	ECS          string            `yaml:"ecs" json:"ecs,omitempty"`
+	Platform     []string          `yaml:"platform" json:"platform,omitempty"`
 }
 
 // UnmarshalYAML accepts a plain property name or a strict derivation map.
@@ -89,14 +104,14 @@ func (f *FieldSpec) UnmarshalYAML(n *yaml.Node) error {
 func (f *FieldSpec) validate(line int) error {
 	set := 0
 	for _, b := range []bool{len(f.Join) > 0, len(f.Hashes) > 0, len(f.Registry) > 0, len(f.RegistryData) > 0,
-		f.JSON != "", len(f.ActionIn) > 0, f.Map != "", f.URLHost != "", f.ECS != ""} {
+		f.JSON != "", len(f.ActionIn) > 0, f.Map != "", f.URLHost != "", f.ECS != "", len(f.Platform) > 0} {
 		if b {
 			set++
 		}
 	}
 	switch {
 	case set != 1:
-		return fmt.Errorf("line %d: a field spec needs exactly one of join, hashes, registry, registry_data, json, action_in, map, url_host, ecs", line)
+		return fmt.Errorf("line %d: a field spec needs exactly one of join, hashes, registry, registry_data, json, action_in, map, url_host, ecs, platform", line)
 	case len(f.Registry) != 0 && len(f.Registry) != 2 && len(f.Registry) != 4:
 		return fmt.Errorf("line %d: registry needs [key, value] or [key, value, previous key, previous value]", line)
 	case len(f.RegistryData) != 0 && len(f.RegistryData) != 2:
@@ -119,6 +134,7 @@ func (f FieldSpec) key() string {
 // Mapping is a compiled set of mapping files. It implements sigma.Mapper
 // and makes the Records the engine evaluates.
 type Mapping struct {
+	platform   PlatformMap
 	logsources []LogsourceMap
 	fieldsets  map[string]FieldsetMap
 	mu         sync.RWMutex
@@ -159,6 +175,9 @@ func (m *Mapping) add(name string, data []byte) error {
 	var f File
 	if err := dec.Decode(&f); err != nil {
 		return fmt.Errorf("field mapping %s: %w", name, err)
+	}
+	if f.Platform != nil {
+		m.platform = *f.Platform
 	}
 	for fs, fields := range f.Fieldsets {
 		if m.fieldsets[fs] == nil {
@@ -211,9 +230,12 @@ func (m *Mapping) Scope(ls sigma.Logsource) (sigma.Scope, error) {
 	if err != nil {
 		return sigma.Scope{}, err
 	}
-	s := sigma.Scope{Tables: e.Tables}
+	s := sigma.Scope{Tables: e.Tables, Require: map[string][]string{}}
 	if len(e.ActionTypes) > 0 {
-		s.Require = map[string][]string{m.register(FieldSpec{Prop: "ActionType"}): e.ActionTypes}
+		s.Require[m.register(FieldSpec{Prop: "ActionType"})] = e.ActionTypes
+	}
+	if p, ok := m.platform.Products[strings.ToLower(ls.Product)]; ok && len(m.platform.Paths) > 0 {
+		s.Require[m.register(FieldSpec{Platform: m.platform.Paths})] = []string{p, PlatformUnknown}
 	}
 	return s, nil
 }

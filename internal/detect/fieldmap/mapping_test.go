@@ -133,21 +133,24 @@ func TestNullIsPresent(t *testing.T) {
 
 func TestScope(t *testing.T) {
 	m := Default()
+	actionKey := FieldSpec{Prop: "ActionType"}.key()
 	cases := []struct {
-		ls      sigma.Logsource
-		tables  string
-		actions string
-		err     bool
+		ls       sigma.Logsource
+		tables   string
+		actions  string
+		platform string
+		err      bool
 	}{
-		{sigma.Logsource{Product: "windows", Category: "process_creation"}, "DeviceProcessEvents", "", false},
-		{sigma.Logsource{Product: "macos", Category: "process_creation"}, "DeviceProcessEvents", "", false},
-		{sigma.Logsource{Product: "windows", Category: "registry_set"}, "DeviceRegistryEvents", "RegistryValueSet", false},
-		{sigma.Logsource{Product: "windows", Category: "pipe_created"}, "DeviceEvents", "NamedPipeEvent", false},
-		{sigma.Logsource{Product: "windows", Category: "driver_load"}, "DeviceEvents", "DriverLoad", false},
-		{sigma.Logsource{Product: "windows", Category: "create_remote_thread"}, "DeviceEvents", "CreateRemoteThreadApiCall", false},
-		{sigma.Logsource{Product: "microsoft_defender_xdr", Service: "alerts"}, "AlertInfo,AlertEvidence", "", false},
-		{sigma.Logsource{Product: "windows", Category: "file_access"}, "", "", true},
-		{sigma.Logsource{Product: "aws", Service: "cloudtrail"}, "", "", true},
+		{sigma.Logsource{Product: "windows", Category: "process_creation"}, "DeviceProcessEvents", "", "windows,unknown", false},
+		{sigma.Logsource{Product: "macos", Category: "process_creation"}, "DeviceProcessEvents", "", "posix,unknown", false},
+		{sigma.Logsource{Product: "linux", Category: "network_connection"}, "DeviceNetworkEvents", "", "posix,unknown", false},
+		{sigma.Logsource{Product: "windows", Category: "registry_set"}, "DeviceRegistryEvents", "RegistryValueSet", "windows,unknown", false},
+		{sigma.Logsource{Product: "windows", Category: "pipe_created"}, "DeviceEvents", "NamedPipeEvent", "windows,unknown", false},
+		{sigma.Logsource{Product: "windows", Category: "driver_load"}, "DeviceEvents", "DriverLoad", "windows,unknown", false},
+		{sigma.Logsource{Product: "windows", Category: "create_remote_thread"}, "DeviceEvents", "CreateRemoteThreadApiCall", "windows,unknown", false},
+		{sigma.Logsource{Product: "microsoft_defender_xdr", Service: "alerts"}, "AlertInfo,AlertEvidence", "", "", false},
+		{sigma.Logsource{Product: "windows", Category: "file_access"}, "", "", "", true},
+		{sigma.Logsource{Product: "aws", Service: "cloudtrail"}, "", "", "", true},
 	}
 	for _, c := range cases {
 		s, err := m.Scope(c.ls)
@@ -155,15 +158,45 @@ func TestScope(t *testing.T) {
 			t.Errorf("%+v: error %v", c.ls, err)
 			continue
 		}
-		var actions []string
-		for _, v := range s.Require {
-			actions = append(actions, v...)
+		var platform []string
+		for k, v := range s.Require {
+			if k != actionKey {
+				platform = append(platform, v...)
+			}
 		}
 		if got := strings.Join(s.Tables, ","); got != c.tables {
 			t.Errorf("%+v: tables %q, want %q", c.ls, got, c.tables)
 		}
-		if got := strings.Join(actions, ","); got != c.actions {
+		if got := strings.Join(s.Require[actionKey], ","); got != c.actions {
 			t.Errorf("%+v: action types %q, want %q", c.ls, got, c.actions)
+		}
+		if got := strings.Join(platform, ","); got != c.platform {
+			t.Errorf("%+v: platforms %q, want %q", c.ls, got, c.platform)
+		}
+	}
+}
+
+func TestPlatform(t *testing.T) {
+	m := Default()
+	key := m.register(FieldSpec{Platform: []string{"FolderPath", "InitiatingProcessFolderPath"}})
+	cases := map[string]string{
+		`{"FolderPath":"C:\\Windows\\x.exe"}`:                           PlatformWindows,
+		`{"FolderPath":"c:/tools/x.exe"}`:                               PlatformWindows,
+		`{"FolderPath":"\\\\srv\\share\\x.exe"}`:                        PlatformWindows,
+		`{"FolderPath":"/usr/bin/ps"}`:                                  PlatformPosix,
+		`{"FolderPath":"System","InitiatingProcessFolderPath":"c:\\x"}`: PlatformWindows,
+		`{"FolderPath":"","InitiatingProcessFolderPath":"/bin/zsh"}`:    PlatformPosix,
+		`{"FolderPath":null}`:                                           PlatformUnknown,
+		`{}`:                                                            PlatformUnknown,
+	}
+	for props, want := range cases {
+		r := m.NewRecord()
+		if err := r.Reset(record("DeviceProcessEvents", props), nil); err != nil {
+			t.Fatal(err)
+		}
+		vals, _ := r.Get(key)
+		if len(vals) != 1 || vals[0].S != want {
+			t.Errorf("%s: platform %v, want %s", props, vals, want)
 		}
 	}
 }

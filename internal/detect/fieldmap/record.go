@@ -246,6 +246,8 @@ func (r *Record) eval(f FieldSpec) ([]sigma.Value, bool) {
 			}
 		}
 		return r.one(s)
+	case len(f.Platform) > 0:
+		return r.one(r.platform(f.Platform))
 	case f.URLHost != "":
 		s := r.propString(f.URLHost)
 		if s == "" {
@@ -396,3 +398,30 @@ func (r *Record) keywordValues() ([]sigma.Value, bool) {
 	})
 	return r.vals, len(r.vals) > 0
 }
+
+// Platforms a record can have (see PlatformMap).
+const (
+	PlatformWindows = "windows"
+	PlatformPosix   = "posix"
+	PlatformUnknown = "unknown"
+)
+
+// platform classifies the record by the first path property that tells
+// (a bare name such as "System" does not).
+func (r *Record) platform(paths []string) string {
+	for _, p := range paths {
+		s := r.propString(p)
+		switch {
+		case s == "":
+			continue
+		case s[0] == '/':
+			return PlatformPosix
+		case len(s) >= 3 && s[1] == ':' && (s[2] == '\\' || s[2] == '/') && isLetter(s[0]),
+			strings.HasPrefix(s, `\\`):
+			return PlatformWindows
+		}
+	}
+	return PlatformUnknown
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

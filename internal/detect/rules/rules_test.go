@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/defender-intake/defender-intake/internal/detect/fieldmap"
+	"github.com/defender-intake/defender-intake/internal/detect/sigma"
 )
 
 const expandRule = `title: Admin logon tool
@@ -75,6 +78,44 @@ func TestBuiltinRulesLoad(t *testing.T) {
 	for _, r := range e.Rules() {
 		if r.Author == "" || r.ID == "" || len(r.GroupBy) == 0 || r.LevelField == "" {
 			t.Errorf("built-in rule %s lacks metadata: %+v", r.Path, r)
+		}
+	}
+}
+
+// TestPlatformSeparation: Defender's process table mixes Windows, Linux
+// and macOS; a rule for one product must not run on another's records.
+func TestPlatformSeparation(t *testing.T) {
+	rule := func(id, product string) sigma.Source {
+		return sigma.Source{Path: id + ".yml", Data: []byte("title: " + id + "\nid: " + id +
+			"\nlogsource:\n  product: " + product + "\n  category: process_creation\ndetection:\n  sel:\n    CommandLine|contains: whoami\n  condition: sel\nlevel: low\n")}
+	}
+	m := fieldmap.Default()
+	e, err := sigma.Compile([]sigma.Source{rule("win", "windows"), rule("lnx", "linux"), rule("mac", "macos")}, sigma.Options{Mapper: m})
+	if err != nil || len(e.Rules()) != 3 {
+		t.Fatalf("compile: %v %+v", err, e.Skipped())
+	}
+	cases := []struct {
+		props string
+		want  string
+	}{
+		{`{"FolderPath":"C:\\Windows\\System32\\whoami.exe","ProcessCommandLine":"whoami"}`, "win"},
+		{`{"FolderPath":"/usr/bin/whoami","ProcessCommandLine":"whoami"}`, "lnx,mac"},
+		{`{"FolderPath":null,"InitiatingProcessFolderPath":"/bin/bash","ProcessCommandLine":"whoami"}`, "lnx,mac"},
+		{`{"ProcessCommandLine":"whoami"}`, "win,lnx,mac"}, // platform unknown: every product's rules
+	}
+	x := e.NewEvaluator()
+	rec := m.NewRecord()
+	for _, c := range cases {
+		raw := `{"category":"AdvancedHunting-DeviceProcessEvents","properties":` + c.props + `}`
+		if err := rec.Reset([]byte(raw), nil); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range x.Match(rec, nil) {
+			ids = append(ids, r.ID)
+		}
+		if got := strings.Join(ids, ","); got != c.want {
+			t.Errorf("%s: matched %q, want %q", c.props, got, c.want)
 		}
 	}
 }
