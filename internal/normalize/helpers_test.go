@@ -1,7 +1,9 @@
 package normalize
 
 import (
+	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -177,6 +179,19 @@ func TestPyFloat(t *testing.T) {
 	for f, want := range map[float64]string{1: "1.0", 0.1: "0.1", 1e16: "1e+16", 1.5e-7: "1.5e-07", 123456789.25: "123456789.25", -0.0001: "-0.0001"} {
 		if got := pyFloat(f); got != want {
 			t.Errorf("pyFloat(%v) = %q, want %q", f, got, want)
+		}
+	}
+}
+
+// The string writer round-trips every kind of byte through encoding/json,
+// and turns invalid UTF-8 into U+FFFD.
+func TestAppendString(t *testing.T) {
+	inputs := []string{"", "plain", `a"b\c`, "tab\there\nline\r\x01\x1f", "é中😀", "bad\xffutf8\xc3", strings.Repeat(`x"\`, 30000)}
+	for _, in := range inputs {
+		got := appendString([]byte("x"), in)[1:]
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil || back != strings.ToValidUTF8(in, "\ufffd") {
+			t.Errorf("%q -> %s (%v)", in[:min(len(in), 40)], got[:min(len(got), 60)], err)
 		}
 	}
 }
