@@ -65,9 +65,30 @@ func NewShared(eng *sigma.Engine, m *fieldmap.Mapping, cfg alerts.Config, sinks 
 }
 
 // Reload switches to a new engine (compiled with the same Mapping), for
-// SIGHUP. Open alerts are kept; correlation windows start empty.
+// SIGHUP. Open alerts are kept, and so are the windows of correlation
+// rules that are still loaded unchanged in shape.
 func (s *Shared) Reload(eng *sigma.Engine) {
-	s.cur.Store(s.compile(eng))
+	next := s.compile(eng)
+	s.mu.Lock()
+	next.correlator.Restore(s.cur.Load().correlator.Snapshot())
+	s.cur.Store(next)
+	s.mu.Unlock()
+}
+
+// CorrelationState returns the open correlation windows, to save at
+// shutdown (see sigma.CorrelatorState).
+func (s *Shared) CorrelationState() sigma.CorrelatorState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur.Load().correlator.Snapshot()
+}
+
+// RestoreCorrelations reopens saved correlation windows at startup and
+// returns how many groups were restored.
+func (s *Shared) RestoreCorrelations(st sigma.CorrelatorState) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur.Load().correlator.Restore(st)
 }
 
 func (s *Shared) compile(eng *sigma.Engine) *compiled {

@@ -177,6 +177,21 @@ func TestCorrelationAlerts(t *testing.T) {
 	if len(sink.writes) != 1 {
 		t.Fatalf("%d alert writes, want 1 (correlation fired once, base rule silent): %+v", len(sink.writes), sink.writes)
 	}
+	// The third event opened a new window; it survives a rule reload and
+	// a save/restore, so one more event fires again.
+	s := w.s
+	s.Reload(eng)
+	saved := s.CorrelationState()
+	s2 := NewShared(eng, m, alerts.Config{}, sink)
+	if n := s2.RestoreCorrelations(saved); n != 1 {
+		t.Fatalf("restored %d correlation groups, want 1", n)
+	}
+	if _, err := s2.NewWorker().Process(context.Background(), []byte(proc), nil, "e", base.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.writes) != 2 || sink.writes[1].RuleTitle != "Repeated whoami by one user" {
+		t.Fatalf("after restore: %d writes %+v", len(sink.writes), sink.writes)
+	}
 	a := sink.writes[0]
 	if a.RuleTitle != "Repeated whoami by one user" || a.Level != "high" || a.GroupKey != `corp\jdoe` || a.Host != "ws1.corp" || a.Author != "Test Author" {
 		t.Fatalf("alert %+v", a)

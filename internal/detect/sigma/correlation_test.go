@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -168,5 +169,46 @@ func TestCorrelatorBoundedMemory(t *testing.T) {
 		if cr.Groups() > 50 {
 			t.Fatalf("%d groups after %d events", cr.Groups(), i+1)
 		}
+	}
+}
+
+// TestCorrelatorSnapshot: a window open before a restart still fires
+// after it when the state is saved and restored.
+func TestCorrelatorSnapshot(t *testing.T) {
+	src := strings.ReplaceAll(correlation("type: event_count\nrules: [failed_logon]\ngroup-by: [User]\ntimespan: 10m\ncondition:\n  gte: 3"), "category: auth", "category: proc")
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev := mapEvent{table: "proc", fields: map[string]any{"Outcome": "failure", "User": "a"}}
+
+	e := compileOne(t, src, Options{})
+	x, cr := e.NewEvaluator(), e.NewCorrelator(0)
+	for i := 0; i < 2; i++ {
+		if f := cr.Observe(x, x.Match(ev, nil), t0.Add(time.Duration(i)*time.Minute)); len(f) != 0 {
+			t.Fatal("fired before the threshold")
+		}
+	}
+	saved, err := json.Marshal(cr.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// "Restart": new engine, new correlator, restored state.
+	e2 := compileOne(t, src, Options{})
+	x2, cr2 := e2.NewEvaluator(), e2.NewCorrelator(0)
+	var st CorrelatorState
+	if err := json.Unmarshal(saved, &st); err != nil {
+		t.Fatal(err)
+	}
+	if n := cr2.Restore(st); n != 1 {
+		t.Fatalf("restored %d groups, want 1", n)
+	}
+	if f := cr2.Observe(x2, x2.Match(ev, nil), t0.Add(2*time.Minute)); len(f) != 1 || f[0].Count != 3 {
+		t.Fatalf("after restore: fired %+v, want one firing with 3 events", f)
+	}
+
+	// A state for another shape of the rule is ignored.
+	other := strings.ReplaceAll(src, "group-by: [User]", "group-by: [User, Host]")
+	e3 := compileOne(t, other, Options{})
+	if n := e3.NewCorrelator(0).Restore(st); n != 0 {
+		t.Fatalf("restored %d groups into a changed rule", n)
 	}
 }

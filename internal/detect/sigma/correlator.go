@@ -102,7 +102,7 @@ func (c *Correlator) Observe(x *Evaluator, matched []*Rule, t time.Time) []Fired
 			if !ok {
 				continue // an event without the group-by fields joins no group
 			}
-			key := strings.Join(group, "\x00")
+			key := joinGroup(group)
 			st := c.states[ref.corr][key]
 			if st == nil {
 				st = &groupState{group: group}
@@ -272,3 +272,5 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+func joinGroup(group []string) string { return strings.Join(group, "\x00") }
