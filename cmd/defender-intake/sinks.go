@@ -1,0 +1,22 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/defender-intake/defender-intake/internal/sink"
+	"github.com/defender-intake/defender-intake/internal/sink/besteffort"
+
+	// Forwarding sink types register themselves.
+	_ "github.com/defender-intake/defender-intake/internal/sink/sekoia"
+)
+
+func init() {
+	// Best-effort queue metrics live in their own registry (sinks are
+	// opened without the service's metrics).
+	mountHTTP(func(mux *http.ServeMux, _ map[string]sink.Sink) error {
+		mux.Handle("GET /metrics/forwarding", promhttp.HandlerFor(besteffort.Registry, promhttp.HandlerOpts{}))
+		return nil
+	})
+}

@@ -1,0 +1,141 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// StatusError is a response other than 2xx.
+type StatusError struct {
+	Code int
+	// Body is the start of the response body, for logs and dead letters.
+	Body string
+	// RetryAfter is the wait the target asked for (0 when none).
+	RetryAfter time.Duration
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("HTTP %d: %s", e.Code, e.Body)
+}
+
+// Permanent reports whether err says the request itself is refused, so
+// sending it again cannot succeed: a 4xx other than 408 (timeout), 429
+// (slow down) and 401, 403, 404, 407 (a wrong key or URL, which affects
+// every record alike and is fixed in the config: those documents wait
+// rather than being dead-lettered wholesale).
+func Permanent(err error) bool {
+	var se *StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case 401, 403, 404, 407, 408, 429:
+		return false
+	}
+	return se.Code >= 400 && se.Code < 500
+}
+
+// Retrier sends a request again after a retryable failure, with
+// exponential backoff and jitter, waiting at least what Retry-After asks.
+type Retrier struct {
+	MaxAttempts int
+	// Initial and Max bound the backoff (defaults 200ms and 10s).
+	Initial, Max time.Duration
+	// Log is the sink's logger (carrying its name).
+	Log *slog.Logger
+}
+
+// maxRetryAfter caps a Retry-After header, so a bogus value cannot park
+// a worker for hours; the pipeline retries after that anyway.
+const maxRetryAfter = 2 * time.Minute
+
+// maxBody bounds a response body read into memory (an Elasticsearch bulk
+// response for a large batch is a few MB).
+const maxBody = 64 << 20
+
+// Do sends the request newReq builds (a new one per attempt, bodies are
+// consumed) until a 2xx response, whose body it returns, a permanent
+// failure, MaxAttempts, or the end of ctx.
+func (r Retrier) Do(ctx context.Context, client *http.Client, newReq func(ctx context.Context) (*http.Request, error)) ([]byte, error) {
+	backoff := r.Initial
+	if backoff <= 0 {
+		backoff = 200 * time.Millisecond
+	}
+	ceiling := r.Max
+	if ceiling <= 0 {
+		ceiling = 10 * time.Second
+	}
+	attempts := max(r.MaxAttempts, 1)
+	var err error
+	for attempt := 1; ; attempt++ {
+		var body []byte
+		body, err = send(ctx, client, newReq)
+		if err == nil {
+			return body, nil
+		}
+		if Permanent(err) || attempt >= attempts || ctx.Err() != nil {
+			return nil, err
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		var se *StatusError
+		if errors.As(err, &se) && se.RetryAfter > wait {
+			wait = se.RetryAfter
+		}
+		if r.Log != nil {
+			r.Log.Warn("forwarding failed; retrying", "attempt", attempt, "wait", wait, "err", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+		backoff = min(backoff*2, ceiling)
+	}
+}
+
+func send(ctx context.Context, client *http.Client, newReq func(ctx context.Context) (*http.Request, error)) ([]byte, error) {
+	req, err := newReq(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("send to %s: %w", req.URL.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if resp.StatusCode/100 == 2 {
+		if err != nil {
+			return nil, fmt.Errorf("read response of %s: %w", req.URL.Redacted(), err)
+		}
+		return body, nil
+	}
+	if len(body) > 2048 {
+		body = body[:2048]
+	}
+	return nil, &StatusError{Code: resp.StatusCode, Body: string(body), RetryAfter: RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+}
+
+// RetryAfter parses a Retry-After header (seconds or an HTTP date),
+// capped; 0 when absent or unusable.
+func RetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if s, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(s) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}

@@ -1,0 +1,219 @@
+// Package sekoia is the sink that forwards raw Defender records to a
+// Sekoia.io intake over its HTTP batch endpoint. Sekoia parses the raw
+// records itself, so the sink sends each document's message field (the
+// record as received), not the ECS document.
+package sekoia
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/time/rate"
+
+	"github.com/defender-intake/defender-intake/internal/config"
+	"github.com/defender-intake/defender-intake/internal/sink"
+	"github.com/defender-intake/defender-intake/internal/sink/forward"
+)
+
+// Config is the `type: sekoia` sink section.
+type Config struct {
+	// IntakeServer is the intake's base URL; records go to /batch.
+	IntakeServer string `yaml:"intake_server"`
+	// IntakeKey identifies the intake ("${SEKOIA_INTAKE_KEY}").
+	IntakeKey config.Secret `yaml:"intake_key"`
+	// MaxBatchRecords and MaxBatchBytes bound one request.
+	MaxBatchRecords int `yaml:"max_batch_records"`
+	MaxBatchBytes   int `yaml:"max_batch_bytes"`
+	// MaxRecordsPerSecond limits the rate sent (0: unlimited).
+	MaxRecordsPerSecond float64     `yaml:"max_records_per_second"`
+	TLS                 forward.TLS `yaml:"tls"`
+
+	forward.Delivery `yaml:",inline"`
+}
+
+// DefaultConfig holds the defaults of the section.
+func DefaultConfig() *Config {
+	return &Config{IntakeServer: "https://intake.sekoia.io", MaxBatchRecords: 1000, MaxBatchBytes: 1 << 20, Delivery: forward.DefaultDelivery()}
+}
+
+// Validate implements sink.Section.
+func (c *Config) Validate() error {
+	var errs []error
+	if u, err := url.Parse(c.IntakeServer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("intake_server: %q is not an http(s) URL", c.IntakeServer))
+	}
+	if !c.IntakeKey.IsSet() {
+		errs = append(errs, errors.New("intake_key: required (e.g. \"${SEKOIA_INTAKE_KEY}\")"))
+	}
+	if c.MaxBatchRecords < 1 {
+		errs = append(errs, errors.New("max_batch_records: must be >= 1"))
+	}
+	if c.MaxBatchBytes < 1024 {
+		errs = append(errs, errors.New("max_batch_bytes: must be >= 1024"))
+	}
+	if c.MaxRecordsPerSecond < 0 {
+		errs = append(errs, errors.New("max_records_per_second: must be >= 0"))
+	}
+	errs = append(errs, c.TLS.Validate(), c.Delivery.Validate())
+	return errors.Join(errs...)
+}
+
+func init() {
+	sink.Register("sekoia", sink.Factory{
+		NewSection: func() sink.Section { return DefaultConfig() },
+		Open: func(name string, s sink.Section) (sink.Sink, error) {
+			c := *s.(*Config)
+			snk, err := Open(name, c)
+			if err != nil {
+				return nil, err
+			}
+			return c.Wrap(snk)
+		},
+	})
+}
+
+// Sink posts batches of raw records.
+type Sink struct {
+	name    string
+	cfg     Config
+	url     string
+	client  *http.Client
+	retry   forward.Retrier
+	limit   *rate.Limiter
+	rejects *forward.Rejects
+	log     *slog.Logger
+	keyJSON []byte
+	body    bytes.Buffer
+	raws    []json.RawMessage
+}
+
+// Open builds the sink from a validated section.
+func Open(name string, cfg Config) (*Sink, error) {
+	client, err := forward.NewHTTPClient(cfg.TLS, cfg.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("sekoia sink %s: %w", name, err)
+	}
+	rej, err := forward.OpenRejects(name, cfg.DeadLetterPath(name))
+	if err != nil {
+		return nil, err
+	}
+	key, _ := json.Marshal(cfg.IntakeKey.Value())
+	log := slog.Default().With("sink", name)
+	s := &Sink{name: name, cfg: cfg, url: strings.TrimRight(cfg.IntakeServer, "/") + "/batch", client: client,
+		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log}, rejects: rej, log: log, keyJSON: key}
+	if cfg.MaxRecordsPerSecond > 0 {
+		s.limit = rate.NewLimiter(rate.Limit(cfg.MaxRecordsPerSecond), max(cfg.MaxBatchRecords, int(cfg.MaxRecordsPerSecond)))
+	}
+	return s, nil
+}
+
+// Name implements sink.Sink.
+func (s *Sink) Name() string { return s.name }
+
+// Close implements sink.Sink.
+func (s *Sink) Close() error {
+	s.client.CloseIdleConnections()
+	return s.rejects.Close()
+}
+
+// Write implements sink.Sink: nil once Sekoia answered 2xx for every
+// chunk, or refused a record for good and the record was dead-lettered.
+// A chunk that still fails after the retries makes it and every later
+// chunk a *sink.PartialError (the pipeline retries them).
+func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
+	s.raws = s.raws[:0]
+	for _, d := range docs {
+		s.raws = append(s.raws, rawRecord(d.JSON))
+	}
+	idx := make([]int, len(docs))
+	for i := range idx {
+		idx[i] = i
+	}
+	for start := 0; start < len(idx); {
+		end := s.chunkEnd(idx, start)
+		if err := s.send(ctx, docs, idx[start:end]); err != nil {
+			return &sink.PartialError{Failed: idx[start:], Err: err}
+		}
+		start = end
+	}
+	return nil
+}
+
+// chunkEnd returns the end of the chunk starting at idx[start], bounded
+// in records and bytes (a record larger than the bound goes alone).
+func (s *Sink) chunkEnd(idx []int, start int) int {
+	size := len(`{"intake_key":,"jsons":[]}`) + len(s.keyJSON)
+	end := start
+	for end < len(idx) && end-start < s.cfg.MaxBatchRecords {
+		n := len(s.raws[idx[end]]) + 1
+		if end > start && size+n > s.cfg.MaxBatchBytes {
+			break
+		}
+		size += n
+		end++
+	}
+	return end
+}
+
+// send posts the records of idx. A permanent refusal of several records
+// is narrowed down by halves, so that only the records refused on their
+// own are dead-lettered. It returns an error only for what must be
+// retried later.
+func (s *Sink) send(ctx context.Context, docs []sink.Doc, idx []int) error {
+	if s.limit != nil {
+		if err := s.limit.WaitN(ctx, min(len(idx), s.limit.Burst())); err != nil {
+			return fmt.Errorf("rate limit: %w", err)
+		}
+	}
+	s.body.Reset()
+	s.body.WriteString(`{"intake_key":`)
+	s.body.Write(s.keyJSON)
+	s.body.WriteString(`,"jsons":[`)
+	for k, i := range idx {
+		if k > 0 {
+			s.body.WriteByte(',')
+		}
+		s.body.Write(s.raws[i])
+	}
+	s.body.WriteString("]}")
+	payload := s.body.Bytes()
+	_, err := s.retry.Do(ctx, s.client, func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "defender-intake")
+		return req, nil
+	})
+	if err == nil || !forward.Permanent(err) {
+		return err
+	}
+	if len(idx) > 1 {
+		half := len(idx) / 2
+		return errors.Join(s.send(ctx, docs, idx[:half]), s.send(ctx, docs, idx[half:]))
+	}
+	s.log.Warn("record refused by the intake; dead-lettered", "err", err)
+	return s.rejects.Write(ctx, docs, idx, []string{err.Error()})
+}
+
+// rawRecord returns the JSON string literal of the document's message
+// field (the raw record, already escaped), or the document itself as a
+// string when it has none.
+func rawRecord(doc []byte) json.RawMessage {
+	var d struct {
+		Message json.RawMessage `json:"message"`
+	}
+	if json.Unmarshal(doc, &d) == nil && len(d.Message) > 0 && d.Message[0] == '"' {
+		return d.Message
+	}
+	b, _ := json.Marshal(string(doc))
+	return b
+}
