@@ -24,10 +24,10 @@ type acMatcher struct {
 }
 
 // maxDenseStates bounds the dense rows (memory nclass*4 bytes each).
-const maxDenseStates = 4096
+const maxDenseStates = 16384
 
 // denseDepth is the depth up to which states get dense rows.
-const denseDepth = 2
+const denseDepth = 4
 
 // newACMatcher builds the automaton for patterns (already folded).
 func newACMatcher(patterns []string) *acMatcher {
