@@ -96,6 +96,11 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ingest: %v\n", err)
 		return 1
 	}
+	if err := st.Flush(ctx); err != nil {
+		prog.stop()
+		fmt.Fprintf(stderr, "ingest: %v\n", err)
+		return 1
+	}
 	prog.stop()
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "ingested %d documents from %d file(s) in %s (%.0f documents/s) into %s\n",

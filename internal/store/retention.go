@@ -11,11 +11,8 @@ import (
 // events, so the file stops growing rather than shrinking. It returns the
 // number of events deleted.
 func (s *Store) Retain(ctx context.Context, now time.Time) (int64, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if s.conn == nil {
-		return 0, fmt.Errorf("store: retention after close")
-	}
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
 	var deleted int64
 	if s.cfg.MaxAge > 0 {
 		res, err := s.conn.ExecContext(ctx, "DELETE FROM events WHERE ts < ?", now.Add(-s.cfg.MaxAge).UTC())

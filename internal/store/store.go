@@ -75,19 +75,45 @@ type Store struct {
 	db   *sql.DB
 	log  *slog.Logger
 
-	writeMu sync.Mutex       // serializes Write and retention
-	conn    *sql.Conn        // the writer's connection, holding the Appender
-	app     *duckdb.Appender // kept open between batches; nil after an error
+	dbMu sync.Mutex // serializes the loader, retention and the catalogue on conn
+	conn *sql.Conn  // the one connection that writes
+
+	writeMu sync.Mutex // serializes Write and log rotation
+	ilog    *ingestLog
+	closed  bool
 	nextID  uint64
 	parser  fastjson.Parser
 	docBuf  []byte
-	row     []driver.Value
+	logBuf  []byte
+
+	mu        sync.Mutex // guards the fields below
+	cond      *sync.Cond // broadcast when the loader made progress
+	pending   [][]driver.Value
+	writtenID uint64 // last id made durable by Write
+	loadedID  uint64 // last id committed to DuckDB
+	loadErr   error
+	wake      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
 
 	fields *fieldSet
 	rate   rateMeter
 }
 
-// Open opens (creating when needed) the store in cfg.Dir.
+const (
+	// loadBatch is the number of logged events that triggers a load into
+	// DuckDB before loadEvery has passed.
+	loadBatch = 50_000
+	// loadEvery bounds how long a logged event waits before it becomes
+	// searchable.
+	loadEvery = time.Second
+	// maxPending is where Write starts waiting for the loader, bounding
+	// memory when DuckDB is slower than the feed.
+	maxPending = 200_000
+)
+
+// Open opens (creating when needed) the store in cfg.Dir. Events left in
+// the ingest log by a crash are loaded before it returns.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -104,11 +130,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db := sql.OpenDB(connector)
-	s := &Store{cfg: cfg, path: path, db: db, log: log, fields: newFieldSet()}
+	s := &Store{cfg: cfg, path: path, db: db, log: log, fields: newFieldSet(),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	s.cond = sync.NewCond(&s.mu)
 	if err := s.init(ctx); err != nil {
+		if s.conn != nil {
+			s.conn.Close()
+		}
 		db.Close()
 		return nil, err
 	}
+	go s.loader()
 	return s, nil
 }
 
@@ -148,91 +180,142 @@ func (s *Store) init(ctx context.Context) error {
 		return fmt.Errorf("store: writer connection: %w", err)
 	}
 	s.conn = conn
-	return nil
+	return s.recover(ctx)
+}
+
+// recover loads what the ingest log holds beyond DuckDB's last id, then
+// starts a fresh log segment.
+func (s *Store) recover(ctx context.Context) error {
+	inDB := s.nextID
+	var rows [][]driver.Value
+	last, err := replay(s.cfg.Dir, func(r logRecord) error {
+		if r.id <= inDB {
+			return nil
+		}
+		row, _, err := s.rowFor(r.doc, r.ts, r.id, r.ingested)
+		if err != nil {
+			return nil // refused when written: Write never logged it as good
+		}
+		rows = append(rows, row)
+		s.nextID = max(s.nextID, r.id)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(rows) > 0 {
+		if err := s.appendRows(ctx, rows); err != nil {
+			return fmt.Errorf("store: recovering %d logged events: %w", len(rows), err)
+		}
+		s.log.Info("store: recovered events from the ingest log", "events", len(rows))
+	}
+	s.writtenID, s.loadedID = s.nextID, s.nextID
+	l, err := openLog(s.cfg.Dir, last)
+	if err != nil {
+		return err
+	}
+	s.ilog = l
+	return l.removeBefore(l.seq)
 }
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// Close flushes and closes the database.
+// Close loads everything written into DuckDB, checkpoints and closes it.
 func (s *Store) Close() error {
+	s.writeMu.Lock()
+	if s.closed {
+		s.writeMu.Unlock()
+		return errors.New("store: closed twice")
+	}
+	s.closed = true // Write refuses from now on
+	s.writeMu.Unlock()
+	close(s.stop)
+	<-s.done // the loader's last round loads what is pending
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	var errs []error
-	if s.app != nil {
-		errs = append(errs, s.app.Close())
-		s.app = nil
+	s.mu.Lock()
+	loaded := s.loadedID >= s.writtenID
+	errs = append(errs, s.loadErr)
+	s.mu.Unlock()
+	errs = append(errs, s.ilog.close())
+	if loaded {
+		errs = append(errs, s.ilog.removeBefore(s.ilog.seq+1))
 	}
-	if s.conn != nil {
-		if _, err := s.conn.ExecContext(context.Background(), "CHECKPOINT"); err != nil {
-			errs = append(errs, fmt.Errorf("store: checkpoint: %w", err))
-		}
-		errs = append(errs, s.conn.Close())
-		s.conn = nil
+	s.ilog = nil
+	s.dbMu.Lock()
+	if _, err := s.conn.ExecContext(context.Background(), "CHECKPOINT"); err != nil {
+		errs = append(errs, fmt.Errorf("store: checkpoint: %w", err))
 	}
+	errs = append(errs, s.conn.Close())
+	s.dbMu.Unlock()
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)
 }
 
-// Write appends docs. It returns nil only once every document is committed
-// to the database (DuckDB syncs its write-ahead log on commit), so a caller
-// may checkpoint its source past them. On error nothing of the batch is
-// committed and Write may be retried with the same batch. Documents that
-// are not JSON objects are refused with a *DocError naming them; the rest of
-// the batch is still written.
+// Write stores docs. It returns nil only once every document is durable
+// (fsynced to the ingest log, from which a crash recovers it), so a caller
+// may checkpoint its source past them. Documents become searchable within
+// about a second (Flush waits for it). On error nothing of the batch counts
+// as written and Write may be retried with the same batch. Documents that
+// are not JSON objects are refused with a *DocError naming them; the rest
+// of the batch is written.
 func (s *Store) Write(ctx context.Context, docs []Doc) error {
 	if len(docs) == 0 {
 		return nil
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if s.conn == nil {
+	if s.closed {
 		return errors.New("store: write after close")
+	}
+	s.mu.Lock()
+	for len(s.pending) >= maxPending && s.loadErr == nil {
+		s.cond.Wait() // the loader broadcasts after every load
+	}
+	s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	now := time.Now().UTC()
 	var bad *DocError
-	err := s.conn.Raw(func(dc any) error {
-		if s.app == nil {
-			app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "events")
-			if err != nil {
-				return fmt.Errorf("store: appender: %w", err)
+	rows := make([][]driver.Value, 0, len(docs))
+	buf := s.logBuf[:0]
+	id := s.nextID
+	for i, d := range docs {
+		row, ts, err := s.rowFor(d.JSON, d.Timestamp, id+1, now)
+		if err != nil {
+			if bad == nil {
+				bad = &DocError{}
 			}
-			s.app = app
+			bad.Failed = append(bad.Failed, i)
+			bad.Errs = append(bad.Errs, err)
+			continue
 		}
-		app := s.app
-		id := s.nextID
-		for i, d := range docs {
-			row, err := s.rowFor(d, id+1, now)
-			if err != nil {
-				if bad == nil {
-					bad = &DocError{}
-				}
-				bad.Failed = append(bad.Failed, i)
-				bad.Errs = append(bad.Errs, err)
-				continue
-			}
-			if err := app.AppendRow(row...); err != nil {
-				s.dropAppender()
-				return fmt.Errorf("store: append document %d: %w", i, err)
-			}
-			id++
-		}
-		// Flush appends the rows in one auto-committed transaction.
-		if err := app.Flush(); err != nil {
-			s.dropAppender()
-			return fmt.Errorf("store: commit batch: %w", err)
-		}
-		s.rate.add(now, int(id-s.nextID))
-		s.nextID = id
-		return nil
-	})
-	if err != nil {
-		return err
+		id++
+		buf = appendLogRecord(buf, logRecord{id: id, ts: ts, ingested: now, doc: d.JSON})
+		rows = append(rows, row)
 	}
-	// The field catalogue is an index for humans: failing to save it must
-	// not fail a batch that is already committed.
-	if err := s.fields.save(ctx, s.conn); err != nil {
-		s.log.Warn("store: saving field catalogue", "err", err)
+	s.logBuf = buf
+	if len(rows) > 0 {
+		if err := s.ilog.write(buf); err != nil {
+			// Later records must not sit behind a torn tail.
+			if rerr := s.ilog.rotate(); rerr != nil {
+				s.log.Error("store: rotating the ingest log after a failed write", "err", rerr)
+			}
+			return err
+		}
+		s.nextID = id
+		s.rate.add(now, len(rows))
+		s.mu.Lock()
+		s.pending = append(s.pending, rows...)
+		s.writtenID = id
+		full := len(s.pending) >= loadBatch
+		s.mu.Unlock()
+		if full {
+			s.kick()
+		}
 	}
 	if bad != nil {
 		return bad
@@ -240,15 +323,123 @@ func (s *Store) Write(ctx context.Context, docs []Doc) error {
 	return nil
 }
 
-// dropAppender discards rows not yet flushed, so a failed batch leaves
-// nothing behind and can be retried whole.
-func (s *Store) dropAppender() {
-	if s.app == nil {
+func (s *Store) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Flush waits until everything written so far is searchable.
+func (s *Store) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	target := s.writtenID
+	s.mu.Unlock()
+	for {
+		s.kick()
+		s.mu.Lock()
+		loaded, err := s.loadedID >= target, s.loadErr
+		s.mu.Unlock()
+		if loaded {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			return errors.New("store: closed")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// loader moves logged events into DuckDB in large transactions.
+func (s *Store) loader() {
+	defer close(s.done)
+	t := time.NewTicker(loadEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			s.load()
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+		s.load()
+	}
+}
+
+// load commits the pending events to DuckDB, then deletes the log segments
+// holding them. On failure the events stay pending (and logged) and the
+// next round retries.
+func (s *Store) load() {
+	s.writeMu.Lock()
+	s.mu.Lock()
+	rows, upto := s.pending, s.writtenID
+	s.pending = nil
+	s.mu.Unlock()
+	if len(rows) == 0 {
+		s.writeMu.Unlock()
 		return
 	}
-	s.app.Clear()
-	s.app.Close()
-	s.app = nil
+	// Every record of rows is in segments before the new one.
+	err := s.ilog.rotate()
+	cut := s.ilog.seq
+	s.writeMu.Unlock()
+	if err == nil {
+		err = s.appendRows(context.Background(), rows)
+	}
+	if err == nil {
+		if rerr := s.ilog.removeBefore(cut); rerr != nil {
+			s.log.Warn("store: removing loaded ingest log segments", "err", rerr)
+		}
+	}
+	s.mu.Lock()
+	if err != nil {
+		s.log.Error("store: loading events into DuckDB failed; will retry", "events", len(rows), "err", err)
+		s.pending = append(rows, s.pending...)
+		s.loadErr = err
+	} else {
+		s.loadedID, s.loadErr = upto, nil
+	}
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// appendRows appends rows in one transaction with the Appender.
+func (s *Store) appendRows(ctx context.Context, rows [][]driver.Value) error {
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	err := s.conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "events")
+		if err != nil {
+			return fmt.Errorf("store: appender: %w", err)
+		}
+		for _, row := range rows {
+			if err := app.AppendRow(row...); err != nil {
+				app.Clear()
+				app.Close()
+				return fmt.Errorf("store: append: %w", err)
+			}
+		}
+		if err := app.Close(); err != nil { // flushes: one commit
+			return fmt.Errorf("store: commit: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The field catalogue is an index for humans: failing to save it must
+	// not fail events that are already committed.
+	if err := s.fields.save(ctx, s.conn); err != nil {
+		s.log.Warn("store: saving field catalogue", "err", err)
+	}
+	return nil
 }
 
 // DocError lists documents of a Write that were refused (not JSON objects);
@@ -262,17 +453,17 @@ func (e *DocError) Error() string {
 	return fmt.Sprintf("store: %d documents refused: %v", len(e.Failed), e.Errs[0])
 }
 
-// rowFor builds the Appender row for one document.
-func (s *Store) rowFor(d Doc, id uint64, now time.Time) ([]driver.Value, error) {
-	v, err := s.parser.ParseBytes(d.JSON)
+// rowFor builds the Appender row for one document and resolves its
+// timestamp (the given one, else @timestamp, else now).
+func (s *Store) rowFor(doc []byte, ts time.Time, id uint64, now time.Time) ([]driver.Value, time.Time, error) {
+	v, err := s.parser.ParseBytes(doc)
 	if err != nil {
-		return nil, fmt.Errorf("document is not JSON: %w", err)
+		return nil, ts, fmt.Errorf("document is not JSON: %w", err)
 	}
 	obj, err := v.Object()
 	if err != nil {
-		return nil, errors.New("document is not a JSON object")
+		return nil, ts, errors.New("document is not a JSON object")
 	}
-	ts := d.Timestamp
 	if ts.IsZero() {
 		if t := v.GetStringBytes("@timestamp"); t != nil {
 			ts, _ = time.Parse(time.RFC3339Nano, string(t))
@@ -281,13 +472,14 @@ func (s *Store) rowFor(d Doc, id uint64, now time.Time) ([]driver.Value, error) 
 			ts = now
 		}
 	}
+	ts = ts.UTC()
 	var message any
 	if m := v.Get("message"); m != nil && m.Type() == fastjson.TypeString {
 		message = string(m.GetStringBytes())
 	}
 	s.fields.observe(v)
-	row := s.row[:0]
-	row = append(row, id, ts.UTC(), now)
+	row := make([]driver.Value, 0, len(typedColumns)+5)
+	row = append(row, id, ts, now)
 	for _, c := range typedColumns {
 		row = append(row, extract(v, c))
 	}
@@ -296,6 +488,5 @@ func (s *Store) rowFor(d Doc, id uint64, now time.Time) ([]driver.Value, error) 
 	obj.Del("message")
 	s.docBuf = v.MarshalTo(s.docBuf[:0])
 	row = append(row, string(s.docBuf), message)
-	s.row = row
-	return row, nil
+	return row, ts, nil
 }

@@ -70,6 +70,9 @@ func openLoaded(t testing.TB, n int) (*Store, []sample) {
 			batch = batch[:0]
 		}
 	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return s, samples
 }
 
@@ -307,6 +310,9 @@ func TestWriteIsDurableAcrossReopen(t *testing.T) {
 	if err := s.Write(ctx, []Doc{{JSON: b}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Get(ctx, 101); err != nil {
 		t.Errorf("id after reopen: %v", err)
 	}
@@ -335,6 +341,9 @@ func TestRetention(t *testing.T) {
 		batch = append(batch, Doc{JSON: b})
 	}
 	if err := s.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	n, err := s.Retain(ctx, now)
@@ -369,6 +378,9 @@ func TestRetentionBySize(t *testing.T) {
 			}
 			batch = batch[:0]
 		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
 	}
 	before, err := s.usedBytes(ctx)
 	if err != nil {

@@ -41,6 +41,9 @@ func loadedStore(t testing.TB, n int) *store.Store {
 			batch = batch[:0]
 		}
 	}
+	if err := st.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return st
 }
 

@@ -60,6 +60,9 @@ func sampleStore(t *testing.T) *store.Store {
 	if err := st.Write(ctx, docs); err != nil {
 		t.Fatal(err)
 	}
+	if err := st.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return st
 }
 

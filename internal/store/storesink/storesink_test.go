@@ -35,6 +35,9 @@ func TestRegisteredAndWrites(t *testing.T) {
 		t.Fatalf("Write: %v", err)
 	}
 	st := sk.(*Sink).Store()
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		q    string
 		want int64
