@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -122,7 +123,7 @@ func (f *FieldSpec) validate(line int) error {
 	return nil
 }
 
-// key is the Event key of a spec: unique per derivation.
+// key identifies a spec: equal for the same derivation.
 func (f FieldSpec) key() string {
 	if f.Prop != "" {
 		return "prop:" + f.Prop
@@ -139,6 +140,7 @@ type Mapping struct {
 	fieldsets  map[string]FieldsetMap
 	mu         sync.RWMutex
 	specs      map[string]FieldSpec // Event key -> spec, filled while rules compile
+	keys       map[string]string    // spec identity -> its short Event key
 }
 
 // Default returns the built-in mapping.
@@ -152,7 +154,7 @@ func Default() *Mapping {
 
 // New returns the built-in mapping extended by the given files, in order.
 func New(files ...string) (*Mapping, error) {
-	m := &Mapping{fieldsets: map[string]FieldsetMap{}, specs: map[string]FieldSpec{}}
+	m := &Mapping{fieldsets: map[string]FieldsetMap{}, specs: map[string]FieldSpec{}, keys: map[string]string{}}
 	if err := m.add("defender.yml (built-in)", builtin); err != nil {
 		return nil, err
 	}
@@ -259,11 +261,18 @@ func (m *Mapping) Field(ls sigma.Logsource, name string) (string, bool) {
 	return "", false
 }
 
+// register returns the Event key of a spec: a short "#n", since the
+// record looks keys up in a map for every field of every event.
 func (m *Mapping) register(spec FieldSpec) string {
-	k := spec.key()
+	id := spec.key()
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if k, ok := m.keys[id]; ok {
+		return k
+	}
+	k := "#" + strconv.Itoa(len(m.keys))
+	m.keys[id] = k
 	m.specs[k] = spec
-	m.mu.Unlock()
 	return k
 }
 

@@ -133,7 +133,7 @@ func TestNullIsPresent(t *testing.T) {
 
 func TestScope(t *testing.T) {
 	m := Default()
-	actionKey := FieldSpec{Prop: "ActionType"}.key()
+	actionKey := m.register(FieldSpec{Prop: "ActionType"})
 	cases := []struct {
 		ls       sigma.Logsource
 		tables   string
