@@ -10,6 +10,7 @@ import (
 
 	// Forwarding sink types register themselves.
 	_ "github.com/defender-intake/defender-intake/internal/sink/sekoia"
+	_ "github.com/defender-intake/defender-intake/internal/sink/splunkhec"
 )
 
 func init() {

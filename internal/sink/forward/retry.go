@@ -139,3 +139,20 @@ func RetryAfter(v string, now time.Time) time.Duration {
 	}
 	return min(max(d, 0), maxRetryAfter)
 }
+
+// Narrow sends the documents idx with send. When the target refuses them
+// for good (Permanent), it sends each half again, so that only documents
+// refused on their own reach reject (the dead-letter file) and one bad
+// record does not take its whole batch with it. It returns an error only
+// for what must be retried later.
+func Narrow(idx []int, send func(idx []int) error, reject func(i int, err error) error) error {
+	err := send(idx)
+	if err == nil || !Permanent(err) {
+		return err
+	}
+	if len(idx) == 1 {
+		return reject(idx[0], err)
+	}
+	half := len(idx) / 2
+	return errors.Join(Narrow(idx[:half], send, reject), Narrow(idx[half:], send, reject))
+}

@@ -162,11 +162,17 @@ func (s *Sink) chunkEnd(idx []int, start int) int {
 	return end
 }
 
-// send posts the records of idx. A permanent refusal of several records
-// is narrowed down by halves, so that only the records refused on their
-// own are dead-lettered. It returns an error only for what must be
-// retried later.
+// send posts the records of idx; a permanent refusal is narrowed down to
+// the records refused on their own, which are dead-lettered.
 func (s *Sink) send(ctx context.Context, docs []sink.Doc, idx []int) error {
+	return forward.Narrow(idx, func(idx []int) error { return s.post(ctx, idx) }, func(i int, err error) error {
+		s.log.Warn("record refused by the intake; dead-lettered", "err", err)
+		return s.rejects.Write(ctx, docs, []int{i}, []string{err.Error()})
+	})
+}
+
+// post sends one request with the records of idx, with retries.
+func (s *Sink) post(ctx context.Context, idx []int) error {
 	if s.limit != nil {
 		if err := s.limit.WaitN(ctx, min(len(idx), s.limit.Burst())); err != nil {
 			return fmt.Errorf("rate limit: %w", err)
@@ -193,15 +199,7 @@ func (s *Sink) send(ctx context.Context, docs []sink.Doc, idx []int) error {
 		req.Header.Set("User-Agent", "defender-intake")
 		return req, nil
 	})
-	if err == nil || !forward.Permanent(err) {
-		return err
-	}
-	if len(idx) > 1 {
-		half := len(idx) / 2
-		return errors.Join(s.send(ctx, docs, idx[:half]), s.send(ctx, docs, idx[half:]))
-	}
-	s.log.Warn("record refused by the intake; dead-lettered", "err", err)
-	return s.rejects.Write(ctx, docs, idx, []string{err.Error()})
+	return err
 }
 
 // rawRecord returns the JSON string literal of the document's message

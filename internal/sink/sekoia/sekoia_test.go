@@ -43,7 +43,10 @@ func (in *intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		problems = append(problems, "content type "+ct)
 	}
-	body, _ := io.ReadAll(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return // the client went away mid-request (a killed service)
+	}
 	in.mu.Lock()
 	in.maxBody = max(in.maxBody, len(body))
 	in.mu.Unlock()
