@@ -74,7 +74,7 @@ func Default() Config {
 	return Config{
 		Server:     Server{Listen: "127.0.0.1:9464"},
 		Log:        Log{Level: "info", Format: "text"},
-		Pipeline:   Pipeline{Workers: 0, QueueBatches: 16, RetryInitial: 200 * time.Millisecond, RetryMax: 30 * time.Second, DrainTimeout: 30 * time.Second},
+		Pipeline:   Pipeline{Workers: 0, QueueBatches: 8, RetryInitial: 200 * time.Millisecond, RetryMax: 30 * time.Second, DrainTimeout: 30 * time.Second},
 		DeadLetter: DeadLetter{Path: "data/dead-letter.ndjson"},
 	}
 }

@@ -94,3 +94,22 @@ type Source interface {
 	// end, including cancellation.
 	Run(ctx context.Context, out Emitter) error
 }
+
+// MaxBatchBytes is the size at which sources end a batch even below their
+// message count limit, so that the queue's memory stays bounded when
+// messages are large (Event Hub messages reach 1 MB).
+const MaxBatchBytes = 4 << 20
+
+// BatchLen returns how many of the next n messages go into one batch: at
+// most maxMessages, and no more once their sizes (size(i) for message i)
+// reach MaxBatchBytes; always at least one.
+func BatchLen(n, maxMessages int, size func(i int) int) int {
+	total := 0
+	for i := 0; i < n && i < maxMessages; i++ {
+		total += size(i)
+		if total >= MaxBatchBytes {
+			return i + 1
+		}
+	}
+	return min(n, maxMessages)
+}

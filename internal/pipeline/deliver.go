@@ -23,7 +23,29 @@ type worker struct {
 	retry    [2][]sink.Doc
 	dead     []deadletter.Entry
 	extra    []normalize.Field
+	boxes    originBoxes
 	datasets map[string]int
+	// onRecord is w.record; msg, now and records are its state for the
+	// message being split.
+	onRecord func(rec []byte)
+	split    func(body []byte, fn func(rec []byte)) error
+	msg      *Message
+	now      time.Time
+	records  int
+}
+
+// record normalizes one record of w.msg into w.buf.
+func (w *worker) record(rec []byte) {
+	w.records++
+	start := len(w.buf)
+	out, meta, err := w.norm.Append(w.buf, rec, w.extra...)
+	if err != nil {
+		w.deadLetter(w.msg, w.now, "normalize", err.Error(), rec)
+		return
+	}
+	w.buf = out
+	w.spans = append(w.spans, span{start: start, end: len(out), meta: meta})
+	w.datasets[meta.Dataset]++
 }
 
 type span struct {
@@ -33,6 +55,11 @@ type span struct {
 
 func (p *Pipeline) work(ctx context.Context) {
 	w := &worker{p: p, norm: p.opts.NewNormalizer(), datasets: map[string]int{}}
+	w.onRecord = w.record // bound once: a closure per message would allocate
+	w.split = p.opts.Split
+	if w.split == nil {
+		w.split = (&bodySplitter{}).split
+	}
 	for j := range p.queue {
 		var err error
 		if ctx.Err() != nil {
@@ -60,7 +87,7 @@ func (w *worker) deliver(ctx context.Context, b *Batch) error {
 	clear(w.datasets)
 	src := b.Messages[0].Origin.Source
 	part := b.Messages[0].Origin.Partition
-	records := 0
+	w.records = 0
 	var lastEnqueued time.Time
 	for i := range b.Messages {
 		msg := &b.Messages[i]
@@ -71,23 +98,13 @@ func (w *worker) deliver(ctx context.Context, b *Batch) error {
 			w.deadLetter(msg, now, "source", msg.DecodeError, msg.Body)
 			continue
 		}
-		w.extra = OriginFields(w.extra[:0], msg.Origin, now)
-		split := p.opts.Split
+		w.extra = w.boxes.fields(w.extra[:0], msg.Origin, now)
+		split := w.split
 		if msg.Single {
 			split = single
 		}
-		err := split(msg.Body, func(rec []byte) {
-			records++
-			start := len(w.buf)
-			out, meta, err := w.norm.Append(w.buf, rec, w.extra...)
-			if err != nil {
-				w.deadLetter(msg, now, "normalize", err.Error(), rec)
-				return
-			}
-			w.buf = out
-			w.spans = append(w.spans, span{start: start, end: len(out), meta: meta})
-			w.datasets[meta.Dataset]++
-		})
+		w.msg, w.now = msg, now
+		err := split(msg.Body, w.onRecord)
 		switch {
 		case err == nil:
 		case errors.Is(err, envelope.ErrEmpty):
@@ -101,7 +118,7 @@ func (w *worker) deliver(ctx context.Context, b *Batch) error {
 			w.deadLetter(msg, now, "envelope", err.Error(), raw)
 		}
 	}
-	m.RecordsReceived.WithLabelValues(src, part).Add(float64(records))
+	m.RecordsReceived.WithLabelValues(src, part).Add(float64(w.records))
 	for ds, n := range w.datasets {
 		m.RecordsNormalized.WithLabelValues(src, ds).Add(float64(n))
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/deadletter"
-	"github.com/defender-intake/defender-intake/internal/envelope"
 	"github.com/defender-intake/defender-intake/internal/metrics"
 	"github.com/defender-intake/defender-intake/internal/normalize"
 	"github.com/defender-intake/defender-intake/internal/sink"
@@ -30,7 +29,7 @@ type Options struct {
 	Metrics    *metrics.Metrics  // default: a fresh registry
 	Logger     *slog.Logger      // default: slog.Default()
 	// QueueBatches bounds the batches waiting for a worker; with the
-	// sources' batch size it bounds memory (default 16).
+	// sources' batch size it bounds memory (default 8).
 	QueueBatches int
 	// Workers normalize and deliver batches concurrently (default
 	// GOMAXPROCS).
@@ -44,7 +43,8 @@ type Options struct {
 	DrainTimeout time.Duration
 	// NewNormalizer makes one normalizer per worker (default normalize.New).
 	NewNormalizer func() Normalizer
-	// Split splits a message body into records (default envelope.SplitBody).
+	// Split splits a message body into records (default: envelope.SplitBody's
+	// contract, with buffers reused per worker).
 	Split func(body []byte, fn func(rec []byte)) error
 	// Now is the clock for event.ingested and lag (default time.Now).
 	Now func() time.Time
@@ -58,7 +58,7 @@ func (o *Options) setDefaults() {
 		o.Logger = slog.Default()
 	}
 	if o.QueueBatches <= 0 {
-		o.QueueBatches = 16
+		o.QueueBatches = 8
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
@@ -74,9 +74,6 @@ func (o *Options) setDefaults() {
 	}
 	if o.NewNormalizer == nil {
 		o.NewNormalizer = func() Normalizer { return normalize.New(normalize.Options{}) }
-	}
-	if o.Split == nil {
-		o.Split = envelope.SplitBody
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -252,3 +252,76 @@ func TestAckOrder(t *testing.T) {
 		})
 	}
 }
+
+// The per-worker boxed fields must equal OriginFields, message after
+// message, as the origin changes.
+func TestOriginBoxesMatchOriginFields(t *testing.T) {
+	now := time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC)
+	enq := now.Add(-time.Minute)
+	origins := []Origin{
+		{Source: "eh", Type: "eventhub", Stream: "hub", Partition: "0", Offset: 10, SequenceNumber: 5, EnqueuedTime: enq},
+		{Source: "eh", Type: "eventhub", Stream: "hub", Partition: "1", Offset: 11, SequenceNumber: 6, EnqueuedTime: enq},
+		{Source: "f", Type: "file", Stream: "/x", Partition: "/x", Offset: 3, SequenceNumber: -1},
+		{Source: "h", Type: "http", Offset: -1, SequenceNumber: -1},
+	}
+	var boxes originBoxes
+	for i, o := range origins {
+		for _, at := range []time.Time{now, now.Add(time.Second)} {
+			got := boxes.fields(nil, o, at)
+			want := OriginFields(nil, o, at)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("origin %d: %v, want %v", i, got, want)
+			}
+		}
+	}
+	if got := OriginFields(nil, origins[3], now); len(got) != 3 {
+		t.Errorf("unknown positions must be left out: %v", got)
+	}
+}
+
+// The reusing splitter keeps envelope.SplitBody's contract.
+func TestBodySplitterMatchesSplitBody(t *testing.T) {
+	bodies := []string{
+		`{"records":[{"a":1},{"a":2}]}`,
+		`{"a":1}`,
+		"{\"a\":1}\n{\"a\":2}\n",
+		`[{"a":1},{"a":2}]`,
+		"  \n ",
+		"not json",
+		"{\"a\":1}\ngarbage\n{\"a\":3}",
+		"\xff\xfe",
+	}
+	var s bodySplitter
+	for _, body := range bodies {
+		var got, want []string
+		gotErr := s.split([]byte(body), func(r []byte) { got = append(got, string(r)) })
+		wantErr := envelope.SplitBody([]byte(body), func(r []byte) { want = append(want, string(r)) })
+		if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Errorf("%q: got %q, %v; SplitBody %q, %v", body, got, gotErr, want, wantErr)
+		}
+		var ge, we *envelope.Error
+		if errors.As(gotErr, &ge) != errors.As(wantErr, &we) || (ge != nil && string(ge.Raw) != string(we.Raw)) {
+			t.Errorf("%q: raw bytes differ", body)
+		}
+	}
+}
+
+func TestBatchLen(t *testing.T) {
+	mb := 1 << 20
+	tests := []struct {
+		n, max int
+		sizes  []int
+		want   int
+	}{
+		{n: 10, max: 4, sizes: []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, want: 4},
+		{n: 3, max: 100, sizes: []int{1, 1, 1}, want: 3},
+		{n: 5, max: 100, sizes: []int{mb, mb, mb, mb, mb}, want: 4},
+		{n: 2, max: 100, sizes: []int{8 * mb, 1}, want: 1},
+		{n: 1, max: 1, sizes: []int{0}, want: 1},
+	}
+	for i, tc := range tests {
+		if got := BatchLen(tc.n, tc.max, func(j int) int { return tc.sizes[j] }); got != tc.want {
+			t.Errorf("case %d: %d, want %d", i, got, tc.want)
+		}
+	}
+}

@@ -2,10 +2,13 @@ package deliverytest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -159,6 +162,21 @@ func (s *Service) Wait(timeout time.Duration) {
 		<-s.done
 		s.t.Fatalf("defender-intake did not exit within %s\n%s", timeout, s.Stderr())
 	}
+}
+
+// PeakRSS returns the process's peak resident memory (VmHWM) in bytes.
+func (s *Service) PeakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
 }
 
 // Exited is closed when the process has ended.

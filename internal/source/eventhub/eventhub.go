@@ -161,10 +161,14 @@ func (s *Source) runPartition(ctx context.Context, b balancer, pc partitionClien
 		rctx, cancel := context.WithTimeout(ctx, s.cfg.MaxWait)
 		events, err := pc.ReceiveEvents(rctx, s.cfg.MaxBatchEvents, nil)
 		cancel()
-		if len(events) > 0 {
-			if eerr := s.emit(ctx, out, hub, id, events, p, &inflight); eerr != nil {
-				break
-			}
+		var emitErr error
+		for len(events) > 0 && emitErr == nil {
+			n := pipeline.BatchLen(len(events), len(events), func(i int) int { return len(events[i].Body) })
+			emitErr = s.emit(ctx, out, hub, id, events[:n], p, &inflight)
+			events = events[n:]
+		}
+		if emitErr != nil {
+			break
 		}
 		if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			continue

@@ -22,8 +22,13 @@ type Config struct {
 	// StartPosition applies when the group has no committed offset:
 	// earliest or latest.
 	StartPosition string `yaml:"start_position"`
-	// MaxBatchMessages bounds the messages of one batch (one partition).
+	// MaxBatchMessages bounds the messages of one batch (one partition);
+	// a batch also ends at pipeline.MaxBatchBytes.
 	MaxBatchMessages int `yaml:"max_batch_messages"`
+	// FetchMaxMB bounds what the client fetches ahead of the pipeline, in
+	// compressed bytes: Defender JSON compresses about tenfold, so 4 MB
+	// fetched can hold 40 MB of records in memory.
+	FetchMaxMB int `yaml:"fetch_max_mb"`
 	// CommitInterval is how often delivered offsets are committed (also
 	// on rebalance and shutdown).
 	CommitInterval time.Duration `yaml:"commit_interval"`
@@ -52,7 +57,7 @@ type SASL struct {
 
 // DefaultConfig holds the section's defaults.
 func DefaultConfig() *Config {
-	return &Config{Group: "defender-intake", StartPosition: "earliest", MaxBatchMessages: 500, CommitInterval: time.Second, SessionTimeout: 45 * time.Second}
+	return &Config{Group: "defender-intake", StartPosition: "earliest", MaxBatchMessages: 100, FetchMaxMB: 4, CommitInterval: time.Second, SessionTimeout: 45 * time.Second}
 }
 
 // Validate implements source.Section.
@@ -70,8 +75,8 @@ func (c *Config) Validate() error {
 	if c.StartPosition != "earliest" && c.StartPosition != "latest" {
 		errs = append(errs, fmt.Errorf("start_position: %q is not earliest or latest", c.StartPosition))
 	}
-	if c.MaxBatchMessages < 1 || c.CommitInterval <= 0 || c.SessionTimeout <= 0 {
-		errs = append(errs, errors.New("max_batch_messages >= 1, commit_interval > 0 and session_timeout > 0 are required"))
+	if c.MaxBatchMessages < 1 || c.FetchMaxMB < 1 || c.CommitInterval <= 0 || c.SessionTimeout <= 0 {
+		errs = append(errs, errors.New("max_batch_messages >= 1, fetch_max_mb >= 1, commit_interval > 0 and session_timeout > 0 are required"))
 	}
 	switch strings.ToUpper(c.SASL.Mechanism) {
 	case "":

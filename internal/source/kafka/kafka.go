@@ -87,6 +87,11 @@ func New(name string, cfg Config, env source.Env) (*Source, error) {
 		kgo.OnPartitionsLost(s.lost),
 		kgo.ClientID("defender-intake"),
 		kgo.SessionTimeout(cfg.SessionTimeout),
+		// What the client buffers ahead of the pipeline counts against
+		// memory too: keep it to a few batches.
+		kgo.FetchMaxBytes(int32(cfg.FetchMaxMB) << 20),
+		kgo.FetchMaxPartitionBytes(1 << 20),
+		kgo.MaxConcurrentFetches(1),
 	}
 	if cfg.TLS.Enabled {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.TLS.InsecureSkipVerify}
@@ -152,7 +157,7 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 	var runErr error
 poll:
 	for {
-		fetches := cl.PollRecords(ctx, s.cfg.MaxBatchMessages*4)
+		fetches := cl.PollRecords(ctx, s.cfg.MaxBatchMessages)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			break
 		}
@@ -200,7 +205,7 @@ func (s *Source) emitPartition(ctx context.Context, out pipeline.Emitter, topic 
 		s.m.LagMessages.WithLabelValues(s.name, label).Set(float64(fp.HighWatermark - last.Offset - 1))
 	}
 	for len(recs) > 0 {
-		n := min(len(recs), s.cfg.MaxBatchMessages)
+		n := pipeline.BatchLen(len(recs), s.cfg.MaxBatchMessages, func(i int) int { return len(recs[i].Value) })
 		chunk := recs[:n]
 		recs = recs[n:]
 		msgs := make([]pipeline.Message, len(chunk))
