@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -95,6 +96,50 @@ func FuzzAhoCorasick(f *testing.F) {
 			if m.any(text) != anyWant {
 				t.Fatalf("depth %d: any(%q) = %v, want %v", depth, text, !anyWant, anyWant)
 			}
+		}
+	})
+}
+
+// FuzzPrefilter: the table index and the literal prefilters never drop a
+// rule that matches (Match agrees with MatchNaive), on rules using every
+// kind of value and condition.
+func FuzzPrefilter(f *testing.F) {
+	rules := []string{
+		"sel:\n  Image|endswith: '\\whoami.exe'\n  CommandLine|contains|all: [' /all', 'who']\ncondition: sel",
+		"sel:\n  CommandLine|re: '(?i)invoke-(expression|webrequest)'\nf:\n  Image|contains: 'azure'\ncondition: sel and not f",
+		"a:\n  CommandLine|windash|contains: [' -enc ', ' -ec ']\nb:\n  Image|startswith: 'C:\\Windows\\'\ncondition: a or b and not a",
+		"s1:\n  CommandLine|base64offset|contains: 'http://'\ns2:\n  - Image: '*\\pow?rshell.exe'\n  - CommandLine|contains: [aaa, bbb, ccc, ddd, eee]\ncondition: 1 of s*",
+		"k:\n  - mimikatz\n  - 'sekurlsa::*'\ncondition: k",
+		"x:\n  CommandLine|contains: abc\ny:\n  CommandLine|contains: xyz\nz:\n  Image|endswith: .exe\ncondition: 2 of them",
+		"n:\n  Image: null\nm:\n  CommandLine|re: 'ab+c'\ncondition: n and m",
+	}
+	var srcs []Source
+	for i, r := range rules {
+		srcs = append(srcs, Source{Path: fmt.Sprint(i), Data: []byte(strings.Replace(rule(r), "id: r1", fmt.Sprintf("id: r%d", i), 1))})
+	}
+	e, err := Compile(srcs, Options{Mapper: testMapper{}})
+	if err != nil || len(e.Skipped()) > 0 {
+		f.Fatalf("compile: %v %+v", err, e.Skipped())
+	}
+	f.Add(`C:\Windows\System32\whoami.exe`, "whoami /all", true)
+	f.Add(`C:\x\powershell.exe`, "powershell -enc aHR0cDovL2V4YW1wbGU=", true)
+	f.Add("", "Invoke-Expression abbbc sekurlsa::x", false)
+	f.Fuzz(func(t *testing.T, image, cmd string, withImage bool) {
+		fields := map[string]any{"CommandLine": cmd}
+		if withImage {
+			fields["Image"] = image
+		}
+		ev := mapEvent{table: "proc", fields: fields}
+		x := e.NewEvaluator()
+		var a, b []string
+		for _, r := range x.Match(ev, nil) {
+			a = append(a, r.ID)
+		}
+		for _, r := range x.MatchNaive(ev, nil) {
+			b = append(b, r.ID)
+		}
+		if strings.Join(a, ",") != strings.Join(b, ",") {
+			t.Fatalf("image %q cmd %q: indexed %v, naive %v", image, cmd, a, b)
 		}
 	})
 }
