@@ -1,0 +1,229 @@
+// Package elasticsearch is the sink that indexes ECS documents into
+// Elasticsearch or OpenSearch data streams (logs-defender.<dataset>-
+// <namespace>) with the _bulk API, looking at every item's result.
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/defender-intake/defender-intake/internal/sink"
+	"github.com/defender-intake/defender-intake/internal/sink/forward"
+)
+
+func init() {
+	sink.Register("elasticsearch", sink.Factory{
+		NewSection: func() sink.Section { return DefaultConfig() },
+		Open: func(name string, s sink.Section) (sink.Sink, error) {
+			c := *s.(*Config)
+			snk, err := Open(context.Background(), name, c)
+			if err != nil {
+				return nil, err
+			}
+			return c.Wrap(snk)
+		},
+	})
+}
+
+// Sink writes _bulk requests.
+type Sink struct {
+	name    string
+	cfg     Config
+	base    string
+	client  *http.Client
+	retry   forward.Retrier
+	rejects *forward.Rejects
+	log     *slog.Logger
+	body    bytes.Buffer
+	actions map[string][]byte
+}
+
+// Open builds the sink and, with setup, installs the index template.
+func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
+	client, err := forward.NewHTTPClient(cfg.TLS, cfg.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch sink %s: %w", name, err)
+	}
+	log := slog.Default().With("sink", name)
+	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), client: client, log: log,
+		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log}, actions: map[string][]byte{}}
+	if cfg.Setup {
+		tmpl := indexTemplate()
+		if _, err := s.retry.Do(ctx, client, s.request(http.MethodPut, "/_index_template/"+templateName, "application/json", tmpl)); err != nil {
+			return nil, fmt.Errorf("elasticsearch sink %s: install index template: %w", name, err)
+		}
+	}
+	rej, err := forward.OpenRejects(name, cfg.DeadLetterPath(name))
+	if err != nil {
+		return nil, err
+	}
+	s.rejects = rej
+	return s, nil
+}
+
+func (s *Sink) request(method, path, contentType string, body []byte) func(ctx context.Context) (*http.Request, error) {
+	return func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, method, s.base+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", contentType)
+		switch {
+		case s.cfg.APIKey.IsSet():
+			req.Header.Set("Authorization", "ApiKey "+s.cfg.APIKey.Value())
+		case s.cfg.Username != "":
+			req.SetBasicAuth(s.cfg.Username, s.cfg.Password.Value())
+		}
+		return req, nil
+	}
+}
+
+// Name implements sink.Sink.
+func (s *Sink) Name() string { return s.name }
+
+// Close implements sink.Sink.
+func (s *Sink) Close() error {
+	s.client.CloseIdleConnections()
+	return s.rejects.Close()
+}
+
+// DataStream is the data stream a document of dataset goes to.
+func (s *Sink) DataStream(dataset string) string {
+	if dataset == "" {
+		dataset = "unknown"
+	}
+	return "logs-defender." + strings.ToLower(dataset) + "-" + s.cfg.Namespace
+}
+
+// action returns the bulk action line of dataset (cached).
+func (s *Sink) action(dataset string) []byte {
+	if a, ok := s.actions[dataset]; ok {
+		return a
+	}
+	ds, _ := json.Marshal(s.DataStream(dataset))
+	a := []byte(`{"create":{"_index":` + string(ds) + "}}\n")
+	s.actions[dataset] = a
+	return a
+}
+
+// Write implements sink.Sink: documents whose item succeeded are
+// durable; items refused with 429 or a server error are reported in a
+// *sink.PartialError for the pipeline to retry; items refused for good
+// (a mapping error) are dead-lettered with Elasticsearch's reason.
+func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
+	var failed []int
+	var firstErr error
+	for start := 0; start < len(docs); {
+		end, size := start, 0
+		for end < len(docs) && end-start < s.cfg.MaxBatchDocs {
+			n := len(docs[end].JSON) + 64
+			if end > start && size+n > s.cfg.MaxBatchBytes {
+				break
+			}
+			size += n
+			end++
+		}
+		idx := make([]int, 0, end-start)
+		for i := start; i < end; i++ {
+			idx = append(idx, i)
+		}
+		f, err := s.bulk(ctx, docs, idx)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		failed = append(failed, f...)
+		start = end
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return &sink.PartialError{Failed: failed, Err: firstErr}
+}
+
+// bulkReply is the part of a _bulk response the sink reads.
+type bulkReply struct {
+	Errors bool `json:"errors"`
+	Items  []map[string]struct {
+		Status int `json:"status"`
+		Error  *struct {
+			Type   string `json:"type"`
+			Reason string `json:"reason"`
+		} `json:"error"`
+	} `json:"items"`
+}
+
+// bulk sends docs[idx...] in one request and returns the indices to
+// retry. A request refused as a whole for good (413) is split in halves.
+func (s *Sink) bulk(ctx context.Context, docs []sink.Doc, idx []int) ([]int, error) {
+	var retry []int
+	err := forward.Narrow(idx, func(idx []int) error {
+		r, err := s.post(ctx, docs, idx)
+		if err != nil {
+			return err
+		}
+		var dead []int
+		var reasons []string
+		for k, item := range r.Items {
+			if k >= len(idx) {
+				break
+			}
+			for _, res := range item {
+				switch {
+				case res.Status >= 200 && res.Status < 300:
+				case res.Status == 429 || res.Status >= 500 || res.Error == nil:
+					retry = append(retry, idx[k])
+				default:
+					dead = append(dead, idx[k])
+					reasons = append(reasons, fmt.Sprintf("HTTP %d %s: %s", res.Status, res.Error.Type, res.Error.Reason))
+				}
+			}
+		}
+		if len(r.Items) < len(idx) {
+			// A reply shorter than the request: what it does not mention
+			// is not known to be stored.
+			retry = append(retry, idx[len(r.Items):]...)
+		}
+		if len(dead) > 0 {
+			s.log.Warn("documents refused by Elasticsearch; dead-lettered", "count", len(dead), "first", reasons[0])
+			if err := s.rejects.Write(ctx, docs, dead, reasons); err != nil {
+				retry = append(retry, dead...)
+				return err
+			}
+		}
+		return nil
+	}, func(i int, err error) error {
+		return s.rejects.Write(ctx, docs, []int{i}, []string{err.Error()})
+	})
+	if err != nil {
+		// Narrow gave up on some of idx: retry them all (Elasticsearch
+		// creates again what it already had: at-least-once).
+		return idx, err
+	}
+	if len(retry) > 0 {
+		return retry, fmt.Errorf("%d bulk items refused for now (429 or server error)", len(retry))
+	}
+	return nil, nil
+}
+
+func (s *Sink) post(ctx context.Context, docs []sink.Doc, idx []int) (*bulkReply, error) {
+	s.body.Reset()
+	for _, i := range idx {
+		s.body.Write(s.action(docs[i].Dataset))
+		s.body.Write(docs[i].JSON)
+		s.body.WriteByte('\n')
+	}
+	resp, err := s.retry.Do(ctx, s.client, s.request(http.MethodPost, "/_bulk", "application/x-ndjson", s.body.Bytes()))
+	if err != nil {
+		return nil, err
+	}
+	var r bulkReply
+	if err := json.Unmarshal(resp, &r); err != nil {
+		return nil, fmt.Errorf("read _bulk response: %w", err)
+	}
+	return &r, nil
+}
