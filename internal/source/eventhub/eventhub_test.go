@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/defender-intake/defender-intake/internal/config"
 	"github.com/defender-intake/defender-intake/internal/deadletter"
@@ -290,6 +291,10 @@ func TestCheckpointsFollowDelivery(t *testing.T) {
 		if time.Since(start) > 30*time.Second {
 			t.Fatalf("%d records missing (e.g. %s)", missing, ex)
 		}
+	}
+	// The events were enqueued a minute ago: the lag says so.
+	if lag := testutil.ToFloat64(m.LagSeconds.WithLabelValues("eh", "0")); lag < 59 || lag > 120 {
+		t.Errorf("consumer_lag_seconds = %v, want about 60", lag)
 	}
 	cancel()
 	if err := <-done; err != nil {
