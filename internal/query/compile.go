@@ -181,15 +181,11 @@ func (b *builder) match(m Match) error {
 	}
 	if m.Field == "" {
 		// Bare words and phrases: substring of the raw record.
-		pattern := "%" + likeEscape(m.Value) + "%"
 		if m.Like != "" {
-			pattern = "%" + m.Like + "%"
+			b.ilike(col, "%"+m.Like+"%")
+		} else {
+			b.contains(col, m.Value)
 		}
-		b.sb.WriteByte('(')
-		b.col(col)
-		b.sb.WriteString(` ILIKE `)
-		b.arg(pattern)
-		b.sb.WriteString(` ESCAPE '\')`)
 		return nil
 	}
 	switch col.Kind {
@@ -236,15 +232,11 @@ func (b *builder) match(m Match) error {
 			b.sb.WriteString("))) > 0)")
 		}
 	case Text:
-		pattern := "%" + likeEscape(m.Value) + "%"
 		if m.Like != "" {
-			pattern = m.Like
+			b.ilike(col, m.Like)
+		} else {
+			b.contains(col, m.Value)
 		}
-		b.sb.WriteByte('(')
-		b.col(col)
-		b.sb.WriteString(" ILIKE ")
-		b.arg(pattern)
-		b.sb.WriteString(` ESCAPE '\')`)
 	default: // Keyword
 		b.sb.WriteByte('(')
 		b.col(col)
@@ -259,6 +251,24 @@ func (b *builder) match(m Match) error {
 		b.sb.WriteString(` ESCAPE '\')`)
 	}
 	return nil
+}
+
+// contains is a case-insensitive substring test. DuckDB runs contains()
+// about four times faster than an equivalent ILIKE '%...%'.
+func (b *builder) contains(col Column, v string) {
+	b.sb.WriteString("contains(lower(")
+	b.col(col)
+	b.sb.WriteString("), lower(")
+	b.arg(v)
+	b.sb.WriteString("))")
+}
+
+func (b *builder) ilike(col Column, pattern string) {
+	b.sb.WriteByte('(')
+	b.col(col)
+	b.sb.WriteString(" ILIKE ")
+	b.arg(pattern)
+	b.sb.WriteString(` ESCAPE '\')`)
 }
 
 func likeEscape(s string) string {

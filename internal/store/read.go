@@ -81,38 +81,66 @@ func decodeCursor(c string) (time.Time, uint64, error) {
 // Search returns up to limit events matching f, newest first, starting
 // after cursor (empty for the first page), and the total number of matches.
 func (s *Store) Search(ctx context.Context, f Filter, limit int, cursor string) (Page, error) {
-	where, args := f.where()
-	page := Page{Events: []Event{}}
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE "+where, args...).Scan(&page.Total); err != nil {
-		return Page{}, fmt.Errorf("store: count: %w", err)
+	return s.SearchPage(ctx, f, limit, cursor, true)
+}
+
+// firstWindow is the newest slice of the range a page query looks at first.
+const firstWindow = time.Hour
+
+// SearchPage is Search with the total optional: counting every match of a
+// bare-word search reads the whole range, while the first page usually
+// fills from the newest hours. Without count, Total is -1.
+//
+// The page is read newest window first (1 h, then 4 h, 16 h, ...), so a
+// page is found without scanning the older part of the range; events are
+// stored roughly in time order and DuckDB skips row groups outside a window.
+func (s *Store) SearchPage(ctx context.Context, f Filter, limit int, cursor string, count bool) (Page, error) {
+	page := Page{Events: []Event{}, Total: -1}
+	if limit < 1 {
+		return page, errors.New("store: limit must be positive")
 	}
-	pageWhere, pageArgs := where, args
+	where, args := f.where()
+	if count {
+		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE "+where, args...).Scan(&page.Total); err != nil {
+			return Page{}, fmt.Errorf("store: count: %w", err)
+		}
+	}
+	hi := f.To
+	after := ""
+	var afterArgs []any
 	if cursor != "" {
 		ts, id, err := decodeCursor(cursor)
 		if err != nil {
 			return Page{}, err
 		}
-		pageWhere = "(ts < ? OR (ts = ? AND id < ?)) AND " + where
-		pageArgs = append([]any{ts, ts, id}, args...)
-	}
-	pageArgs = append(pageArgs, limit+1)
-	rows, err := s.db.QueryContext(ctx, "SELECT id, ts, coalesce(event_dataset, ''), doc FROM events WHERE "+pageWhere+" ORDER BY ts DESC, id DESC LIMIT ?", pageArgs...)
-	if err != nil {
-		return Page{}, fmt.Errorf("store: search: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var e Event
-		var doc string
-		if err := rows.Scan(&e.ID, &e.Timestamp, &e.Dataset, &doc); err != nil {
-			return Page{}, fmt.Errorf("store: search: %w", err)
+		after = "(ts < ? OR (ts = ? AND id < ?)) AND "
+		afterArgs = []any{ts, ts, id}
+		if c := ts.Add(time.Microsecond); c.Before(hi) {
+			hi = c
 		}
-		e.Timestamp = e.Timestamp.UTC()
-		e.Doc = json.RawMessage(doc)
-		page.Events = append(page.Events, e)
 	}
-	if err := rows.Err(); err != nil {
-		return Page{}, fmt.Errorf("store: search: %w", err)
+	pred := f.Where.Where
+	if pred == "" {
+		pred = "TRUE"
+	}
+	width := firstWindow
+	for hi.After(f.From) {
+		lo := hi.Add(-width)
+		if lo.Before(f.From) {
+			lo = f.From
+		}
+		q := "SELECT id, ts, coalesce(event_dataset, ''), doc FROM events WHERE " + after +
+			"ts >= ? AND ts < ? AND (" + pred + ") ORDER BY ts DESC, id DESC LIMIT ?"
+		qa := make([]any, 0, len(afterArgs)+len(f.Where.Args)+3)
+		qa = append(append(append(append(qa, afterArgs...), lo.UTC(), hi.UTC()), f.Where.Args...), limit+1-len(page.Events))
+		if err := s.scanEvents(ctx, q, qa, &page.Events); err != nil {
+			return Page{}, err
+		}
+		if len(page.Events) > limit {
+			break
+		}
+		hi = lo
+		width *= 4
 	}
 	if len(page.Events) > limit {
 		page.Events = page.Events[:limit]
@@ -120,6 +148,28 @@ func (s *Store) Search(ctx context.Context, f Filter, limit int, cursor string) 
 		page.Next = encodeCursor(last.Timestamp, last.ID)
 	}
 	return page, nil
+}
+
+func (s *Store) scanEvents(ctx context.Context, q string, args []any, out *[]Event) error {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("store: search: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Event
+		var doc string
+		if err := rows.Scan(&e.ID, &e.Timestamp, &e.Dataset, &doc); err != nil {
+			return fmt.Errorf("store: search: %w", err)
+		}
+		e.Timestamp = e.Timestamp.UTC()
+		e.Doc = json.RawMessage(doc)
+		*out = append(*out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: search: %w", err)
+	}
+	return nil
 }
 
 // ErrNotFound is returned by Get for an unknown id.

@@ -101,6 +101,11 @@ func TestAPI(t *testing.T) {
 				t.Error("no match")
 			}
 		}},
+		{"without total", "/api/events?count=false&limit=5" + week, 200, func(t *testing.T, m map[string]any) {
+			if _, ok := m["total"]; ok || len(m["events"].([]any)) != 5 {
+				t.Errorf("count=false: %v", m)
+			}
+		}},
 		{"default range is last 24h", "/api/events", 200, func(t *testing.T, m map[string]any) {
 			tot := m["total"].(float64)
 			if tot <= 0 || tot >= 3000 {
