@@ -9,6 +9,7 @@ import (
 	"github.com/defender-intake/defender-intake/internal/sink/besteffort"
 
 	// Forwarding sink types register themselves.
+	_ "github.com/defender-intake/defender-intake/internal/sink/clickhouse"
 	_ "github.com/defender-intake/defender-intake/internal/sink/elasticsearch"
 	_ "github.com/defender-intake/defender-intake/internal/sink/sekoia"
 	_ "github.com/defender-intake/defender-intake/internal/sink/splunkhec"

@@ -1,0 +1,136 @@
+// Package clickhouse is the sink that inserts ECS documents into a
+// ClickHouse MergeTree table over the HTTP interface (INSERT ... FORMAT
+// JSONEachRow), one row per document with typed columns like the
+// embedded store's, the document, and the raw record.
+package clickhouse
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/defender-intake/defender-intake/internal/sink"
+	"github.com/defender-intake/defender-intake/internal/sink/forward"
+)
+
+func init() {
+	sink.Register("clickhouse", sink.Factory{
+		NewSection: func() sink.Section { return DefaultConfig() },
+		Open: func(name string, s sink.Section) (sink.Sink, error) {
+			c := *s.(*Config)
+			snk, err := Open(context.Background(), name, c)
+			if err != nil {
+				return nil, err
+			}
+			return c.Wrap(snk)
+		},
+	})
+}
+
+// Sink inserts rows.
+type Sink struct {
+	name    string
+	cfg     Config
+	base    string
+	insert  string
+	client  *http.Client
+	retry   forward.Retrier
+	log     *slog.Logger
+	parser  fastjson.Parser
+	body    []byte
+	scratch []byte
+	now     func() time.Time
+}
+
+// Open builds the sink and creates the database and table when missing.
+func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
+	client, err := forward.NewHTTPClient(cfg.TLS, cfg.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse sink %s: %w", name, err)
+	}
+	log := slog.Default().With("sink", name)
+	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/") + "/", client: client, log: log,
+		retry:  forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log},
+		insert: fmt.Sprintf("INSERT INTO `%s`.`%s` FORMAT JSONEachRow", cfg.Database, cfg.Table), now: time.Now}
+	if cfg.Database != "default" {
+		if err := s.exec(ctx, fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s`", cfg.Database), nil); err != nil {
+			return nil, fmt.Errorf("clickhouse sink %s: create database: %w", name, err)
+		}
+	}
+	if err := s.exec(ctx, createTable(cfg.Database, cfg.Table), nil); err != nil {
+		return nil, fmt.Errorf("clickhouse sink %s: create table: %w", name, err)
+	}
+	return s, nil
+}
+
+// exec runs one statement; body, when not nil, is its data.
+func (s *Sink) exec(ctx context.Context, query string, body []byte) error {
+	_, err := s.query(ctx, query, body)
+	return err
+}
+
+// Query runs query and returns the response body, for statements whose
+// output the caller reads (tests, diagnostics).
+func (s *Sink) Query(ctx context.Context, query string) ([]byte, error) {
+	return s.query(ctx, query, nil)
+}
+
+func (s *Sink) query(ctx context.Context, query string, body []byte) ([]byte, error) {
+	u := s.base + "?query=" + url.QueryEscape(query)
+	return s.retry.Do(ctx, s.client, func(ctx context.Context) (*http.Request, error) {
+		var rd *bytes.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		} else {
+			rd = bytes.NewReader(nil)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, rd)
+		if err != nil {
+			return nil, err
+		}
+		if s.cfg.Username != "" {
+			req.SetBasicAuth(s.cfg.Username, s.cfg.Password.Value())
+		}
+		return req, nil
+	})
+}
+
+// Name implements sink.Sink.
+func (s *Sink) Name() string { return s.name }
+
+// Close implements sink.Sink.
+func (s *Sink) Close() error {
+	s.client.CloseIdleConnections()
+	return nil
+}
+
+// Write implements sink.Sink: nil once every INSERT succeeded. An INSERT
+// of fewer rows than ClickHouse's max_insert_block_size is all or
+// nothing per day partition, so a failed chunk is reported whole (and
+// may be inserted again: at-least-once). A chunk that fails makes it and
+// every later one a *sink.PartialError.
+func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
+	for start := 0; start < len(docs); {
+		end := min(start+s.cfg.MaxBatchRows, len(docs))
+		s.body = s.body[:0]
+		for i := start; i < end; i++ {
+			s.body = s.appendRow(s.body, docs[i])
+		}
+		if err := s.exec(ctx, s.insert, s.body); err != nil {
+			failed := make([]int, 0, len(docs)-start)
+			for i := start; i < len(docs); i++ {
+				failed = append(failed, i)
+			}
+			return &sink.PartialError{Failed: failed, Err: fmt.Errorf("insert into %s.%s: %w", s.cfg.Database, s.cfg.Table, err)}
+		}
+		start = end
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package clickhouse
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/defender-intake/defender-intake/internal/sink"
+)
+
+// appendRow appends the JSONEachRow line of d. A document that is not
+// JSON still becomes a row (doc holds it as text), so nothing is lost.
+func (s *Sink) appendRow(dst []byte, d sink.Doc) []byte {
+	v, err := s.parser.ParseBytes(d.JSON)
+	if err != nil {
+		v = nil
+	}
+	ts := d.Timestamp
+	if ts.IsZero() && v != nil {
+		ts, _ = time.Parse(time.RFC3339Nano, string(v.GetStringBytes("@timestamp")))
+	}
+	if ts.IsZero() {
+		ts = s.now()
+	}
+	ingested := s.now()
+	if v != nil {
+		if t, err := time.Parse(time.RFC3339Nano, string(lookup(v, "event.ingested").GetStringBytes())); err == nil {
+			ingested = t
+		}
+	}
+	dst = append(dst, `{"ts":`...)
+	dst = appendDateTime(dst, ts)
+	dst = append(dst, `,"ts_us":`...)
+	dst = strconv.AppendInt(dst, ts.UnixMicro(), 10)
+	dst = append(dst, `,"ingested":`...)
+	dst = appendDateTime(dst, ingested)
+	for _, c := range columns {
+		dst = append(dst, `,"`...)
+		dst = append(dst, c.Name...)
+		dst = append(dst, `":`...)
+		var f *fastjson.Value
+		if v != nil {
+			f = lookup(v, c.Field)
+		}
+		switch {
+		case c.number:
+			dst = appendPort(dst, f)
+		case c.array:
+			dst = appendStrings(dst, f)
+		default:
+			dst = appendString(dst, f)
+		}
+	}
+	dst = append(dst, `,"message":`...)
+	if v != nil {
+		dst = appendString(dst, v.Get("message"))
+		v.Del("message") // kept once, in its own column
+		s.scratch = v.MarshalTo(s.scratch[:0])
+	} else {
+		dst = append(dst, `""`...)
+		s.scratch = append(s.scratch[:0], d.JSON...)
+	}
+	dst = append(dst, `,"doc":`...)
+	dst = appendQuoted(dst, s.scratch)
+	return append(dst, "}\n"...)
+}
+
+// lookup finds a dotted field: nested objects first, then a flattened
+// "a.b" key, as the embedded store does.
+func lookup(v *fastjson.Value, field string) *fastjson.Value {
+	if x := v.Get(strings.Split(field, ".")...); x != nil {
+		return x
+	}
+	return v.Get(field)
+}
+
+func appendDateTime(dst []byte, t time.Time) []byte {
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, "2006-01-02 15:04:05")
+	return append(dst, '"')
+}
+
+// appendString writes a string column: a JSON string as is, another
+// scalar as its text, an object or array as its JSON text, absent as "".
+func appendString(dst []byte, f *fastjson.Value) []byte {
+	if f == nil || f.Type() == fastjson.TypeNull {
+		return append(dst, `""`...)
+	}
+	if f.Type() == fastjson.TypeString {
+		return f.MarshalTo(dst)
+	}
+	var tmp [64]byte
+	return appendQuoted(dst, f.MarshalTo(tmp[:0]))
+}
+
+func appendStrings(dst []byte, f *fastjson.Value) []byte {
+	dst = append(dst, '[')
+	if f != nil && f.Type() == fastjson.TypeArray {
+		for i, e := range f.GetArray() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, e)
+		}
+	} else if f != nil && f.Type() != fastjson.TypeNull {
+		dst = appendString(dst, f)
+	}
+	return append(dst, ']')
+}
+
+// appendPort writes a UInt16 column: 0 when absent or out of range.
+func appendPort(dst []byte, f *fastjson.Value) []byte {
+	var n int64
+	if f != nil {
+		switch f.Type() {
+		case fastjson.TypeNumber:
+			n, _ = f.Int64()
+		case fastjson.TypeString:
+			n, _ = strconv.ParseInt(string(f.GetStringBytes()), 10, 64)
+		}
+	}
+	if n < 0 || n > 65535 {
+		n = 0
+	}
+	return strconv.AppendInt(dst, n, 10)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendQuoted appends s as a JSON string. Invalid UTF-8 bytes become
+// U+FFFD, as encoding/json does.
+func appendQuoted(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
