@@ -18,6 +18,8 @@ import (
 	"github.com/defender-intake/defender-intake/internal/pipeline"
 	"github.com/defender-intake/defender-intake/internal/pipeline/sizing"
 	"github.com/defender-intake/defender-intake/internal/source"
+	"github.com/defender-intake/defender-intake/internal/source/eventhub"
+	"github.com/defender-intake/defender-intake/internal/source/kafka"
 )
 
 func init() {
@@ -30,12 +32,14 @@ func estimateCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "measure the live stream of a source of this config instead of files")
 	srcName := fs.String("source", "", "with --config: the source to measure (default: the first)")
 	duration := fs.Duration("duration", 10*time.Minute, "with --config: how long to measure")
+	group := fs.String("group", "", "with --config: consumer group to read with instead of the configured one (Event Hub, Kafka); "+
+		"use one the running service does not use, or the service loses partitions to the estimate while it runs")
 	bucket := fs.Duration("bucket", time.Minute, "window over which peaks are measured")
 	consumers := fs.Int("consumers", 1, "consumer groups that will read the hub (each counts against egress)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: defender-intake estimate [flags] FILE...     (- for stdin)")
-		fmt.Fprintln(stderr, "       defender-intake estimate [flags] --config FILE [--source NAME] [--duration 10m]")
+		fmt.Fprintln(stderr, "       defender-intake estimate [flags] --config FILE [--source NAME] [--group GROUP] [--duration 10m]")
 		fmt.Fprintln(stderr, "\nRates use the records' own times (category and time of each record), so an export of")
 		fmt.Fprintln(stderr, "a busy day gives that day's load. The live mode never checkpoints: it only reads.")
 		fs.PrintDefaults()
@@ -47,7 +51,7 @@ func estimateCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var err error
 	switch {
 	case *cfgPath != "" && fs.NArg() == 0:
-		err = estimateLive(est, *cfgPath, *srcName, *duration, stderr)
+		err = estimateLive(est, *cfgPath, *srcName, *group, *duration, stderr)
 	case *cfgPath == "" && fs.NArg() > 0:
 		err = estimateFiles(est, fs.Args(), stdin, stderr)
 	default:
@@ -132,7 +136,7 @@ func (m *measuringEmitter) Emit(_ context.Context, b *pipeline.Batch) error {
 	return nil
 }
 
-func estimateLive(est *sizing.Estimator, cfgPath, name string, d time.Duration, stderr io.Writer) error {
+func estimateLive(est *sizing.Estimator, cfgPath, name, group string, d time.Duration, stderr io.Writer) error {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
@@ -143,8 +147,23 @@ func estimateLive(est *sizing.Estimator, cfgPath, name string, d time.Duration, 
 			continue
 		}
 		f, _ := source.Lookup(c.Type)
+		section := c.Section
+		if group != "" {
+			switch s := section.(type) {
+			case *eventhub.Config:
+				cp := *s
+				cp.HubConsumerGroup = group
+				section = &cp
+			case *kafka.Config:
+				cp := *s
+				cp.Group = group
+				section = &cp
+			default:
+				return fmt.Errorf("--group: source %s (%s) has no consumer group", c.Name, c.Type)
+			}
+		}
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		src, err := f.Open(c.Name, c.Section, source.Env{Logger: log})
+		src, err := f.Open(c.Name, section, source.Env{Logger: log})
 		if err != nil {
 			return err
 		}
