@@ -109,7 +109,7 @@ const (
 	loadEvery = time.Second
 	// maxPending is where Write starts waiting for the loader, bounding
 	// memory when DuckDB is slower than the feed.
-	maxPending = 200_000
+	maxPending = 100_000
 )
 
 // Open opens (creating when needed) the store in cfg.Dir. Events left in
@@ -265,18 +265,20 @@ func (s *Store) Write(ctx context.Context, docs []Doc) error {
 	if len(docs) == 0 {
 		return nil
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if s.closed {
-		return errors.New("store: write after close")
-	}
+	// Wait for the loader before taking writeMu, which the loader needs.
 	s.mu.Lock()
 	for len(s.pending) >= maxPending && s.loadErr == nil {
+		s.kick()
 		s.cond.Wait() // the loader broadcasts after every load
 	}
 	s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.closed {
+		return errors.New("store: write after close")
 	}
 	now := time.Now().UTC()
 	var bad *DocError
