@@ -289,7 +289,7 @@ func (p *progress) draw(final bool) {
 		filled := int(frac * width)
 		eta := "--"
 		if frac > 0 && !final {
-			eta = (time.Duration(el*(1-frac)/frac) * time.Second / time.Second * time.Second).Round(time.Second).String()
+			eta = time.Duration(el * (1 - frac) / frac * float64(time.Second)).Round(time.Second).String()
 		} else if final {
 			eta = "0s"
 		}

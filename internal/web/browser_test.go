@@ -190,6 +190,31 @@ func TestEventsPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Error state: a broken query shows its message and position.
+	err = chromedp.Do(ctx,
+		chromedp.Click(css(`#drawer-close`)),
+		chromedp.SetValue(css(`#q`), `host.name:"ws1`),
+		chromedp.Click(css(`#search`)),
+		chromedp.WaitVisible(css(`#error`)),
+	)
+	if err != nil {
+		failShot(ctx, t)
+		t.Fatalf("error state: %v", err)
+	}
+	errText, err := chromedp.Run(ctx, chromedp.Text(css(`#error`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errText, "unclosed quote") || !strings.Contains(errText, "position 11") {
+		t.Errorf("error box shows %q", errText)
+	}
+	errShot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(artifactPath(t, "events-page-error.png"), errShot, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if !strings.HasPrefix(countText, strconv.FormatInt(want.Total, 10)+" ") {
 		t.Errorf("count shows %q, want %d events", countText, want.Total)
 	}
