@@ -146,8 +146,9 @@ func TestTwoInstancesSharePartitions(t *testing.T) {
 		cfg := deliverytest.WriteConfig(t, mkdir(t, d), h.Entry(t, dir), map[string]any{"name": "out", "type": "file", "path": filepath.Join(d, "out", "events.ndjson")})
 		svcs = append(svcs, deliverytest.Start(t, d, cfg))
 	}
-	// Let both join before producing, so that both get partitions.
-	time.Sleep(2 * time.Second)
+	// Wait until both have joined and the group is stable, so that both
+	// hold partitions before anything is produced.
+	waitMembers(t, k.ListenAddrs(), 2)
 	const n = 8000
 	produce(t, k.ListenAddrs(), deliverytest.Records(n, "two"))
 	want := deliverytest.IDs(n, "two")
@@ -191,3 +192,24 @@ func mkdir(t *testing.T, d string) string {
 }
 
 var mkdirAll = func(d string) error { return os.MkdirAll(d, 0o750) }
+
+func waitMembers(t *testing.T, brokers []string, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		gs, err := adm.DescribeGroups(context.Background(), group)
+		if err == nil {
+			if g, ok := gs[group]; ok && g.Err == nil && g.State == "Stable" && len(g.Members) == n {
+				return
+			}
+		}
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("group never reached %d stable members: %v", n, gs)
+		}
+	}
+}
