@@ -82,6 +82,9 @@ func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // serveHTTP serves h on ln until ctx ends, printing the page's address.
 func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, stdout io.Writer, log *slog.Logger) int {
+	if log == nil {
+		log = slog.Default()
+	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "Events page: http://%s/\n", ln.Addr())
 	errc := make(chan error, 1)

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/store"
+	"github.com/defender-intake/defender-intake/internal/web"
+)
+
+// ingest, then search and serve the same data directory, through the real
+// commands.
+func TestIngestSearchServe(t *testing.T) {
+	data := t.TempDir()
+	in := filepath.Join(t.TempDir(), "in.ndjson")
+	sample, err := os.ReadFile(filepath.Join("..", "..", "examples", "defender-sample.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// one broken line: it must be dead-lettered, not lost or fatal
+	if err := os.WriteFile(in, append(append(sample, []byte("{not json\n")...), '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := dispatch([]string{"ingest", "--data", data, "--quiet", in}, nil, &out, &errb)
+	if code != 1 || !strings.Contains(out.String(), "ingested 43 documents") || !strings.Contains(out.String(), "1 input(s) could not be normalized") {
+		t.Fatalf("ingest: code %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	dl, err := os.ReadFile(filepath.Join(data, "dead-letter.ndjson"))
+	if err != nil || !strings.Contains(string(dl), "{not json") {
+		t.Fatalf("dead letter: %v %q", err, dl)
+	}
+
+	tests := []struct {
+		args  []string
+		code  int
+		lines int
+		want  string
+	}{
+		{[]string{"--from", "2026-11-01", "--to", "2026-12-01", "process.name:powershell.exe"}, 0, 6, "powershell.exe"},
+		{[]string{"--from", "2026-11-01", "--to", "2026-12-01", "--format", "ndjson", "event.dataset:alert_info"}, 0, 3, `"dataset":"alert_info"`},
+		{[]string{"--from", "2026-11-01", "--to", "2026-12-01", "--limit", "2", ""}, 0, 3, "@timestamp"},
+		{[]string{"host.nme:x"}, 2, 0, ""},
+	}
+	for _, tt := range tests {
+		out.Reset()
+		errb.Reset()
+		code := dispatch(append([]string{"search", "--data", data}, tt.args...), nil, &out, &errb)
+		if code != tt.code {
+			t.Errorf("search %q: code %d (%s)", tt.args, code, errb.String())
+			continue
+		}
+		if got := strings.Count(out.String(), "\n"); got != tt.lines {
+			t.Errorf("search %q: %d lines, want %d:\n%s", tt.args, got, tt.lines, out.String())
+		}
+		if !strings.Contains(out.String(), tt.want) {
+			t.Errorf("search %q: output lacks %q", tt.args, tt.want)
+		}
+	}
+
+	// serve: the same handler the command mounts, on the ingested store
+	st, err := store.Open(context.Background(), store.Config{Dir: data}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var sout bytes.Buffer
+	go func() { done <- serveHTTP(ctx, ln, web.New(web.Options{Store: st}), &sout, nil) }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/api/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats struct {
+		Stats store.Stats `json:"stats"`
+	}
+	json.NewDecoder(resp.Body).Decode(&stats)
+	resp.Body.Close()
+	if stats.Stats.Events != 43 {
+		t.Errorf("served stats: %+v", stats.Stats)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exited %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(sout.String(), "Events page: http://127.0.0.1:") {
+		t.Errorf("serve printed %q", sout.String())
+	}
+}
+
+func TestServeRefusesExposureWithoutToken(t *testing.T) {
+	t.Setenv(web.TokenEnv, "")
+	var out, errb bytes.Buffer
+	code := dispatch([]string{"serve", "--data", t.TempDir(), "--listen", "0.0.0.0:0"}, nil, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "set a token") {
+		t.Errorf("code %d: %s", code, errb.String())
+	}
+}
