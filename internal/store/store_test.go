@@ -261,6 +261,15 @@ func TestHistogramAndTop(t *testing.T) {
 			t.Errorf("top[%d] = %+v, want %+v", i, top[i], want[i])
 		}
 	}
+	// A field without a typed column is counted in a sample; below the
+	// sample size the counts are exact.
+	jsonTop, err := s.Top(ctx, "host.os.type", f, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jsonTop) != 1 || jsonTop[0].Value != "windows" || jsonTop[0].Count != total {
+		t.Errorf("top host.os.type = %+v, want windows × %d", jsonTop, total)
+	}
 	for _, field := range []string{"event.category", "destination.port", "process.pid", "@timestamp"} {
 		if _, err := s.Top(ctx, field, f, 5); err != nil {
 			t.Errorf("top of %s: %v", field, err)

@@ -146,7 +146,11 @@ func (s *server) top(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"field": field, "values": vals}, nil
+	out := map[string]any{"field": field, "values": vals}
+	if col, ok := s.opts.Store.Catalog().Column(field); ok && store.TopIsSampled(col) {
+		out["sample"] = store.TopSample // counts are within a random sample of this many matches
+	}
+	return out, nil
 }
 
 func (s *server) stats(r *http.Request) (any, error) {
