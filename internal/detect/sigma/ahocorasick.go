@@ -47,22 +47,37 @@ func newACMatcherDepth(patterns []string, depth int) *acMatcher {
 		}
 	}
 	m.nclass++ // class 0: bytes in no pattern
-	// Trie with sparse children, in insertion order.
+	// Trie with sparse children (sorted by class), in insertion order.
+	type edge struct {
+		class uint16
+		child int32
+	}
 	type trieNode struct {
-		next  map[uint16]int32
+		next  []edge
 		out   []int32
 		depth int
 	}
-	nodes := []trieNode{{next: map[uint16]int32{}}}
+	child := func(n *trieNode, c uint16) (int32, bool) {
+		i := sort.Search(len(n.next), func(i int) bool { return n.next[i].class >= c })
+		if i < len(n.next) && n.next[i].class == c {
+			return n.next[i].child, true
+		}
+		return 0, false
+	}
+	nodes := []trieNode{{}}
 	for id, p := range patterns {
 		s := int32(0)
 		for i := 0; i < len(p); i++ {
 			c := m.classes[p[i]]
-			nx, ok := nodes[s].next[c]
+			nx, ok := child(&nodes[s], c)
 			if !ok {
 				nx = int32(len(nodes))
-				nodes = append(nodes, trieNode{next: map[uint16]int32{}, depth: nodes[s].depth + 1})
-				nodes[s].next[c] = nx
+				nodes = append(nodes, trieNode{depth: nodes[s].depth + 1})
+				n := &nodes[s]
+				j := sort.Search(len(n.next), func(j int) bool { return n.next[j].class >= c })
+				n.next = append(n.next, edge{})
+				copy(n.next[j+1:], n.next[j:])
+				n.next[j] = edge{c, nx}
 			}
 			s = nx
 		}
@@ -76,8 +91,8 @@ func newACMatcherDepth(patterns []string, depth int) *acMatcher {
 	for qi := 0; qi < len(order); qi++ {
 		old := order[qi]
 		renum[old] = int32(qi)
-		for _, c := range sortedClasses(nodes[old].next) {
-			order = append(order, nodes[old].next[c])
+		for _, e := range nodes[old].next {
+			order = append(order, e.child)
 		}
 	}
 	n := int32(len(order))
@@ -87,60 +102,48 @@ func newACMatcherDepth(patterns []string, depth int) *acMatcher {
 	m.dense = make([]int32, int(m.nDense)*int(m.nclass))
 	m.fail = make([]int32, n)
 	m.edgeStart = make([]int32, 0, n-m.nDense+1)
-	outs := make([][]int32, n)
 	for s := int32(0); s < n; s++ {
 		old := order[s]
 		if s >= m.nDense {
 			m.edgeStart = append(m.edgeStart, int32(len(m.edgeClass)))
-			for _, c := range sortedClasses(nodes[old].next) {
-				m.edgeClass = append(m.edgeClass, c)
-				m.edgeNext = append(m.edgeNext, renum[nodes[old].next[c]])
+			for _, e := range nodes[old].next {
+				m.edgeClass = append(m.edgeClass, e.class)
+				m.edgeNext = append(m.edgeNext, renum[e.child])
 			}
 		}
 	}
 	m.edgeStart = append(m.edgeStart, int32(len(m.edgeClass)))
 	// Failure links, outputs and dense rows, breadth first.
+	// Outputs: a state's own patterns, then its failure target's (fail[s]
+	// < s, so those are complete already).
+	m.outStart = make([]int32, n+1)
 	for s := int32(0); s < n; s++ {
 		old := order[s]
-		outs[s] = append(outs[s], nodes[old].out...)
+		m.outStart[s] = int32(len(m.outIDs))
+		m.outIDs = append(m.outIDs, nodes[old].out...)
 		if s > 0 {
-			outs[s] = append(outs[s], outs[m.fail[s]]...)
+			f := m.fail[s]
+			m.outIDs = append(m.outIDs, m.outIDs[m.outStart[f]:m.outStart[f+1]]...)
 		}
-		for c, child := range nodes[old].next {
-			child := renum[child]
+		for _, e := range nodes[old].next {
 			if s == 0 {
-				m.fail[child] = 0
+				m.fail[renum[e.child]] = 0
 			} else {
-				m.fail[child] = m.step(m.fail[s], c)
+				m.fail[renum[e.child]] = m.step(m.fail[s], e.class)
 			}
 		}
 		if s < m.nDense {
 			row := m.dense[int(s)*int(m.nclass):][:m.nclass]
-			for c := int32(0); c < m.nclass; c++ {
-				if child, ok := nodes[old].next[uint16(c)]; ok {
-					row[c] = renum[child]
-				} else if s > 0 {
-					row[c] = m.step(m.fail[s], uint16(c))
-				}
+			if s > 0 {
+				copy(row, m.dense[int(m.fail[s])*int(m.nclass):][:m.nclass])
+			}
+			for _, e := range nodes[old].next {
+				row[e.class] = renum[e.child]
 			}
 		}
 	}
-	m.outStart = make([]int32, n+1)
-	for s := int32(0); s < n; s++ {
-		m.outStart[s] = int32(len(m.outIDs))
-		m.outIDs = append(m.outIDs, outs[s]...)
-	}
 	m.outStart[n] = int32(len(m.outIDs))
 	return m
-}
-
-func sortedClasses(next map[uint16]int32) []uint16 {
-	cs := make([]uint16, 0, len(next))
-	for c := range next {
-		cs = append(cs, c)
-	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i] < cs[j] })
-	return cs
 }
 
 // step is the transition from state s on class c, following failure links
