@@ -138,6 +138,9 @@ func TestTLSAndSASLPlain(t *testing.T) {
 			if em.msgs != tc.want {
 				t.Errorf("received %d messages, want %d", em.msgs, tc.want)
 			}
+			if tc.want == 0 && !strings.Contains(logs.String(), "level=WARN") {
+				t.Errorf("refused credentials were not reported:\n%s", logs.String())
+			}
 			if strings.Contains(logs.String(), "c2VjcmV0") {
 				t.Errorf("the log shows the key:\n%s", logs.String())
 			}

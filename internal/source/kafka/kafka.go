@@ -86,6 +86,7 @@ func New(name string, cfg Config, env source.Env) (*Source, error) {
 		kgo.OnPartitionsRevoked(s.revoked),
 		kgo.OnPartitionsLost(s.lost),
 		kgo.ClientID("defender-intake"),
+		kgo.WithLogger(kafkaLogger{s.log}),
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		// What the client buffers ahead of the pipeline counts against
 		// memory too: keep it to a few batches.
@@ -136,6 +137,13 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 	}
 	defer cl.Close() // leaves the group, so partitions move at once
 	s.log.Info("kafka source started", "brokers", s.cfg.Brokers, "topics", s.cfg.Topics, "group", s.cfg.Group)
+	// The client retries forever and quietly: say at once when the
+	// brokers cannot be reached or refuse the credentials.
+	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := cl.Ping(pctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("kafka brokers not reachable yet (address, TLS or SASL credentials?); retrying", "err", err)
+	}
+	pcancel()
 
 	var inflight sync.WaitGroup
 	commitDone := make(chan struct{})
@@ -334,4 +342,18 @@ func (s *Source) forget(parts map[string][]int32) {
 			delete(s.committed, tp)
 		}
 	}
+}
+
+// kafkaLogger passes franz-go's warnings and errors (connection and
+// authentication failures) to slog; its debug chatter stays out.
+type kafkaLogger struct{ log *slog.Logger }
+
+func (l kafkaLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (l kafkaLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lv := slog.LevelWarn
+	if level == kgo.LogLevelError {
+		lv = slog.LevelError
+	}
+	l.log.Log(context.Background(), lv, "kafka client: "+msg, keyvals...)
 }
