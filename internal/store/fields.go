@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -22,7 +23,7 @@ type fieldSet struct {
 	mu      sync.RWMutex
 	known   map[string]string // field -> JSON type (string, number, ...)
 	pending map[string]string // seen, not yet saved in the fields table
-	seen    uint64
+	seen    atomic.Uint64
 }
 
 const (
@@ -75,10 +76,11 @@ func (f *fieldSet) load(ctx context.Context, db *sql.DB) error {
 	return rows.Err()
 }
 
-// observe records the fields of a sampled document. Only the writer calls it.
+// observe records the fields of a sampled document. Write calls it from
+// several goroutines at once.
 func (f *fieldSet) observe(v *fastjson.Value) {
-	f.seen++
-	if f.seen > sampleFirst && f.seen%sampleEvery != 0 {
+	n := f.seen.Add(1)
+	if n > sampleFirst && n%sampleEvery != 0 {
 		return
 	}
 	f.walk(v, "")
