@@ -9,9 +9,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 	"github.com/defender-intake/defender-intake/internal/detect/rules"
@@ -91,5 +94,38 @@ func TestNewWebhookAndReload(t *testing.T) {
 	}
 	if len(s.Engine().Rules()) == 0 {
 		t.Fatal("failed reload dropped the rules")
+	}
+}
+
+func TestConfigYAML(t *testing.T) {
+	src := `
+rules:
+  dirs: [/etc/defender-intake/rules]
+  field_maps: [extra.yml]
+  placeholders_file: placeholders.yml
+alerts:
+  window: 30m
+  max_open: 500
+webhook:
+  url: https://hooks.example.com/x
+  token_env: HOOK_TOKEN
+`
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	dec.KnownFields(true)
+	cfg := Defaults()
+	if err := dec.Decode(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Alerts.Window != 30*time.Minute || cfg.Alerts.MaxOpen != 500 || cfg.Alerts.GroupWindow != 24*time.Hour ||
+		cfg.Webhook.TokenEnv != "HOOK_TOKEN" || cfg.Rules.Dirs[0] != "/etc/defender-intake/rules" {
+		t.Fatalf("decoded %+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := yaml.NewDecoder(strings.NewReader("alerts:\n  windw: 5m\n"))
+	bad.KnownFields(true)
+	if err := bad.Decode(&cfg); err == nil || !strings.Contains(err.Error(), "windw") {
+		t.Fatalf("unknown key: %v", err)
 	}
 }
