@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -183,7 +184,7 @@ func (s *Store) Get(ctx context.Context, id uint64) (Event, error) {
 	err := s.db.QueryRowContext(ctx, "SELECT id, ts, coalesce(event_dataset, ''), doc, message FROM events WHERE id = ?", id).
 		Scan(&e.ID, &e.Timestamp, &e.Dataset, &doc, &msg)
 	if err != nil {
-		if strings.Contains(err.Error(), "no rows") {
+		if errors.Is(err, sql.ErrNoRows) {
 			return Event{}, ErrNotFound
 		}
 		return Event{}, fmt.Errorf("store: get %d: %w", id, err)
