@@ -35,7 +35,8 @@ func rulesUsage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "check loads and compiles the rules and prints the loaded and skipped counts and each")
 	fmt.Fprintln(w, "skip reason. test normalizes the Defender records of FILEs (- for stdin) and prints one")
-	fmt.Fprintln(w, "JSON line per match: rule id, title, level, author, and the record's file, line and ordinal.")
+	fmt.Fprintln(w, "JSON line per match: rule id, title, level, author, and the record's file, line and ordinal;")
+	fmt.Fprintln(w, "correlation rules, evaluated in input order on the records' own times, add a line when they fire.")
 }
 
 func rulesCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -136,6 +137,11 @@ type matchLine struct {
 	// Record is the record's ordinal in the file (several records can
 	// share a line in an Event Hub envelope).
 	Record int `json:"record"`
+	// Correlation lines: a correlation rule fired on this record, for the
+	// Group (its group-by values) with Count events, values or rules.
+	Correlation bool     `json:"correlation,omitempty"`
+	Group       []string `json:"group,omitempty"`
+	Count       int      `json:"count,omitempty"`
 }
 
 func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -228,7 +234,7 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "rules test: %s: %v\n", display, err)
 				return 2
 			}
-			doc, _, err := norm.Append(buf[:0], rec.Bytes)
+			doc, meta, err := norm.Append(buf[:0], rec.Bytes)
 			if err != nil {
 				failed++
 				reject(display, rec.Line, "normalize", err.Error(), rec.Bytes)
@@ -245,6 +251,15 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				d := w.Describe(r)
 				line := matchLine{RuleID: r.ID, Title: r.Title, Level: d.Level, Author: r.Author, AlertTitle: d.Title,
 					File: display, Line: rec.Line, Record: ordinal}
+				if err := enc.Encode(line); err != nil {
+					fmt.Fprintf(stderr, "rules test: write: %v\n", err)
+					return 2
+				}
+			}
+			for _, f := range w.Correlate(matched, meta.Timestamp) {
+				c := f.Correlation
+				line := matchLine{RuleID: c.ID, Title: c.Title, Level: c.Level, Author: c.Author,
+					File: display, Line: rec.Line, Record: ordinal, Correlation: true, Group: f.Group, Count: f.Count}
 				if err := enc.Encode(line); err != nil {
 					fmt.Fprintf(stderr, "rules test: write: %v\n", err)
 					return 2

@@ -119,6 +119,33 @@ func TestRulesTest(t *testing.T) {
 		t.Fatalf("defender alert line %q (%v)", out.String(), err)
 	}
 
+	// Correlation rules fire on the record that meets their condition.
+	corrDir := writeRules(t, map[string]string{"c.yml": testRuleWhoami + `---
+title: Whoami privileges twice
+id: 0a1b2c3d-0000-4000-8000-000000000003
+correlation:
+  type: event_count
+  rules: [0a1b2c3d-0000-4000-8000-000000000001]
+  group-by: [properties.DeviceName]
+  timespan: 5m
+  condition:
+    gte: 2
+level: high
+`})
+	out.Reset()
+	errb.Reset()
+	twice := `{"time":"2025-03-10T11:00:00Z","category":"AdvancedHunting-DeviceProcessEvents","properties":{"DeviceName":"ws1","FolderPath":"C:\\Windows\\System32\\whoami.exe","ProcessCommandLine":"whoami /priv"}}
+{"time":"2025-03-10T11:01:00Z","category":"AdvancedHunting-DeviceProcessEvents","properties":{"DeviceName":"ws1","FolderPath":"C:\\Windows\\System32\\whoami.exe","ProcessCommandLine":"whoami /priv"}}
+`
+	if code := rulesCmd([]string{"test", "--no-builtin", "--rules", corrDir, "-"}, strings.NewReader(twice), &out, &errb); code != 0 {
+		t.Fatalf("correlation: exit %d: %s", code, errb.String())
+	}
+	lines = strings.Split(strings.TrimSpace(out.String()), "\n")
+	var last matchLine
+	if len(lines) != 3 || json.Unmarshal([]byte(lines[2]), &last) != nil || !last.Correlation || last.Line != 2 || last.Count != 2 || last.Level != "high" {
+		t.Fatalf("correlation output:\n%s", out.String())
+	}
+
 	// Unusable input is reported with its position and the exit code.
 	out.Reset()
 	errb.Reset()

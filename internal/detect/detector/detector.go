@@ -204,6 +204,16 @@ func (w *Worker) Process(ctx context.Context, raw, ecs []byte, eventID string, t
 	return rules, nil
 }
 
+// Correlate feeds the rules the last Match returned to the correlation
+// rules, at event time t, and returns those that fired (valid until the
+// next call). Process does this itself; Correlate is for callers that
+// only Match (the rules test command).
+func (w *Worker) Correlate(matched []*sigma.Rule, t time.Time) []sigma.Fired {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	return w.c.correlator.Observe(w.x, matched, t)
+}
+
 // Describe returns what an alert for rule r on the current event (of the
 // last Match) would carry: effective level, Defender title and service,
 // entity and grouping key.
