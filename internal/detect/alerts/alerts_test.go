@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +190,41 @@ func TestWebhookConfig(t *testing.T) {
 	}
 	if _, err := NewWebhook(WebhookConfig{URL: "http://127.0.0.1:1", TokenEnv: "SURELY_UNSET_VAR_X"}); err == nil {
 		t.Error("empty token env accepted")
+	}
+}
+
+func TestFileSink(t *testing.T) {
+	path := t.TempDir() + "/alerts.ndjson"
+	s, err := OpenFileSink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewGrouper(Config{})
+	for i := 0; i < 2; i++ {
+		a, ch := g.Observe(Match{RuleID: "r", RuleTitle: "T", Author: "A", Host: "h", EventID: fmt.Sprint(i), Time: t0})
+		if err := s.WriteAlert(context.Background(), a, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	var last struct {
+		Change string `json:"change"`
+		Alert  Alert  `json:"alert"`
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &last); err != nil || last.Change != "updated" || last.Alert.Count != 2 || last.Alert.Author != "A" {
+		t.Fatalf("last line %s (%v)", lines[1], err)
+	}
+	if _, err := OpenFileSink(t.TempDir() + "/missing/dir/x"); err == nil {
+		t.Fatal("no error for an unwritable path")
 	}
 }

@@ -16,6 +16,8 @@ type Config struct {
 	Alerts alerts.Config `yaml:"alerts"`
 	// Webhook, when set, posts new alerts to an HTTP endpoint.
 	Webhook *alerts.WebhookConfig `yaml:"webhook"`
+	// File, when set, appends every alert change to this NDJSON file.
+	File string `yaml:"file"`
 }
 
 // Defaults returns the default detection configuration: built-in rules
@@ -61,10 +63,20 @@ func New(cfg Config, log *slog.Logger, sinks ...alerts.AlertSink) (*Shared, erro
 		log.Warn("rule skipped", "path", s.Path, "id", s.ID, "reason", s.Reason, "detail", s.Detail)
 	}
 	log.Info("detection rules loaded", "rules", len(eng.Rules()), "correlations", len(eng.Correlations()), "skipped", len(eng.Skipped()))
+	var file *alerts.FileSink
+	if cfg.File != "" {
+		if file, err = alerts.OpenFileSink(cfg.File); err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, file)
+	}
 	var async *alerts.Async
 	if cfg.Webhook != nil {
 		w, err := alerts.NewWebhook(*cfg.Webhook)
 		if err != nil {
+			if file != nil {
+				file.Close()
+			}
 			return nil, err
 		}
 		// Detection must not wait on the network: deliver from a queue.
@@ -75,15 +87,21 @@ func New(cfg Config, log *slog.Logger, sinks ...alerts.AlertSink) (*Shared, erro
 	s.cfg = cfg.Rules
 	s.log = log
 	s.async = async
+	s.file = file
 	return s, nil
 }
 
-// Close delivers the alerts still queued for the webhook, until ctx ends.
+// Close delivers the alerts still queued for the webhook, until ctx ends,
+// and closes the alerts file.
 func (s *Shared) Close(ctx context.Context) error {
-	if s.async == nil {
-		return nil
+	var errs []error
+	if s.async != nil {
+		errs = append(errs, s.async.Close(ctx))
 	}
-	return s.async.Close(ctx)
+	if s.file != nil {
+		errs = append(errs, s.file.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // ReloadRules reads and compiles the rules again (on SIGHUP). On error

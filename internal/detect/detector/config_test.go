@@ -62,6 +62,7 @@ func TestNewWebhookAndReload(t *testing.T) {
 	cfg := Defaults()
 	cfg.Rules.Dirs = []string{dir}
 	cfg.Webhook = &alerts.WebhookConfig{URL: srv.URL}
+	cfg.File = filepath.Join(t.TempDir(), "alerts.ndjson")
 	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +82,9 @@ func TestNewWebhookAndReload(t *testing.T) {
 	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(cfg.File); err != nil || !strings.Contains(string(data), `"rule_title":"Whoami all"`) {
+		t.Fatalf("alerts file %q (%v)", data, err)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -26,7 +26,8 @@ type Shared struct {
 
 	cfg   rules.Config // for ReloadRules
 	log   *slog.Logger
-	async *alerts.Async // webhook queue, closed by Close
+	async *alerts.Async    // webhook queue, closed by Close
+	file  *alerts.FileSink // alerts file, closed by Close
 
 	mu      sync.Mutex // guards the grouper, the correlators and sink writes
 	grouper *alerts.Grouper
