@@ -159,6 +159,7 @@ func TestMatching(t *testing.T) {
 		{"fieldref", "sel:\n  User|fieldref: ParentUser\ncondition: sel", map[string]any{"User": "A\\b", "ParentUser": "a\\B"}, true},
 		{"fieldref differs", "sel:\n  User|fieldref: ParentUser\ncondition: sel", map[string]any{"User": "a", "ParentUser": "b"}, false},
 		{"fieldref endswith", "sel:\n  Path|fieldref|endswith: Name\ncondition: sel", map[string]any{"Path": `c:\x\a.exe`, "Name": "A.EXE"}, true},
+		{"contains then fieldref", "sel:\n  Path|contains|fieldref: Name\ncondition: sel", map[string]any{"Path": `c:\x\a.exe y`, "Name": "A.EXE"}, true},
 		{"expand", "sel:\n  User|expand: '%admins%'\ncondition: sel", map[string]any{"User": "root"}, true},
 		{"array field any", "sel:\n  Tags: b\ncondition: sel", map[string]any{"Tags": []string{"a", "b"}}, true},
 		{"keywords", "kw:\n  - mimikatz\n  - 'sekurlsa::*'\ncondition: kw", map[string]any{"x": "run sekurlsa::logonpasswords"}, true},
@@ -213,6 +214,8 @@ func TestSkipped(t *testing.T) {
 		{"collection", "action: global\ntitle: t\nlogsource:\n  category: proc\n---\ndetection:\n  sel:\n    a: x\n  condition: sel\n", "rule collections not supported"},
 		{"wildcard with base64", rule("sel:\n  a|base64|contains: 'x*y'\ncondition: sel"), "unsupported value"},
 		{"invalid yaml", "title: [", "invalid YAML"},
+		{"fieldref with encoding", rule("sel:\n  a|fieldref|base64: b\ncondition: sel"), "unsupported modifier combination"},
+		{"two positions", rule("sel:\n  a|contains|endswith: b\ncondition: sel"), "unsupported modifier combination"},
 		{"no condition", rule("sel:\n  a: x"), "invalid rule"},
 		{"nested map value", rule("sel:\n  a:\n    b: c\ncondition: sel"), "unsupported value"},
 	}

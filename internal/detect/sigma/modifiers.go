@@ -76,10 +76,13 @@ func skipf(reason, format string, args ...any) error {
 type modifierSet struct {
 	transforms []string // applied to the value in order
 	match      string   // contains, startswith, endswith, re, cidr, gt, ..., exists, fieldref
-	all        bool
-	cased      bool
-	neq        bool
-	reFlags    string
+	// refPos is contains, startswith or endswith when one refines
+	// fieldref (the referenced value is compared that way).
+	refPos  string
+	all     bool
+	cased   bool
+	neq     bool
+	reFlags string
 }
 
 func parseModifiers(mods []string) (modifierSet, error) {
@@ -87,13 +90,13 @@ func parseModifiers(mods []string) (modifierSet, error) {
 	setMatch := func(m string) error {
 		if ms.match != "" && ms.match != m {
 			// fieldref may be refined by a position modifier.
-			if ms.match == "fieldref" && (m == "contains" || m == "startswith" || m == "endswith") {
-				ms.transforms = append(ms.transforms, "ref:"+m)
+			isPos := func(x string) bool { return x == "contains" || x == "startswith" || x == "endswith" }
+			if ms.match == "fieldref" && isPos(m) && ms.refPos == "" {
+				ms.refPos = m
 				return nil
 			}
-			if m == "fieldref" && (ms.match == "contains" || ms.match == "startswith" || ms.match == "endswith") {
-				ms.transforms = append(ms.transforms, "ref:"+ms.match)
-				ms.match = m
+			if m == "fieldref" && isPos(ms.match) {
+				ms.refPos, ms.match = ms.match, m
 				return nil
 			}
 			return skipf("unsupported modifier combination", "%s with %s", ms.match, m)
@@ -128,11 +131,9 @@ func parseModifiers(mods []string) (modifierSet, error) {
 	if ms.reFlags != "" && ms.match != "re" {
 		return ms, skipf("unsupported modifier combination", "regular expression flags without re")
 	}
-	if ms.match == "re" || ms.match == "cidr" || ms.match == "exists" || isNumericOp(ms.match) {
-		for _, t := range ms.transforms {
-			if !strings.HasPrefix(t, "ref:") {
-				return ms, skipf("unsupported modifier combination", "%s with %s", t, ms.match)
-			}
+	if ms.match == "re" || ms.match == "cidr" || ms.match == "exists" || ms.match == "fieldref" || isNumericOp(ms.match) {
+		if len(ms.transforms) > 0 {
+			return ms, skipf("unsupported modifier combination", "%s with %s", ms.transforms[0], ms.match)
 		}
 	}
 	return ms, nil
@@ -178,17 +179,13 @@ func (c *compiler) compileValue(ms modifierSet, v *yaml.Node) ([]valueMatcher, e
 		}
 		m := valueMatcher{kind: vmFieldRef, ref: c.fieldID(key), refPos: strEqual, negate: ms.neq}
 		m.str.cased = ms.cased
-		for _, t := range ms.transforms {
-			switch t {
-			case "ref:contains":
-				m.refPos = strContains
-			case "ref:startswith":
-				m.refPos = strPrefix
-			case "ref:endswith":
-				m.refPos = strSuffix
-			default:
-				return nil, skipf("unsupported modifier combination", "%s with fieldref", t)
-			}
+		switch ms.refPos {
+		case "contains":
+			m.refPos = strContains
+		case "startswith":
+			m.refPos = strPrefix
+		case "endswith":
+			m.refPos = strSuffix
 		}
 		return []valueMatcher{m}, nil
 	}
