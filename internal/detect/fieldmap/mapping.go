@@ -37,13 +37,15 @@ type File struct {
 // for one product (windows) never runs on another's events (a Linux
 // process in DeviceProcessEvents): Defender's tables mix them.
 type PlatformMap struct {
-	// Paths are properties whose first non-empty value decides: a
+	// Paths are properties whose first value that tells decides: a
 	// drive-letter or UNC path is "windows", a path starting with / is
-	// "posix"; without one the platform is "unknown" and every product's
-	// rules apply.
+	// "posix" (made "linux" or "macos" when the device's DeviceInfo record
+	// said so); without one, the device's DeviceInfo decides, else the
+	// platform is "unknown".
 	Paths []string `yaml:"paths"`
-	// Products maps a Sigma product to the platform its rules need.
-	Products map[string]string `yaml:"products"`
+	// Products maps a Sigma product to the platforms whose records its
+	// rules meet.
+	Products map[string][]string `yaml:"products"`
 }
 
 // LogsourceMap says which Defender records a Sigma logsource describes
@@ -136,6 +138,7 @@ func (f FieldSpec) key() string {
 // and makes the Records the engine evaluates.
 type Mapping struct {
 	platform   PlatformMap
+	devices    *deviceCache // DeviceId -> platform, from DeviceInfo records
 	logsources []LogsourceMap
 	fieldsets  map[string]FieldsetMap
 	mu         sync.RWMutex
@@ -154,7 +157,8 @@ func Default() *Mapping {
 
 // New returns the built-in mapping extended by the given files, in order.
 func New(files ...string) (*Mapping, error) {
-	m := &Mapping{fieldsets: map[string]FieldsetMap{}, specs: map[string]FieldSpec{}, keys: map[string]string{}}
+	m := &Mapping{fieldsets: map[string]FieldsetMap{}, specs: map[string]FieldSpec{}, keys: map[string]string{},
+		devices: newDeviceCache(maxDevices)}
 	if err := m.add("defender.yml (built-in)", builtin); err != nil {
 		return nil, err
 	}
@@ -236,8 +240,8 @@ func (m *Mapping) Scope(ls sigma.Logsource) (sigma.Scope, error) {
 	if len(e.ActionTypes) > 0 {
 		s.Require[m.register(FieldSpec{Prop: "ActionType"})] = e.ActionTypes
 	}
-	if p, ok := m.platform.Products[strings.ToLower(ls.Product)]; ok && len(m.platform.Paths) > 0 {
-		s.Require[m.register(FieldSpec{Platform: m.platform.Paths})] = []string{p, PlatformUnknown}
+	if ps, ok := m.platform.Products[strings.ToLower(ls.Product)]; ok && len(m.platform.Paths) > 0 {
+		s.Require[m.register(FieldSpec{Platform: m.platform.Paths})] = ps
 	}
 	return s, nil
 }

@@ -146,8 +146,8 @@ func TestScope(t *testing.T) {
 		err      bool
 	}{
 		{sigma.Logsource{Product: "windows", Category: "process_creation"}, "DeviceProcessEvents", "", "windows,unknown", false},
-		{sigma.Logsource{Product: "macos", Category: "process_creation"}, "DeviceProcessEvents", "", "posix,unknown", false},
-		{sigma.Logsource{Product: "linux", Category: "network_connection"}, "DeviceNetworkEvents", "", "posix,unknown", false},
+		{sigma.Logsource{Product: "macos", Category: "process_creation"}, "DeviceProcessEvents", "", "macos,posix,unknown", false},
+		{sigma.Logsource{Product: "linux", Category: "network_connection"}, "DeviceNetworkEvents", "", "linux,posix,unknown", false},
 		{sigma.Logsource{Product: "windows", Category: "registry_set"}, "DeviceRegistryEvents", "RegistryValueSet", "windows,unknown", false},
 		{sigma.Logsource{Product: "windows", Category: "pipe_created"}, "DeviceEvents", "NamedPipeEvent", "windows,unknown", false},
 		{sigma.Logsource{Product: "windows", Category: "driver_load"}, "DeviceEvents", "DriverLoad", "windows,unknown", false},
@@ -177,6 +177,52 @@ func TestScope(t *testing.T) {
 		if got := strings.Join(platform, ","); got != c.platform {
 			t.Errorf("%+v: platforms %q, want %q", c.ls, got, c.platform)
 		}
+	}
+}
+
+// TestPlatformFromDeviceInfo: a DeviceInfo record tells the device's
+// platform, which refines posix paths and decides when paths do not.
+func TestPlatformFromDeviceInfo(t *testing.T) {
+	m := Default()
+	key := m.register(FieldSpec{Platform: []string{"FolderPath", "InitiatingProcessFolderPath"}})
+	r := m.NewRecord()
+	for _, info := range []string{
+		`{"DeviceId":"mac1","OSPlatform":"macOS"}`,
+		`{"DeviceId":"lin1","OSPlatform":"Linux"}`,
+		`{"DeviceId":"win1","OSPlatform":"Windows11"}`,
+		`{"DeviceId":"odd","OSPlatform":"SomethingNew"}`,
+	} {
+		if err := r.Reset(record("DeviceInfo", info), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct{ props, want string }{
+		{`{"DeviceId":"mac1","FolderPath":"/bin/launchctl"}`, PlatformMacOS},
+		{`{"DeviceId":"lin1","FolderPath":"/usr/bin/ncat"}`, PlatformLinux},
+		{`{"DeviceId":"other","FolderPath":"/usr/bin/ncat"}`, PlatformPosix},
+		{`{"DeviceId":"odd","FolderPath":"/usr/bin/ncat"}`, PlatformPosix},
+		{`{"DeviceId":"win1","FolderPath":"System"}`, PlatformWindows},
+		{`{"DeviceId":"mac1"}`, PlatformMacOS},
+		{`{"DeviceId":"nobody"}`, PlatformUnknown},
+	}
+	for _, c := range cases {
+		if err := r.Reset(record("DeviceProcessEvents", c.props), nil); err != nil {
+			t.Fatal(err)
+		}
+		vals, _ := r.Get(key)
+		if len(vals) != 1 || vals[0].S != c.want {
+			t.Errorf("%s: platform %v, want %s", c.props, vals, c.want)
+		}
+	}
+}
+
+func TestDeviceCacheBounded(t *testing.T) {
+	c := newDeviceCache(3)
+	for i := 0; i < 10; i++ {
+		c.learn(string(rune('a'+i)), "Linux")
+	}
+	if len(c.byID) != 3 || c.platform("j") != PlatformLinux || c.platform("a") != "" {
+		t.Fatalf("cache %v", c.byID)
 	}
 }
 

@@ -61,6 +61,9 @@ func (r *Record) Reset(raw, ecs []byte) error {
 		cat = string(v.GetStringBytes("Category"))
 	}
 	r.table = strings.TrimPrefix(cat, "AdvancedHunting-")
+	if r.table == "DeviceInfo" {
+		r.m.devices.learn(r.propString("DeviceId"), r.propString("OSPlatform"))
+	}
 	if r.table == "" {
 		if e := r.ecsDoc(); e != nil {
 			r.table = tableFromDataset(string(e.GetStringBytes("event", "dataset")))
@@ -398,30 +401,3 @@ func (r *Record) keywordValues() ([]sigma.Value, bool) {
 	})
 	return r.vals, len(r.vals) > 0
 }
-
-// Platforms a record can have (see PlatformMap).
-const (
-	PlatformWindows = "windows"
-	PlatformPosix   = "posix"
-	PlatformUnknown = "unknown"
-)
-
-// platform classifies the record by the first path property that tells
-// (a bare name such as "System" does not).
-func (r *Record) platform(paths []string) string {
-	for _, p := range paths {
-		s := r.propString(p)
-		switch {
-		case s == "":
-			continue
-		case s[0] == '/':
-			return PlatformPosix
-		case len(s) >= 3 && s[1] == ':' && (s[2] == '\\' || s[2] == '/') && isLetter(s[0]),
-			strings.HasPrefix(s, `\\`):
-			return PlatformWindows
-		}
-	}
-	return PlatformUnknown
-}
-
-func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

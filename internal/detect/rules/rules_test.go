@@ -102,10 +102,17 @@ func TestPlatformSeparation(t *testing.T) {
 		{`{"FolderPath":"/usr/bin/whoami","ProcessCommandLine":"whoami"}`, "lnx,mac"},
 		{`{"FolderPath":null,"InitiatingProcessFolderPath":"/bin/bash","ProcessCommandLine":"whoami"}`, "lnx,mac"},
 		{`{"ProcessCommandLine":"whoami"}`, "win,lnx,mac"}, // platform unknown: every product's rules
+		// After the device's DeviceInfo record, Linux and macOS are told apart.
+		{`{"DeviceId":"m1","FolderPath":"/usr/bin/whoami","ProcessCommandLine":"whoami"}`, "mac"},
 	}
 	x := e.NewEvaluator()
 	rec := m.NewRecord()
-	for _, c := range cases {
+	for i, c := range cases {
+		if i == len(cases)-1 {
+			if err := rec.Reset([]byte(`{"category":"AdvancedHunting-DeviceInfo","properties":{"DeviceId":"m1","OSPlatform":"macOS"}}`), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
 		raw := `{"category":"AdvancedHunting-DeviceProcessEvents","properties":` + c.props + `}`
 		if err := rec.Reset([]byte(raw), nil); err != nil {
 			t.Fatal(err)
