@@ -92,7 +92,7 @@ func runService(ctx context.Context, cfg *config.Config, log *slog.Logger) (err 
 	}()
 	for _, c := range cfg.Sinks {
 		f, _ := sink.Lookup(c.Type)
-		s, err := f.Open(c.Name, c.Section)
+		s, err := f.OpenSink(c.Name, c.Section, sink.Env{Logger: log.With("sink", c.Name), Registerer: m.Registry})
 		if err != nil {
 			return fmt.Errorf("open sink %s: %w", c.Name, err)
 		}

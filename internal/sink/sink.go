@@ -10,9 +10,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Doc is one normalized ECS document.
@@ -83,6 +86,14 @@ type Section interface {
 	Validate() error
 }
 
+// Env is what a sink gets from the service besides its section.
+type Env struct {
+	Logger *slog.Logger
+	// Registerer is the service's Prometheus registry: metrics a sink
+	// registers there are served on the service's /metrics.
+	Registerer prometheus.Registerer
+}
+
 // Factory makes sinks of one type.
 type Factory struct {
 	// NewSection returns a section holding the type's defaults; YAML is
@@ -90,6 +101,17 @@ type Factory struct {
 	NewSection func() Section
 	// Open builds a sink from a validated section.
 	Open func(name string, s Section) (Sink, error)
+	// OpenEnv, when set, is used instead of Open, for sinks that log or
+	// export metrics through the service.
+	OpenEnv func(name string, s Section, env Env) (Sink, error)
+}
+
+// OpenSink builds a sink with f, through OpenEnv when it is set.
+func (f Factory) OpenSink(name string, s Section, env Env) (Sink, error) {
+	if f.OpenEnv != nil {
+		return f.OpenEnv(name, s, env)
+	}
+	return f.Open(name, s)
 }
 
 var factories = map[string]Factory{}
