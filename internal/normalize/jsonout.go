@@ -121,12 +121,52 @@ func plainWord(w uint64) bool {
 
 // appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD so
 // that the output is always valid JSON.
+//
+// Text from JSON records has a quote or a backslash every few bytes, so
+// the work is in the escapes: room for the common case (every byte doubled)
+// is made once and bytes are written by index, rather than appended run by
+// run; a control byte, which takes six, falls back to appending.
 func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
+	n := len(dst)
+	dst = slices.Grow(dst, 2*len(s)+2)
+	out := dst[n : n+2*len(s)+2]
+	out[0] = '"'
+	j := 1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if plain[c] {
+			out[j] = c
+			j++
+			continue
+		}
+		switch {
+		case c == '"' || c == '\\':
+			out[j], out[j+1] = '\\', c
+			j += 2
+		case c == '\n':
+			out[j], out[j+1] = '\\', 'n'
+			j += 2
+		case c == '\r':
+			out[j], out[j+1] = '\\', 'r'
+			j += 2
+		case c == '\t':
+			out[j], out[j+1] = '\\', 't'
+			j += 2
+		default:
+			// Control bytes and non-ASCII text: the careful writer.
+			return appendStringSlow(dst[:n+j], s[i:])
+		}
+	}
+	out[j] = '"'
+	return dst[:n+j+1]
+}
+
+// appendStringSlow continues a JSON string (its opening quote is already
+// written) with text that may hold control bytes, non-ASCII text or
+// invalid UTF-8, then closes it.
+func appendStringSlow(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
-		// Skip plain bytes eight at a time while no byte of the word
-		// needs care (a quote, a backslash, a control or non-ASCII byte).
 		for i+8 <= len(s) && plainWord(load64(s, i)) {
 			i += 8
 		}
