@@ -221,7 +221,7 @@ func TestDeviceCacheBounded(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		c.learn(string(rune('a'+i)), "Linux")
 	}
-	if len(c.byID) != 3 || c.platform("j") != PlatformLinux || c.platform("a") != "" {
+	if len(c.byID) != 3 || c.platform([]byte("j")) != PlatformLinux || c.platform([]byte("a")) != "" {
 		t.Fatalf("cache %v", c.byID)
 	}
 }

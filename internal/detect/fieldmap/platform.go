@@ -18,7 +18,10 @@ const (
 // (a bare name such as "System" does not), refined by what the device's
 // DeviceInfo record said.
 func (r *Record) platform(paths []string) string {
-	device := r.m.devices.platform(r.propString("DeviceId"))
+	var device string
+	if v := r.prop("DeviceId"); v != nil {
+		device = r.m.devices.platform(v.GetStringBytes())
+	}
 	for _, p := range paths {
 		s := r.propString(p)
 		switch {
@@ -88,11 +91,11 @@ func (c *deviceCache) learn(id, osPlatform string) {
 	c.byID[id] = p
 }
 
-func (c *deviceCache) platform(id string) string {
-	if id == "" {
+func (c *deviceCache) platform(id []byte) string {
+	if len(id) == 0 {
 		return ""
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.byID[id]
+	return c.byID[string(id)] // no allocation for a map lookup
 }
