@@ -265,6 +265,30 @@ func TestUserMappingFiles(t *testing.T) {
 	if _, ok := m.Field(sigma.Logsource{Product: "windows", Category: "process_creation"}, "Image"); !ok {
 		t.Fatal("built-in field lost")
 	}
+	// The example of docs/detection.md: a logsource the built-in mapping
+	// lacks becomes usable.
+	example := filepath.Join(dir, "example.yml")
+	os.WriteFile(example, []byte(`fieldsets:
+  process:
+    FileVersion: ProcessVersionInfoProductVersion
+    ParentUser: {join: [InitiatingProcessAccountDomain, InitiatingProcessAccountName], sep: '\'}
+logsources:
+  - category: file_access
+    products: [windows]
+    tables: [DeviceEvents]
+    action_types: [SensitiveFileRead]
+    fieldsets: [initiating, file]
+`), 0o600)
+	m2, err := New(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := m2.Scope(sigma.Logsource{Product: "windows", Category: "file_access"}); err != nil || strings.Join(s.Tables, ",") != "DeviceEvents" {
+		t.Fatalf("file_access scope %+v, %v", s, err)
+	}
+	if _, ok := m2.Field(sigma.Logsource{Product: "windows", Category: "file_access"}, "TargetFilename"); !ok {
+		t.Fatal("file_access fields not mapped")
+	}
 	for name, content := range map[string]string{
 		"unknown top key":  "fieldsetz: {}\n",
 		"unknown spec key": "fieldsets:\n  process:\n    X: {joinn: [A]}\n",
