@@ -11,6 +11,7 @@ import (
 	// Forwarding sink types register themselves.
 	_ "github.com/defender-intake/defender-intake/internal/sink/clickhouse"
 	_ "github.com/defender-intake/defender-intake/internal/sink/elasticsearch"
+	_ "github.com/defender-intake/defender-intake/internal/sink/kafka"
 	_ "github.com/defender-intake/defender-intake/internal/sink/sekoia"
 	_ "github.com/defender-intake/defender-intake/internal/sink/splunkhec"
 )
