@@ -126,3 +126,37 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A stop saves the position of everything acknowledged, even when the
+// periodic save is far away.
+func TestStopSavesPosition(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.ndjson")
+	appendTo(t, path, "{\"n\":1}\n{\"n\":2}\nnot json\n{\"n\":3}\n")
+	cfg := *DefaultConfig()
+	cfg.Paths, cfg.Follow, cfg.PollInterval = []string{path}, true, 10*time.Millisecond
+	cfg.StatePath, cfg.CheckpointInterval = filepath.Join(dir, "pos.json"), time.Hour
+	c := &collector{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- New("f", cfg, source.Env{}).Run(ctx, c) }()
+	for start := time.Now(); c.count() < 3; time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("records not read")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(cfg.StatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"records": 4`) {
+		t.Errorf("saved position %s, want 4 inputs (3 records and 1 dead-lettered line)", b)
+	}
+	if len(c.errs) != 1 {
+		t.Errorf("decode errors %v, want the one bad line", c.errs)
+	}
+}

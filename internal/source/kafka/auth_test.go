@@ -164,3 +164,42 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A stop commits what was delivered even when the periodic commit is far
+// away.
+func TestStopCommits(t *testing.T) {
+	k, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	produce(t, k.ListenAddrs(), deliverytest.Records(400, "stop"))
+	c := sectionFor(k.ListenAddrs())
+	c.CommitInterval = time.Hour
+	s, err := kafka.New("in", c, source.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	em := &countingEmitter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, em) }()
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		em.mu.Lock()
+		n := em.msgs
+		em.mu.Unlock()
+		if n >= 40 {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("%d of 40 messages", n)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := committed(t, k.ListenAddrs()); got != 400 {
+		t.Errorf("committed %d records after stop, want 400", got)
+	}
+}
