@@ -152,6 +152,13 @@ func (s *Shared) NewWorker() *Worker {
 	return w
 }
 
+// Skip reports whether records of category ("AdvancedHunting-EmailEvents",
+// normalize.Meta.Category) can be skipped: no loaded rule applies to their
+// table, so Process would only parse them to find nothing.
+func (w *Worker) Skip(category string) bool {
+	return !w.s.cur.Load().eng.HasRules(strings.TrimPrefix(category, "AdvancedHunting-"))
+}
+
 // Match evaluates one event: raw is the Defender record, ecs its
 // normalized document (nil if none). The result is valid until the next
 // call. An error means raw is not a JSON object (dead-letter it).

@@ -272,3 +272,21 @@ func TestConcurrentWorkers(t *testing.T) {
 		}
 	}
 }
+
+func TestSkip(t *testing.T) {
+	eng, m, err := rules.Load(rules.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewShared(eng, m, alerts.Config{}).NewWorker()
+	for cat, want := range map[string]bool{
+		"AdvancedHunting-AlertInfo":           false, // built-in Defender alert rules
+		"AdvancedHunting-AlertEvidence":       false,
+		"AdvancedHunting-EmailEvents":         true,
+		"AdvancedHunting-DeviceProcessEvents": true, // no Sigma rules loaded
+	} {
+		if got := w.Skip(cat); got != want {
+			t.Errorf("Skip(%s) = %v, want %v", cat, got, want)
+		}
+	}
+}

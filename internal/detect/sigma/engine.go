@@ -86,6 +86,12 @@ func (e *Engine) Rules() []*Rule { return e.rules }
 // Skipped returns the rules that did not load, with the reasons.
 func (e *Engine) Skipped() []Skipped { return e.skipped }
 
+// HasRules reports whether any rule can match events of table: when it
+// is false, callers can skip evaluating (and even parsing) such events.
+func (e *Engine) HasRules(table string) bool {
+	return e.tables[table] != nil || len(e.any.rules) > 0
+}
+
 // Tables lists the tables that have rules of their own.
 func (e *Engine) Tables() []string {
 	var out []string
