@@ -101,6 +101,7 @@ func connectAzure(ctx context.Context, cfg Config, log *slog.Logger) (balancer, 
 		UpdateInterval:              cfg.OwnershipUpdateInterval,
 		PartitionExpirationDuration: cfg.OwnershipExpiration,
 		StartPositions:              azeventhubs.StartPositions{Default: start},
+		Prefetch:                    cfg.Prefetch,
 	})
 	if err != nil {
 		cons.Close(ctx)

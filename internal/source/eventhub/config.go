@@ -42,6 +42,12 @@ type Config struct {
 	// partition; MaxWait bounds the wait for them.
 	MaxBatchEvents int           `yaml:"max_batch_events"`
 	MaxWait        time.Duration `yaml:"max_wait"`
+	// Prefetch is how many events the client buffers per partition ahead
+	// of ReceiveEvents (the SDK's Prefetch; 0 is the SDK's default of 300,
+	// -1 disables it). Memory is
+	// about owned partitions x (prefetch + max_batch_events) x message
+	// size, and Defender messages can approach 1 MB.
+	Prefetch int32 `yaml:"prefetch"`
 	// CheckpointInterval is how often a partition's delivered position
 	// is written to the blob store (also when a partition is released
 	// and at shutdown).
@@ -56,7 +62,7 @@ type Config struct {
 // DefaultConfig holds the section's defaults.
 func DefaultConfig() *Config {
 	return &Config{
-		HubConsumerGroup: "$Default", StartPosition: "earliest", MaxBatchEvents: 100, MaxWait: 5 * time.Second,
+		HubConsumerGroup: "$Default", StartPosition: "earliest", MaxBatchEvents: 100, MaxWait: 5 * time.Second, Prefetch: 100,
 		CheckpointInterval: 5 * time.Second, OwnershipUpdateInterval: 10 * time.Second, OwnershipExpiration: time.Minute,
 	}
 }
@@ -95,6 +101,9 @@ func (c *Config) Validate() error {
 		bad("storage_connection_string and storage_account_url: give one, not both")
 	case !c.StorageConnectionString.IsSet() && c.StorageAccountURL == "":
 		bad("storage_connection_string: required (or storage_account_url, for Entra ID)")
+	}
+	if c.Prefetch < -1 {
+		bad("prefetch: -1 (off) or more")
 	}
 	if c.StartPosition != "earliest" && c.StartPosition != "latest" {
 		bad("start_position: %q is not earliest or latest", c.StartPosition)
