@@ -69,6 +69,11 @@ type Sink struct {
 	log   *slog.Logger
 	stats *stats
 
+	// unlogged counts drops not yet logged; lastLog is the last log
+	// line about drops (Write is never concurrent).
+	unlogged int
+	lastLog  time.Time
+
 	stop    context.CancelFunc
 	ctx     context.Context
 	done    chan struct{}
@@ -98,15 +103,19 @@ func (s *Sink) Name() string { return s.inner.Name() }
 func (s *Sink) Write(_ context.Context, docs []sink.Doc) error {
 	kept, err := s.q.push(docs)
 	dropped := len(docs) - kept
-	switch {
-	case err != nil:
-		// A broken queue must not stop collection either: count the
-		// documents as dropped and say why.
-		s.log.Error("best-effort queue write failed: documents dropped", "dropped", dropped, "err", err)
-	case dropped > 0:
-		s.log.Warn("best-effort queue full: documents dropped", "dropped", dropped, "max_mb", s.cfg.MaxMB)
-	}
 	s.stats.dropped.Add(float64(dropped))
+	s.unlogged += dropped
+	// A full queue drops on every Write: log at most every 10 seconds,
+	// with the count since the last line.
+	if s.unlogged > 0 && (err != nil || time.Since(s.lastLog) >= 10*time.Second) {
+		if err != nil {
+			// A broken queue must not stop collection either.
+			s.log.Error("best-effort queue write failed: documents dropped", "dropped", s.unlogged, "err", err)
+		} else {
+			s.log.Warn("best-effort queue full: documents dropped", "dropped", s.unlogged, "max_mb", s.cfg.MaxMB)
+		}
+		s.unlogged, s.lastLog = 0, time.Now()
+	}
 	s.stats.queued.Set(float64(s.q.bytes()))
 	return nil
 }
