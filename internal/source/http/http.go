@@ -36,11 +36,14 @@ type Config struct {
 	MaxBodyMB int `yaml:"max_body_mb"`
 	// Timeout bounds the wait for delivery before answering 503.
 	Timeout time.Duration `yaml:"timeout"`
+	// MaxConcurrent bounds the requests whose bodies are read at once;
+	// others wait (memory stays below max_concurrent x max_body_mb).
+	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
 // DefaultConfig holds the section's defaults.
 func DefaultConfig() *Config {
-	return &Config{Listen: "127.0.0.1:8514", Path: "/ingest", MaxBodyMB: 16, Timeout: time.Minute}
+	return &Config{Listen: "127.0.0.1:8514", Path: "/ingest", MaxBodyMB: 16, Timeout: time.Minute, MaxConcurrent: 8}
 }
 
 // Validate implements source.Section.
@@ -57,6 +60,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be > 0"))
+	}
+	if c.MaxConcurrent < 1 {
+		errs = append(errs, errors.New("max_concurrent: must be >= 1"))
 	}
 	return errors.Join(errs...)
 }
@@ -77,6 +83,8 @@ type Source struct {
 	log  *slog.Logger
 	seq  atomic.Int64
 	out  pipeline.Emitter
+	// slots admits MaxConcurrent requests to read their bodies.
+	slots chan struct{}
 	// addr is the bound address once Run listens (tests use port 0).
 	addr atomic.Value
 }
@@ -86,7 +94,7 @@ func New(name string, cfg Config, env source.Env) *Source {
 	if env.Logger == nil {
 		env.Logger = slog.Default()
 	}
-	return &Source{name: name, cfg: cfg, log: env.Logger.With("source", name)}
+	return &Source{name: name, cfg: cfg, log: env.Logger.With("source", name), slots: make(chan struct{}, max(1, cfg.MaxConcurrent))}
 }
 
 // Name implements pipeline.Source.
@@ -143,6 +151,12 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reply(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
+	}
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-r.Context().Done():
+		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBodyMB)<<20))
 	if err != nil {

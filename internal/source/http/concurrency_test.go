@@ -1,0 +1,85 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/pipeline"
+	"github.com/defender-intake/defender-intake/internal/source"
+	httpsrc "github.com/defender-intake/defender-intake/internal/source/http"
+)
+
+// heldEmitter holds every batch until release is closed, counting how
+// many are held at once.
+type heldEmitter struct {
+	mu      sync.Mutex
+	held    int
+	maxHeld int
+	release chan struct{}
+}
+
+func (e *heldEmitter) Emit(_ context.Context, b *pipeline.Batch) error {
+	e.mu.Lock()
+	e.held++
+	e.maxHeld = max(e.maxHeld, e.held)
+	e.mu.Unlock()
+	go func() {
+		<-e.release
+		e.mu.Lock()
+		e.held--
+		e.mu.Unlock()
+		b.Ack(nil)
+	}()
+	return nil
+}
+
+// While delivery is stuck, no more than max_concurrent requests are
+// taken in; the others wait, and all are answered once it resumes.
+func TestMaxConcurrent(t *testing.T) {
+	c := *httpsrc.DefaultConfig()
+	c.Listen, c.MaxConcurrent = freeAddr(t), 2
+	s := httpsrc.New("in", c, source.Env{})
+	em := &heldEmitter{release: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, em) }()
+	for s.Addr() == "" {
+		time.Sleep(time.Millisecond)
+	}
+	codes := make(chan int, 5)
+	for i := 0; i < 5; i++ {
+		go func() {
+			resp, err := http.Post("http://"+s.Addr()+"/ingest", "application/json", bytes.NewReader([]byte(`{"a":1}`)))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	em.mu.Lock()
+	held := em.held
+	em.mu.Unlock()
+	if held != 2 {
+		t.Errorf("%d requests taken in while delivery is stuck, want max_concurrent = 2", held)
+	}
+	close(em.release)
+	for i := 0; i < 5; i++ {
+		if code := <-codes; code != http.StatusOK {
+			t.Errorf("status %d", code)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if em.maxHeld != 2 {
+		t.Errorf("at most %d held, want 2", em.maxHeld)
+	}
+}
