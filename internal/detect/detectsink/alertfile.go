@@ -1,0 +1,166 @@
+package detectsink
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/detect/alerts"
+)
+
+// Line is one line of the alert file: an alert's full state after a
+// change. The file is an append-only log of upserts: the last line of an
+// id is the alert's current state.
+type Line struct {
+	Change string       `json:"change"`
+	Alert  alerts.Alert `json:"alert"`
+}
+
+// alertFile is the AlertSink behind the `file` key. Unlike
+// alerts.FileSink, which fsyncs every change, it collects the changes of
+// one batch of documents (an alert a noisy rule updates 5,000 times in a
+// batch is one line with its final state, not 5,000 lines) and Flush
+// writes and fsyncs them once, so that Sink.Write can acknowledge the
+// batch only when its alerts are on disk.
+type alertFile struct {
+	path    string
+	f       *os.File
+	mu      sync.Mutex // WriteAlert runs under the detector's lock; Flush may not
+	pending []Line
+	index   map[string]int // alert id -> position in pending
+	buf     []byte
+}
+
+func openAlertFile(path string) (*alertFile, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("alert file: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("alert file: %w", err)
+	}
+	if err := endLine(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("alert file %s: %w", path, err)
+	}
+	return &alertFile{path: path, f: f, index: map[string]int{}}, nil
+}
+
+// endLine terminates a line torn by a crash during a write, so the next
+// line starts on its own; the torn alert state was never acknowledged and
+// is written again whole.
+func endLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, st.Size()-1); err != nil {
+		return err
+	}
+	if last[0] != '\n' {
+		_, err = f.Write([]byte{'\n'})
+	}
+	return err
+}
+
+// WriteAlert implements alerts.AlertSink: it only records the change in
+// memory (never fails); Flush makes it durable.
+func (a *alertFile) WriteAlert(_ context.Context, al alerts.Alert, change alerts.Change) error {
+	// The detector reuses the alert's slices after we return.
+	al.Tags = slices.Clone(al.Tags)
+	al.EventIDs = slices.Clone(al.EventIDs)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if i, ok := a.index[al.ID]; ok {
+		// Keep "created" when the alert was created in this batch.
+		a.pending[i].Alert = al
+		return nil
+	}
+	a.index[al.ID] = len(a.pending)
+	a.pending = append(a.pending, Line{Change: change.String(), Alert: al})
+	return nil
+}
+
+// Flush appends the collected changes and fsyncs the file; on nil they are
+// durable. On error they stay pending for the next Flush (a line written
+// twice is harmless: the file is a log of upserts).
+func (a *alertFile) Flush() (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.pending) == 0 {
+		return 0, nil
+	}
+	a.buf = a.buf[:0]
+	for _, l := range a.pending {
+		b, err := json.Marshal(l)
+		if err != nil {
+			return 0, fmt.Errorf("alert file: encoding alert %s: %w", l.Alert.ID, err)
+		}
+		a.buf = append(append(a.buf, b...), '\n')
+	}
+	if _, err := a.f.Write(a.buf); err != nil {
+		return 0, fmt.Errorf("alert file %s: write: %w", a.path, err)
+	}
+	if err := a.f.Sync(); err != nil {
+		return 0, fmt.Errorf("alert file %s: fsync: %w", a.path, err)
+	}
+	n := len(a.pending)
+	a.pending = a.pending[:0]
+	clear(a.index)
+	return n, nil
+}
+
+func (a *alertFile) Close() error {
+	_, err := a.Flush()
+	return errors.Join(err, a.f.Close())
+}
+
+// ReadAlerts returns the current state of every alert in the alert file
+// at path (the last line of each id), skipping lines that do not parse (a
+// torn line after a crash). Alerts last seen before since are left out.
+func ReadAlerts(path string, since time.Time) ([]alerts.Alert, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("alert file: %w", err)
+	}
+	defer f.Close()
+	return readAlerts(f, since)
+}
+
+func readAlerts(r io.Reader, since time.Time) ([]alerts.Alert, error) {
+	byID := map[string]int{}
+	var out []alerts.Alert
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var l Line
+		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Alert.ID == "" {
+			continue
+		}
+		if i, ok := byID[l.Alert.ID]; ok {
+			out[i] = l.Alert
+			continue
+		}
+		byID[l.Alert.ID] = len(out)
+		out = append(out, l.Alert)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("alert file: read: %w", err)
+	}
+	if !since.IsZero() {
+		out = slices.DeleteFunc(out, func(a alerts.Alert) bool { return a.LastSeen.Before(since) })
+	}
+	return out, nil
+}
