@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -253,14 +254,25 @@ func (b *builder) match(m Match) error {
 	return nil
 }
 
-// contains is a case-insensitive substring test. DuckDB runs contains()
-// about four times faster than an equivalent ILIKE '%...%'.
+// contains is a case-insensitive substring test, written for speed on the
+// raw record (measured on 10 million events): contains() when the value has
+// no letters (IPs, ports, numbers: case cannot matter), else a
+// case-insensitive RE2 search for the quoted literal, both several times
+// faster than ILIKE '%...%' or contains(lower(...)).
 func (b *builder) contains(col Column, v string) {
-	b.sb.WriteString("contains(lower(")
+	if strings.ToLower(v) == strings.ToUpper(v) {
+		b.sb.WriteString("contains(")
+		b.col(col)
+		b.sb.WriteString(", ")
+		b.arg(v)
+		b.sb.WriteString(")")
+		return
+	}
+	b.sb.WriteString("regexp_matches(")
 	b.col(col)
-	b.sb.WriteString("), lower(")
-	b.arg(v)
-	b.sb.WriteString("))")
+	b.sb.WriteString(", ")
+	b.arg(regexp.QuoteMeta(v))
+	b.sb.WriteString(", 'i')")
 }
 
 func (b *builder) ilike(col Column, pattern string) {

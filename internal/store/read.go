@@ -269,12 +269,12 @@ type TopValue struct {
 	Count int64  `json:"count"`
 }
 
-// TopSample is the number of matches Top reads for a field without a typed
-// column.
-const TopSample = 100_000
+// TopSample is the number of newest matches Top reads for a field without
+// a typed column.
+const TopSample = 20_000
 
-// TopIsSampled reports whether Top counts the column's values in a sample
-// of TopSample matches rather than in all of them.
+// TopIsSampled reports whether Top counts the column's values in the
+// newest TopSample matches rather than in all of them.
 func TopIsSampled(col query.Column) bool { return len(col.Args) > 0 }
 
 // ErrUnknownField is returned by Top for a field not in the catalogue.
@@ -297,8 +297,9 @@ func (s *Store) Top(ctx context.Context, field string, f Filter, n int) ([]TopVa
 	var all []any
 	if TopIsSampled(col) {
 		// Parsing JSON costs microseconds per event: fields without a
-		// typed column are counted in a random sample of the matches.
-		q = "SELECT v, count(*) AS c FROM (SELECT " + expr + " AS v FROM (SELECT doc FROM events WHERE " + where + ") USING SAMPLE " + strconv.Itoa(TopSample) + " ROWS) WHERE v IS NOT NULL GROUP BY v ORDER BY c DESC, v LIMIT ?"
+		// typed column are counted in the newest matches only (DuckDB
+		// reads the documents of those rows alone).
+		q = "SELECT v, count(*) AS c FROM (SELECT " + expr + " AS v FROM events WHERE " + where + " ORDER BY ts DESC LIMIT " + strconv.Itoa(TopSample) + ") WHERE v IS NOT NULL GROUP BY v ORDER BY c DESC, v LIMIT ?"
 		all = append(append(append([]any{}, col.Args...), args...), n)
 	} else {
 		q = "SELECT v, count(*) AS c FROM (SELECT " + expr + " AS v FROM events WHERE " + where + ") WHERE v IS NOT NULL GROUP BY v ORDER BY c DESC, v LIMIT ?"

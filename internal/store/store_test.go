@@ -261,8 +261,8 @@ func TestHistogramAndTop(t *testing.T) {
 			t.Errorf("top[%d] = %+v, want %+v", i, top[i], want[i])
 		}
 	}
-	// A field without a typed column is counted in a sample; below the
-	// sample size the counts are exact.
+	// A field without a typed column is counted in the newest matches;
+	// below that number the counts are exact.
 	jsonTop, err := s.Top(ctx, "host.os.type", f, 3)
 	if err != nil {
 		t.Fatal(err)

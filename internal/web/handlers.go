@@ -148,7 +148,7 @@ func (s *server) top(r *http.Request) (any, error) {
 	}
 	out := map[string]any{"field": field, "values": vals}
 	if col, ok := s.opts.Store.Catalog().Column(field); ok && store.TopIsSampled(col) {
-		out["sample"] = store.TopSample // counts are within a random sample of this many matches
+		out["sample"] = store.TopSample // counts are within the newest this many matches
 	}
 	return out, nil
 }

@@ -257,7 +257,7 @@ async function loadTop(field, ul) {
     const r = await api("/api/fields/" + encodeURIComponent(field) + "/top?" + params({ size: 8 }));
     ul.textContent = "";
     if (!r.values.length) { ul.textContent = "no values"; return; }
-    if (r.sample) { const li = document.createElement("li"); li.className = "c"; li.textContent = "in a sample of " + r.sample.toLocaleString() + " matches"; ul.appendChild(li); }
+    if (r.sample) { const li = document.createElement("li"); li.className = "c"; li.textContent = "in the newest " + r.sample.toLocaleString() + " matches"; ul.appendChild(li); }
     const max = r.values[0].count;
     for (const v of r.values) {
       const li = document.createElement("li");
