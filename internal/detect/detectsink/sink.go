@@ -302,3 +302,6 @@ func newSinkMetrics(reg prometheus.Registerer, name string) sinkMetrics {
 	}
 	return m
 }
+
+// AlertFile is the path of the alert file, for readers (GET /api/alerts).
+func (s *Sink) AlertFile() string { return s.cfg.File }
