@@ -14,6 +14,9 @@ import (
 	_ "github.com/defender-intake/defender-intake/internal/sink/kafka"
 	_ "github.com/defender-intake/defender-intake/internal/sink/sekoia"
 	_ "github.com/defender-intake/defender-intake/internal/sink/splunkhec"
+
+	// The Event Hubs Capture backfill source (issue 6) registers itself.
+	_ "github.com/defender-intake/defender-intake/internal/source/capture"
 )
 
 func init() {
