@@ -75,16 +75,21 @@ func endLine(f *os.File) error {
 // WriteAlert implements alerts.AlertSink: it only records the change in
 // memory (never fails); Flush makes it durable.
 func (a *alertFile) WriteAlert(_ context.Context, al alerts.Alert, change alerts.Change) error {
-	// The detector reuses the alert's slices after we return.
-	al.Tags = slices.Clone(al.Tags)
-	al.EventIDs = slices.Clone(al.EventIDs)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// The detector reuses the alert's slices after we return: copy them,
+	// into the pending line's own slices when the alert is already there
+	// (a noisy rule updates the same alert for most documents).
 	if i, ok := a.index[al.ID]; ok {
 		// Keep "created" when the alert was created in this batch.
-		a.pending[i].Alert = al
+		p := &a.pending[i].Alert
+		al.Tags = append(p.Tags[:0], al.Tags...)
+		al.EventIDs = append(p.EventIDs[:0], al.EventIDs...)
+		*p = al
 		return nil
 	}
+	al.Tags = slices.Clone(al.Tags)
+	al.EventIDs = slices.Clone(al.EventIDs)
 	a.index[al.ID] = len(a.pending)
 	a.pending = append(a.pending, Line{Change: change.String(), Alert: al})
 	return nil

@@ -41,7 +41,7 @@ func docs(t *testing.T, records ...string) []sink.Doc {
 	return out
 }
 
-func writeRule(t *testing.T, dir, name, body string) {
+func writeRule(t testing.TB, dir, name, body string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		t.Fatal(err)
