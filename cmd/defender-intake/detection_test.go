@@ -270,6 +270,22 @@ sinks:
 	if resp, err := http.Get("http://" + server + "/api/alerts?limit=0"); err != nil || resp.StatusCode != 400 {
 		t.Errorf("limit=0: %v %v, want 400", resp, err)
 	}
+	// The sink's counters are on the service's /metrics.
+	resp, err := http.Get("http://" + server + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{
+		`defender_intake_detection_rule_reloads_total{result="ok",sink="detect"} 1`,
+		`defender_intake_detection_documents_total{result="evaluated",sink="detect"} 3`,
+		`defender_intake_detection_alert_lines_total{sink="detect"} 2`,
+	} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
 	// The first net user record came before the rule: no alert for srv1.
 	if _, ok := alertsByTitle(t, alertFile)["Net user@srv1"]; ok {
 		t.Error("a record read before the reload was matched by the new rule")
