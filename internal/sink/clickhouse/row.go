@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -27,7 +26,7 @@ func (s *Sink) appendRow(dst []byte, d sink.Doc) []byte {
 	}
 	ingested := s.now()
 	if v != nil {
-		if t, err := time.Parse(time.RFC3339Nano, string(lookup(v, "event.ingested").GetStringBytes())); err == nil {
+		if t, err := time.Parse(time.RFC3339Nano, string(v.GetStringBytes("event", "ingested"))); err == nil {
 			ingested = t
 		}
 	}
@@ -43,7 +42,9 @@ func (s *Sink) appendRow(dst []byte, d sink.Doc) []byte {
 		dst = append(dst, `":`...)
 		var f *fastjson.Value
 		if v != nil {
-			f = lookup(v, c.Field)
+			if f = v.Get(c.keys...); f == nil {
+				f = v.Get(c.Field) // a flattened "a.b" key
+			}
 		}
 		switch {
 		case c.number:
@@ -68,15 +69,6 @@ func (s *Sink) appendRow(dst []byte, d sink.Doc) []byte {
 	return append(dst, "}\n"...)
 }
 
-// lookup finds a dotted field: nested objects first, then a flattened
-// "a.b" key, as the embedded store does.
-func lookup(v *fastjson.Value, field string) *fastjson.Value {
-	if x := v.Get(strings.Split(field, ".")...); x != nil {
-		return x
-	}
-	return v.Get(field)
-}
-
 func appendDateTime(dst []byte, t time.Time) []byte {
 	dst = append(dst, '"')
 	dst = t.UTC().AppendFormat(dst, "2006-01-02 15:04:05")
@@ -90,7 +82,9 @@ func appendString(dst []byte, f *fastjson.Value) []byte {
 		return append(dst, `""`...)
 	}
 	if f.Type() == fastjson.TypeString {
-		return f.MarshalTo(dst)
+		// Unescaped then quoted by appendQuoted: fastjson's own quoting
+		// goes through strconv (slow, and Go escapes are not JSON).
+		return appendQuoted(dst, f.GetStringBytes())
 	}
 	var tmp [64]byte
 	return appendQuoted(dst, f.MarshalTo(tmp[:0]))
@@ -130,12 +124,30 @@ func appendPort(dst []byte, f *fastjson.Value) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// safeByte marks the bytes written as they are inside a JSON string
+// (of valid UTF-8): all but control characters, the quote and the backslash.
+var safeByte = func() (t [256]bool) {
+	for i := 0x20; i < 256; i++ {
+		t[i] = i != '"' && i != '\\'
+	}
+	return t
+}()
+
 // appendQuoted appends s as a JSON string. Invalid UTF-8 bytes become
 // U+FFFD, as encoding/json does.
 func appendQuoted(dst, s []byte) []byte {
+	valid := utf8.Valid(s)
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if valid {
+			for i < len(s) && safeByte[s[i]] {
+				i++
+			}
+			if i == len(s) {
+				break
+			}
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' {

@@ -14,6 +14,7 @@ type column struct {
 	Type   string // ClickHouse type
 	number bool   // an integer column
 	array  bool   // Array(String)
+	keys   []string
 }
 
 // columns are the typed columns, in table order after ts, ts_us and
@@ -41,6 +42,12 @@ var columns = []column{
 	{Field: "url.original", Name: "url_original", Type: "String"},
 	{Field: "email.from.address", Name: "email_from_address", Type: "String"},
 	{Field: "microsoft.defender.alert.id", Name: "alert_id", Type: "String"},
+}
+
+func init() {
+	for i := range columns {
+		columns[i].keys = strings.Split(columns[i].Field, ".")
+	}
 }
 
 // createTable returns the CREATE TABLE statement of db.table. Names are
