@@ -80,20 +80,23 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	job := &ingestJob{st: st, dlPath: *deadLetter, batch: *batch, stderr: stderr, n: normalize.New(normalize.Options{})}
 	defer job.closeDeadLetter()
+	job.startWriter(ctx)
 	prog := newProgress(stderr, total, !*quiet)
 	job.prog = prog
 	start := time.Now()
 	for _, name := range fs.Args() {
 		if err := job.file(ctx, name, stdin); err != nil {
+			werr := job.finish(ctx)
 			prog.stop()
-			fmt.Fprintf(stderr, "ingest: %v\n", err)
+			fmt.Fprintf(stderr, "ingest: %v\n", errors.Join(err, werr))
 			fmt.Fprintf(stderr, "ingest: stopped after %d stored documents (all of them are committed)\n", job.stored)
 			return 1
 		}
 	}
-	if err := job.flush(ctx); err != nil {
+	if err := job.finish(ctx); err != nil {
 		prog.stop()
 		fmt.Fprintf(stderr, "ingest: %v\n", err)
+		fmt.Fprintf(stderr, "ingest: stopped after %d stored documents (all of them are committed)\n", job.stored)
 		return 1
 	}
 	if err := st.Flush(ctx); err != nil {
@@ -120,10 +123,42 @@ type ingestJob struct {
 	batch    int
 	stderr   io.Writer
 	prog     *progress
-	bufs     [][]byte
 	docs     []store.Doc
-	stored   int64
+	stored   int64 // read after finish
 	rejected int64
+
+	// Normalizing and storing run in two goroutines so that the time of
+	// ingest is the slower of the two, not their sum.
+	batches chan []store.Doc
+	werr    atomic.Pointer[error]
+	wdone   chan struct{}
+}
+
+func (j *ingestJob) startWriter(ctx context.Context) {
+	j.batches = make(chan []store.Doc, 1)
+	j.wdone = make(chan struct{})
+	go func() {
+		defer close(j.wdone)
+		for docs := range j.batches {
+			if j.werr.Load() != nil {
+				continue // drain after a failure
+			}
+			if err := j.write(ctx, docs); err != nil {
+				j.werr.Store(&err)
+			}
+		}
+	}()
+}
+
+// finish hands over the last batch and waits until everything is stored.
+func (j *ingestJob) finish(ctx context.Context) error {
+	err := j.flush(ctx)
+	close(j.batches)
+	<-j.wdone
+	if p := j.werr.Load(); p != nil {
+		return *p
+	}
+	return err
 }
 
 func (j *ingestJob) file(ctx context.Context, name string, stdin io.Reader) error {
@@ -155,18 +190,15 @@ func (j *ingestJob) file(ctx context.Context, name string, stdin io.Reader) erro
 		if err != nil {
 			return fmt.Errorf("%s: %w", display, err)
 		}
-		i := len(j.docs)
-		if i == len(j.bufs) {
-			j.bufs = append(j.bufs, nil)
-		}
-		doc, meta, err := j.n.Append(j.bufs[i][:0], rec.Bytes, normalize.Field{Path: "event.ingested", Value: time.Now().UTC()})
+		// A fresh buffer per document: the batch is stored while the next
+		// one is normalized.
+		doc, meta, err := j.n.Append(nil, rec.Bytes, normalize.Field{Path: "event.ingested", Value: time.Now().UTC()})
 		if err != nil {
 			if err := j.reject(ctx, display, rec.Line, "normalize", err.Error(), rec.Bytes); err != nil {
 				return err
 			}
 			continue
 		}
-		j.bufs[i] = doc
 		j.docs = append(j.docs, store.Doc{JSON: doc, Timestamp: meta.Timestamp})
 		j.prog.records.Add(1)
 		if len(j.docs) >= j.batch {
@@ -177,26 +209,40 @@ func (j *ingestJob) file(ctx context.Context, name string, stdin io.Reader) erro
 	}
 }
 
+// flush hands the current batch to the writer.
 func (j *ingestJob) flush(ctx context.Context) error {
+	if p := j.werr.Load(); p != nil {
+		return *p
+	}
 	if len(j.docs) == 0 {
 		return nil
 	}
-	err := j.st.Write(ctx, j.docs)
+	select {
+	case j.batches <- j.docs:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	j.docs = make([]store.Doc, 0, j.batch)
+	return nil
+}
+
+// write stores one batch (in the writer goroutine).
+func (j *ingestJob) write(ctx context.Context, docs []store.Doc) error {
+	err := j.st.Write(ctx, docs)
 	var de *store.DocError
 	if errors.As(err, &de) {
 		// Not JSON objects: the normalizer never emits them, but if it did
 		// they are kept, not dropped.
 		wrapped := make([]store.Doc, 0, len(de.Failed))
 		for _, i := range de.Failed {
-			wrapped = append(wrapped, store.Doc{JSON: storesink.Wrap(j.docs[i].JSON), Timestamp: j.docs[i].Timestamp})
+			wrapped = append(wrapped, store.Doc{JSON: storesink.Wrap(docs[i].JSON), Timestamp: docs[i].Timestamp})
 		}
 		err = j.st.Write(ctx, wrapped)
 	}
 	if err != nil {
 		return err
 	}
-	j.stored += int64(len(j.docs))
-	j.docs = j.docs[:0]
+	j.stored += int64(len(docs))
 	return nil
 }
 
