@@ -2,13 +2,17 @@ package store
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 
 	"github.com/valyala/fastjson"
 
+	"github.com/defender-intake/defender-intake/internal/envelope"
+	"github.com/defender-intake/defender-intake/internal/normalize"
 	"github.com/defender-intake/defender-intake/internal/store/storetest"
 )
 
@@ -52,6 +56,30 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*batchSize)/b.Elapsed().Seconds(), "docs/s")
 	})
+	b.Run("store-real-normalized-docs", func(b *testing.B) {
+		real := realDocs(b, batchSize)
+		s, err := Open(context.Background(), Config{Dir: b.TempDir()}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		var n int64
+		for _, d := range real {
+			n += int64(len(d.JSON))
+		}
+		b.SetBytes(n)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.Write(context.Background(), real); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(b.N*batchSize)/b.Elapsed().Seconds(), "docs/s")
+		b.ReportMetric(float64(n)/float64(batchSize), "doc-bytes")
+	})
 	b.Run("store", func(b *testing.B) {
 		s, err := Open(context.Background(), Config{Dir: b.TempDir()}, nil)
 		if v := os.Getenv("STORE_EXP"); v != "" { // experiments: STORE_EXP="SET threads=1"
@@ -78,4 +106,37 @@ func BenchmarkIngest(b *testing.B) {
 			b.ReportMetric(float64(s.diskBytes())/float64(st.Events), "disk-bytes/event")
 		}
 	})
+}
+
+// realDocs normalizes the project's sample records (every Defender table)
+// and repeats them to n documents.
+func realDocs(b *testing.B, n int) []Doc {
+	_, file, _, _ := runtime.Caller(0)
+	f, err := os.Open(filepath.Join(filepath.Dir(file), "..", "..", "examples", "defender-sample.ndjson"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	norm := normalize.New(normalize.Options{})
+	rd := envelope.NewReader(f)
+	var base []Doc
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		doc, meta, err := norm.Append(nil, rec.Bytes)
+		if err != nil {
+			b.Fatal(err)
+		}
+		base = append(base, Doc{JSON: doc, Timestamp: meta.Timestamp})
+	}
+	out := make([]Doc, n)
+	for i := range out {
+		out[i] = base[i%len(base)]
+	}
+	return out
 }
