@@ -3,11 +3,11 @@ package clickhouse
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
 	"github.com/defender-intake/defender-intake/internal/sink"
+	"github.com/defender-intake/defender-intake/internal/sink/forward"
 )
 
 // appendRow appends the JSONEachRow line of d. A document that is not
@@ -65,7 +65,7 @@ func (s *Sink) appendRow(dst []byte, d sink.Doc) []byte {
 		s.scratch = append(s.scratch[:0], d.JSON...)
 	}
 	dst = append(dst, `,"doc":`...)
-	dst = appendQuoted(dst, s.scratch)
+	dst = forward.AppendQuoted(dst, s.scratch)
 	return append(dst, "}\n"...)
 }
 
@@ -84,10 +84,10 @@ func appendString(dst []byte, f *fastjson.Value) []byte {
 	if f.Type() == fastjson.TypeString {
 		// Unescaped then quoted by appendQuoted: fastjson's own quoting
 		// goes through strconv (slow, and Go escapes are not JSON).
-		return appendQuoted(dst, f.GetStringBytes())
+		return forward.AppendQuoted(dst, f.GetStringBytes())
 	}
 	var tmp [64]byte
-	return appendQuoted(dst, f.MarshalTo(tmp[:0]))
+	return forward.AppendQuoted(dst, f.MarshalTo(tmp[:0]))
 }
 
 func appendStrings(dst []byte, f *fastjson.Value) []byte {
@@ -120,67 +120,4 @@ func appendPort(dst []byte, f *fastjson.Value) []byte {
 		n = 0
 	}
 	return strconv.AppendInt(dst, n, 10)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// safeByte marks the bytes written as they are inside a JSON string
-// (of valid UTF-8): all but control characters, the quote and the backslash.
-var safeByte = func() (t [256]bool) {
-	for i := 0x20; i < 256; i++ {
-		t[i] = i != '"' && i != '\\'
-	}
-	return t
-}()
-
-// appendQuoted appends s as a JSON string. Invalid UTF-8 bytes become
-// U+FFFD, as encoding/json does.
-func appendQuoted(dst, s []byte) []byte {
-	valid := utf8.Valid(s)
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if valid {
-			for i < len(s) && safeByte[s[i]] {
-				i++
-			}
-			if i == len(s) {
-				break
-			}
-		}
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

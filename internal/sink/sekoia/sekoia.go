@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/valyala/fastjson"
 	"golang.org/x/time/rate"
 
 	"github.com/defender-intake/defender-intake/internal/config"
@@ -91,7 +92,9 @@ type Sink struct {
 	log     *slog.Logger
 	keyJSON []byte
 	body    bytes.Buffer
-	raws    []json.RawMessage
+	raws    [][]byte
+	rawBuf  []byte
+	parser  fastjson.Parser
 }
 
 // Open builds the sink from a validated section.
@@ -128,9 +131,16 @@ func (s *Sink) Close() error {
 // A chunk that still fails after the retries makes it and every later
 // chunk a *sink.PartialError (the pipeline retries them).
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
-	s.raws = s.raws[:0]
+	s.raws, s.rawBuf = s.raws[:0], s.rawBuf[:0]
+	var ends []int
 	for _, d := range docs {
-		s.raws = append(s.raws, rawRecord(d.JSON))
+		s.rawBuf = s.appendRaw(s.rawBuf, d.JSON)
+		ends = append(ends, len(s.rawBuf))
+	}
+	start := 0
+	for _, end := range ends {
+		s.raws = append(s.raws, s.rawBuf[start:end])
+		start = end
 	}
 	idx := make([]int, len(docs))
 	for i := range idx {
@@ -202,16 +212,13 @@ func (s *Sink) post(ctx context.Context, idx []int) error {
 	return err
 }
 
-// rawRecord returns the JSON string literal of the document's message
-// field (the raw record, already escaped), or the document itself as a
-// string when it has none.
-func rawRecord(doc []byte) json.RawMessage {
-	var d struct {
-		Message json.RawMessage `json:"message"`
+// appendRaw appends the raw record of a document (its message field) as
+// a JSON string, or the document itself as a string when it has none.
+func (s *Sink) appendRaw(dst, doc []byte) []byte {
+	if v, err := s.parser.ParseBytes(doc); err == nil {
+		if m := v.Get("message"); m != nil && m.Type() == fastjson.TypeString {
+			return forward.AppendQuoted(dst, m.GetStringBytes())
+		}
 	}
-	if json.Unmarshal(doc, &d) == nil && len(d.Message) > 0 && d.Message[0] == '"' {
-		return d.Message
-	}
-	b, _ := json.Marshal(string(doc))
-	return b
+	return forward.AppendQuoted(dst, doc)
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/defender-intake/defender-intake/internal/config"
 	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/sink/forward"
@@ -102,9 +104,11 @@ type Sink struct {
 	rejects *forward.Rejects
 	log     *slog.Logger
 	// fixed is the JSON of the keys every event shares.
-	fixed  []byte
-	events [][]byte
-	body   bytes.Buffer
+	fixed    []byte
+	events   [][]byte
+	eventBuf []byte
+	body     bytes.Buffer
+	parser   fastjson.Parser
 }
 
 // Open builds the sink from a validated section.
@@ -147,9 +151,16 @@ func (s *Sink) Close() error {
 // with ack, the indexers acknowledged it), or refused an event for good
 // and it was dead-lettered.
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
-	s.events = s.events[:0]
+	s.events, s.eventBuf = s.events[:0], s.eventBuf[:0]
+	ends := make([]int, 0, len(docs))
 	for _, d := range docs {
-		s.events = append(s.events, s.event(nil, d))
+		s.eventBuf = s.event(s.eventBuf, d)
+		ends = append(ends, len(s.eventBuf))
+	}
+	start := 0
+	for _, end := range ends {
+		s.events = append(s.events, s.eventBuf[start:end])
+		start = end
 	}
 	idx := make([]int, len(docs))
 	for i := range idx {
@@ -188,25 +199,16 @@ func (s *Sink) event(dst []byte, d sink.Doc) []byte {
 	}
 	dst = append(dst, s.fixed...)
 	if s.cfg.Host == "" {
-		if h := hostName(d.JSON); h != "" {
-			v, _ := json.Marshal(h)
-			dst = append(dst, `,"host":`...)
-			dst = append(dst, v...)
+		if v, err := s.parser.ParseBytes(d.JSON); err == nil {
+			if h := v.GetStringBytes("host", "name"); len(h) > 0 {
+				dst = append(dst, `,"host":`...)
+				dst = forward.AppendQuoted(dst, h)
+			}
 		}
 	}
 	dst = append(dst, `,"event":`...)
 	dst = append(dst, d.JSON...)
 	return append(dst, '}')
-}
-
-func hostName(doc []byte) string {
-	var d struct {
-		Host struct {
-			Name string `json:"name"`
-		} `json:"host"`
-	}
-	json.Unmarshal(doc, &d)
-	return d.Host.Name
 }
 
 // hecReply is HEC's answer body.

@@ -2,6 +2,9 @@ package forwardtest
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -59,4 +62,16 @@ func BenchBaseline(b *testing.B, docs []sink.Doc) {
 	}
 	defer s.Close()
 	BenchWrite(b, s, docs)
+}
+
+// DiscardServer answers every request with reply(body) after reading
+// the body: a target that costs the client nothing but the transfer, so
+// that a benchmark measures the sink itself.
+func DiscardServer(tb testing.TB, reply func(body []byte) []byte) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Write(reply(body))
+	}))
+	tb.Cleanup(srv.Close)
+	return srv.URL
 }
