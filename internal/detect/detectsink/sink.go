@@ -56,6 +56,7 @@ type Sink struct {
 	// does not count them again. retryWrites bounds how long it is kept.
 	unflushed   map[string]struct{}
 	retryWrites int
+	evaluated   []string // ids of the current batch, reused
 
 	sighup   chan os.Signal
 	stopped  chan struct{}
@@ -164,7 +165,8 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 		return err
 	}
 	retried := s.unflushed
-	evaluated := make([]string, 0, len(docs))
+	evaluated := s.evaluated[:0]
+	defer func() { s.evaluated = evaluated[:0] }()
 	var unreadable, failed, skipped int
 	var firstErr error
 	for _, d := range docs {
