@@ -216,3 +216,26 @@ func TestFailedAlertWriteRetriedOnce(t *testing.T) {
 		t.Errorf("count %d after the retry, want 2", a.Count)
 	}
 }
+
+// state_file in a directory of its own: made at Close, read at start.
+func TestStateFileElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules")
+	writeRule(t, rules, "netuse.yml", netUseRules)
+	cfg := testConfig(dir, rules)
+	cfg.StateFile = filepath.Join(dir, "state", "detect.json")
+	s := openSink(t, cfg)
+	write(t, s, docs(t, procRecord("ws1", "net use a", t0), procRecord("ws1", "net use b", t0)))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cfg.StateFile); err != nil {
+		t.Fatalf("state_file not written: %v", err)
+	}
+	s = openSink(t, cfg)
+	defer s.Close()
+	write(t, s, docs(t, procRecord("ws1", "net use c", t0.Add(time.Minute))))
+	if _, ok := current(t, cfg.File)["Net use three times@ws1"]; !ok {
+		t.Error("correlation did not fire across the restart")
+	}
+}

@@ -18,6 +18,9 @@ func saveState(path string, st sigma.CorrelatorState) error {
 	if err != nil {
 		return fmt.Errorf("correlation state: %w", err)
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return fmt.Errorf("correlation state: %w", err)
+	}
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
 	if err != nil {
