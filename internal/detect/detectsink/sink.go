@@ -180,12 +180,12 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 			firstErr = firstOf(firstErr, errors.New("document has no raw record in message"))
 			continue
 		}
-		id := EventID(raw)
-		if _, ok := retried[id]; ok {
-			continue
-		}
 		if c := s.category(d.Dataset, raw); c != "" && s.w.Skip(c) {
 			skipped++
+			continue
+		}
+		id := EventID(raw)
+		if _, ok := retried[id]; ok {
 			continue
 		}
 		evaluated = append(evaluated, id)
