@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/defender-intake/defender-intake/internal/sink"
 )
 
@@ -237,5 +239,23 @@ func TestStateFileElsewhere(t *testing.T) {
 	write(t, s, docs(t, procRecord("ws1", "net use c", t0.Add(time.Minute))))
 	if _, ok := current(t, cfg.File)["Net use three times@ws1"]; !ok {
 		t.Error("correlation did not fire across the restart")
+	}
+}
+
+// Tables no rule reads are not evaluated, except DeviceInfo (it tells
+// the field mapping Linux from macOS devices).
+func TestSkipsTablesWithoutRules(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules")
+	writeRule(t, rules, "whoami.yml", whoamiRule)
+	cfg := testConfig(dir, rules)
+	s := openSink(t, cfg)
+	defer s.Close()
+	deviceInfo := `{"time":"2026-11-20T09:00:00Z","category":"AdvancedHunting-DeviceInfo","properties":{"Timestamp":"2026-11-20T09:00:00Z","DeviceName":"mac1","DeviceId":"d1","OSPlatform":"macOS"}}`
+	write(t, s, docs(t, emailRecord(t0), emailRecord(t0), deviceInfo, procRecord("ws1", "whoami", t0)))
+	for result, want := range map[string]float64{"skipped": 2, "evaluated": 2, "error": 0} {
+		if got := testutil.ToFloat64(s.m.docs.WithLabelValues(result)); got != want {
+			t.Errorf("%s: %v documents, want %v", result, got, want)
+		}
 	}
 }
