@@ -2,6 +2,9 @@ package detectsink
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 	"github.com/defender-intake/defender-intake/internal/sink"
 )
 
@@ -257,5 +261,44 @@ func TestSkipsTablesWithoutRules(t *testing.T) {
 		if got := testutil.ToFloat64(s.m.docs.WithLabelValues(result)); got != want {
 			t.Errorf("%s: %v documents, want %v", result, got, want)
 		}
+	}
+}
+
+// The webhook of the section is wired: a new alert is posted, with the
+// bearer token from the environment, and Close delivers what is queued.
+func TestWebhook(t *testing.T) {
+	type post struct {
+		auth string
+		body map[string]any
+	}
+	got := make(chan post, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		got <- post{r.Header.Get("Authorization"), body}
+	}))
+	defer srv.Close()
+	t.Setenv("DETECT_TEST_TOKEN", "s3cret")
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules")
+	writeRule(t, rules, "whoami.yml", whoamiRule)
+	cfg := testConfig(dir, rules)
+	cfg.Webhook = &alerts.WebhookConfig{URL: srv.URL, TokenEnv: "DETECT_TEST_TOKEN", Timeout: 5 * time.Second, Attempts: 1}
+	s := openSink(t, cfg)
+	write(t, s, docs(t, procRecord("ws1", "whoami", t0), procRecord("ws1", "whoami", t0)))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-got:
+		a, _ := p.body["alert"].(map[string]any)
+		if p.auth != "Bearer s3cret" || p.body["change"] != "created" || a["title"] != "Whoami" {
+			t.Errorf("posted %q %v", p.auth, p.body)
+		}
+	default:
+		t.Fatal("nothing posted to the webhook by Close")
+	}
+	if len(got) != 0 {
+		t.Errorf("%d more posts; updates are not posted unless updates: true", len(got))
 	}
 }
