@@ -42,7 +42,7 @@ func (n *Normalizer) enrich(r *record) {
 	}
 	for _, prefix := range []string{"url", "source", "destination"} {
 		if v, ok := d.str(domainFields[prefix]); ok {
-			splitDomain(d, prefix, v)
+			n.splitDomain(d, prefix, v)
 		}
 	}
 	if v, ok := d.str("user_agent.original"); ok {
@@ -115,25 +115,59 @@ func splitURL(d *document, raw string) {
 	}
 }
 
+// domainParts is a domain taken apart by the public suffix list.
+type domainParts struct {
+	registered, suffix, sub string
+	ok                      bool
+}
+
+// domainFieldNames are the fields splitDomain sets, per prefix.
+var domainFieldNames = map[string][3]string{
+	"url":         {"url.registered_domain", "url.top_level_domain", "url.subdomain"},
+	"source":      {"source.registered_domain", "source.top_level_domain", "source.subdomain"},
+	"destination": {"destination.registered_domain", "destination.top_level_domain", "destination.subdomain"},
+}
+
 // splitDomain sets <prefix>.registered_domain, .top_level_domain and
 // .subdomain from the public suffix list. Addresses, single labels and
-// names under no known suffix get none.
-func splitDomain(d *document, prefix, domain string) {
+// names under no known suffix get none. Results are remembered: a stream
+// names the same few domains over and over.
+func (n *Normalizer) splitDomain(d *document, prefix, domain string) {
+	p, seen := n.domains[domain]
+	if !seen {
+		// The text may point into the parser's buffer: the cache keeps a
+		// copy, and the parts are cut from that copy.
+		domain = strings.Clone(domain)
+		p = parseDomain(domain)
+		if len(n.domains) >= 4096 {
+			clear(n.domains)
+		}
+		n.domains[domain] = p
+	}
+	if !p.ok {
+		return
+	}
+	names := domainFieldNames[prefix]
+	d.put(names[0], p.registered)
+	d.put(names[1], p.suffix)
+	if p.sub != "" {
+		d.put(names[2], p.sub)
+	}
+}
+
+func parseDomain(domain string) domainParts {
 	host := strings.TrimSuffix(strings.ToLower(domain), ".")
 	if host == "" || validIP(host) || !strings.Contains(host, ".") {
-		return
+		return domainParts{}
 	}
 	suffix, icann := publicsuffix.PublicSuffix(host)
 	if !icann && !strings.Contains(suffix, ".") {
-		return // only the default rule matched: not a real suffix
+		return domainParts{} // only the default rule matched: not a real suffix
 	}
 	registered, err := publicsuffix.EffectiveTLDPlusOne(host)
 	if err != nil {
-		return
+		return domainParts{}
 	}
-	d.put(prefix+".registered_domain", registered)
-	d.put(prefix+".top_level_domain", suffix)
-	if sub := strings.TrimSuffix(strings.TrimSuffix(host, registered), "."); sub != "" {
-		d.put(prefix+".subdomain", sub)
-	}
+	sub := strings.TrimSuffix(strings.TrimSuffix(host, registered), ".")
+	return domainParts{registered: registered, suffix: suffix, sub: sub, ok: true}
 }

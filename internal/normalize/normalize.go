@@ -56,6 +56,8 @@ type Normalizer struct {
 	doc          *document
 	rec          record
 	ua           *uaCache
+	// domains remembers domains taken apart by the public suffix list.
+	domains map[string]domainParts
 }
 
 // New returns a Normalizer.
@@ -64,9 +66,10 @@ func New(opts Options) *Normalizer {
 		opts.Now = time.Now
 	}
 	return &Normalizer{
-		opts:  opts,
-		props: newPropIndex(),
-		doc:   newDocument(),
-		ua:    newUACache(),
+		opts:    opts,
+		props:   newPropIndex(),
+		doc:     newDocument(),
+		ua:      newUACache(),
+		domains: make(map[string]domainParts),
 	}
 }
