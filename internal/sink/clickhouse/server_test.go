@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,6 +116,9 @@ func start(bin string) (string, error) {
 		return "", err
 	}
 	cmd.Stdout, cmd.Stderr = out, out
+	// Dies with the test process even when TestMain's cleanup does not
+	// run (a panic, a timeout).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
