@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/store"
+	"github.com/defender-intake/defender-intake/internal/store/storesink"
 	"github.com/defender-intake/defender-intake/internal/web"
 )
 
@@ -112,5 +116,53 @@ func TestServeRefusesExposureWithoutToken(t *testing.T) {
 	code := dispatch([]string{"serve", "--data", t.TempDir(), "--listen", "0.0.0.0:0"}, nil, &out, &errb)
 	if code != 2 || !strings.Contains(errb.String(), "set a token") {
 		t.Errorf("code %d: %s", code, errb.String())
+	}
+}
+
+// run mounts the Events page over a configured store sink, next to the
+// other handlers on its mux.
+func TestEventsPageMountedInRun(t *testing.T) {
+	f, ok := sink.Lookup("store")
+	if !ok {
+		t.Fatal("the store sink type is not registered in the binary")
+	}
+	sec := f.NewSection().(*storesink.Config)
+	sec.Dir = t.TempDir()
+	sk, err := f.OpenSink("events", sec, sink.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sk.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
+	mux.HandleFunc("GET /api/alerts", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("alerts")) })
+	if err := mountEventsPage(mux, map[string]sink.Sink{"events": sk}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	tests := []struct {
+		path, want string
+	}{
+		{"/healthz", "ok"},
+		{"/api/alerts", "alerts"},
+		{"/api/stats", `"events":0`},
+		{"/", "<title>Events"},
+		{"/app.js", "use strict"},
+	}
+	for _, tt := range tests {
+		resp, err := http.Get(srv.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), tt.want) {
+			t.Errorf("%s: %d %q", tt.path, resp.StatusCode, body)
+		}
+	}
+	// without a store sink nothing is mounted
+	if err := mountEventsPage(http.NewServeMux(), map[string]sink.Sink{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -12,10 +12,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/store"
+	"github.com/defender-intake/defender-intake/internal/store/storesink"
 	"github.com/defender-intake/defender-intake/internal/web"
 )
 
@@ -24,6 +28,37 @@ func init() {
 		summary: "serve the Events page and its API on an existing store",
 		run:     serveCmd,
 	})
+	// `run` serves the Events page too when a `type: store` sink is
+	// configured (importing storesink registers that sink type).
+	mountHTTP(mountEventsPage)
+}
+
+// mountEventsPage mounts the Events page and its API on run's HTTP server
+// over the configured store sink. The API token, if any, comes from the
+// environment, as for serve.
+func mountEventsPage(mux *http.ServeMux, sinks map[string]sink.Sink) error {
+	var names []string
+	for name, s := range sinks {
+		if _, ok := s.(*storesink.Sink); ok {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	if len(names) > 1 {
+		sort.Strings(names)
+		return fmt.Errorf("events page: %d store sinks (%s): configure one", len(names), strings.Join(names, ", "))
+	}
+	token, err := web.DefaultConfig().LoadToken()
+	if err != nil {
+		return err
+	}
+	h := web.New(web.Options{Store: sinks[names[0]].(*storesink.Sink).Store(), Token: token, Logger: slog.Default()})
+	for _, p := range web.Patterns {
+		mux.Handle(p, h)
+	}
+	return nil
 }
 
 func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

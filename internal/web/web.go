@@ -118,19 +118,31 @@ func New(opts Options) http.Handler {
 	}
 	s := &server{opts: opts, log: opts.Logger}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/events", s.api(s.events))
-	mux.HandleFunc("GET /api/events/{id}", s.api(s.event))
-	mux.HandleFunc("GET /api/histogram", s.api(s.histogram))
-	mux.HandleFunc("GET /api/fields", s.api(s.fields))
-	mux.HandleFunc("GET /api/fields/{field}/top", s.api(s.top))
-	mux.HandleFunc("GET /api/stats", s.api(s.stats))
+	mux.HandleFunc(Patterns[0], s.api(s.events))
+	mux.HandleFunc(Patterns[1], s.api(s.event))
+	mux.HandleFunc(Patterns[2], s.api(s.histogram))
+	mux.HandleFunc(Patterns[3], s.api(s.fields))
+	mux.HandleFunc(Patterns[4], s.api(s.top))
+	mux.HandleFunc(Patterns[5], s.api(s.stats))
 	mux.HandleFunc("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, &apiError{Status: http.StatusNotFound, Msg: "no such API endpoint: " + r.Method + " " + r.URL.Path}
 	}))
 	static, _ := fs.Sub(assets, "assets")
 	files := http.FileServer(http.FS(static))
-	mux.Handle("/", securityHeaders(files))
+	mux.Handle(Patterns[6], securityHeaders(files))
 	return mux
+}
+
+// Patterns are the routes the handler answers, for mounting it on a mux
+// shared with other handlers (as `run` does) without claiming all of /api/.
+var Patterns = []string{
+	"GET /api/events",
+	"GET /api/events/{id}",
+	"GET /api/histogram",
+	"GET /api/fields",
+	"GET /api/fields/{field}/top",
+	"GET /api/stats",
+	"/", // the page and its assets
 }
 
 func securityHeaders(h http.Handler) http.Handler {
