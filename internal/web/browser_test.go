@@ -190,9 +190,53 @@ func TestEventsPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Error state: a broken query shows its message and position.
+	// Field sidebar: top values of host.name, "+" filters in, the URL
+	// follows, and the back button restores the previous query.
 	err = chromedp.Do(ctx,
 		chromedp.Click(css(`#drawer-close`)),
+		chromedp.Click(css(`#fields li[data-field="host.name"] .fname .n`)),
+		chromedp.WaitVisible(css(`#fields li[data-field="host.name"] .tops li button`)),
+	)
+	if err != nil {
+		failShot(ctx, t)
+		t.Fatalf("top values: %v", err)
+	}
+	topValue, err := chromedp.Run(ctx, chromedp.Text(css(`#fields li[data-field="host.name"] .tops li .v`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topValue != wantHost {
+		t.Errorf("top host.name value %q, want %q", topValue, wantHost)
+	}
+	sideShot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(artifactPath(t, "events-page-sidebar.png"), sideShot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(css(`#fields li[data-field="host.name"] .tops li button`))); err != nil {
+		t.Fatal(err)
+	}
+	filtered := `(` + q + `) host.name:"` + wantHost + `"`
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`new URLSearchParams(location.search).get("q") === `+strconv.Quote(filtered), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		failShot(ctx, t)
+		t.Fatalf("filtering in from the sidebar: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#count").textContent.startsWith("`+strconv.FormatInt(want.Total, 10)+` ")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		failShot(ctx, t)
+		t.Fatalf("count after filtering in: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.NavigateBack()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#q").value === `+strconv.Quote(q), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		failShot(ctx, t)
+		t.Fatalf("back button: %v", err)
+	}
+
+	// Error state: a broken query shows its message and position.
+	err = chromedp.Do(ctx,
 		chromedp.SetValue(css(`#q`), `host.name:"ws1`),
 		chromedp.Click(css(`#search`)),
 		chromedp.WaitVisible(css(`#error`)),
