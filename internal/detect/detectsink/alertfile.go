@@ -37,9 +37,12 @@ type alertFile struct {
 	pending []Line
 	index   map[string]int // alert id -> position in pending
 	buf     []byte
+	// size is the file's size; past limit (0: never) and compactAt the
+	// file is compacted (see compact.go).
+	size, limit, compactAt int64
 }
 
-func openAlertFile(path string) (*alertFile, error) {
+func openAlertFile(path string, compactLimit int64) (*alertFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("alert file: %w", err)
 	}
@@ -51,7 +54,12 @@ func openAlertFile(path string) (*alertFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("alert file %s: %w", path, err)
 	}
-	return &alertFile{path: path, f: f, index: map[string]int{}}, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("alert file %s: %w", path, err)
+	}
+	return &alertFile{path: path, f: f, index: map[string]int{}, size: st.Size(), limit: compactLimit}, nil
 }
 
 // endLine terminates a line torn by a crash during a write, so the next
@@ -112,12 +120,20 @@ func (a *alertFile) Flush() (int, error) {
 		}
 		a.buf = append(append(a.buf, b...), '\n')
 	}
+	if a.f == nil { // reopening after a compaction failed: try again
+		f, err := os.OpenFile(a.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
+		if err != nil {
+			return 0, fmt.Errorf("alert file: %w", err)
+		}
+		a.f = f
+	}
 	if _, err := a.f.Write(a.buf); err != nil {
 		return 0, fmt.Errorf("alert file %s: write: %w", a.path, err)
 	}
 	if err := a.f.Sync(); err != nil {
 		return 0, fmt.Errorf("alert file %s: fsync: %w", a.path, err)
 	}
+	a.size += int64(len(a.buf))
 	n := len(a.pending)
 	a.pending = a.pending[:0]
 	clear(a.index)
@@ -126,6 +142,9 @@ func (a *alertFile) Flush() (int, error) {
 
 func (a *alertFile) Close() error {
 	_, err := a.Flush()
+	if a.f == nil {
+		return err
+	}
 	return errors.Join(err, a.f.Close())
 }
 

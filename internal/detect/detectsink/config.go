@@ -21,11 +21,15 @@ type Config struct {
 	// (written at Close, read at start). Default: the alert file's path
 	// with ".state.json" appended.
 	StateFile string `yaml:"state_file"`
+	// CompactMB rewrites the alert file with only the current state of
+	// each alert once it has grown to this size (and then again each time
+	// it doubles); 0 never compacts.
+	CompactMB int `yaml:"compact_mb"`
 }
 
 // DefaultConfig holds the defaults of the section: the detector's
 // defaults (built-in rules, default grouping, no webhook).
-func DefaultConfig() *Config { return &Config{Config: detector.Defaults()} }
+func DefaultConfig() *Config { return &Config{Config: detector.Defaults(), CompactMB: 64} }
 
 // Validate implements sink.Section; it does not change c.
 func (c *Config) Validate() error {
@@ -37,6 +41,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Config.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.CompactMB < 0 {
+		errs = append(errs, errors.New("compact_mb: must be >= 0"))
 	}
 	if c.StateFile != "" && c.File != "" && filepath.Clean(c.StateFile) == filepath.Clean(c.File) {
 		errs = append(errs, fmt.Errorf("state_file: must differ from file (%s)", c.File))

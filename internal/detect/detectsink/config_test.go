@@ -27,12 +27,14 @@ func TestConfigThroughStrictLoader(t *testing.T) {
     webhook: {url: "https://example.com/hook", token_env: HOOK_TOKEN}
     file: data/alerts.ndjson
     state_file: data/detect.state
+    compact_mb: 16
 `, ""},
 		{"defaults", "  - {name: d, type: detection, file: a.ndjson}\n", ""},
 		{"unknown key", "  - name: d\n    type: detection\n    file: a.ndjson\n    rule: [x]\n", `test.yaml:8: unknown key "rule"`},
 		{"unknown nested key", "  - name: d\n    type: detection\n    file: a.ndjson\n    alerts: {windw: 1h}\n", `test.yaml:8: unknown key "windw"`},
 		{"file required", "  - {name: d, type: detection}\n", "file: required"},
 		{"bad grouping", "  - {name: d, type: detection, file: a.ndjson, alerts: {max_open: -1}}\n", "max_open"},
+		{"negative compact_mb", "  - {name: d, type: detection, file: a.ndjson, compact_mb: -1}\n", "compact_mb: must be >= 0"},
 		{"state beside itself", "  - {name: d, type: detection, file: a.ndjson, state_file: ./a.ndjson}\n", "state_file: must differ"},
 	}
 	for _, tc := range tests {
@@ -50,7 +52,7 @@ func TestConfigThroughStrictLoader(t *testing.T) {
 			if tc.name == "full" {
 				c := cfg.Sinks[0].Section.(*detectsink.Config)
 				if c.Alerts.Window != 30*time.Minute || c.Alerts.MaxEventIDs != 10 || !c.Rules.NoBuiltin ||
-					c.Rules.Placeholders["admins"][0] != `CORP\adm-*` || c.Webhook == nil || c.StateFile != filepath.Join("data", "detect.state") {
+					c.Rules.Placeholders["admins"][0] != `CORP\adm-*` || c.Webhook == nil || c.StateFile != filepath.Join("data", "detect.state") || c.CompactMB != 16 {
 					t.Errorf("decoded %+v", c)
 				}
 			}

@@ -75,7 +75,7 @@ func Open(name string, cfg Config, env sink.Env) (*Sink, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	file, err := openAlertFile(cfg.File)
+	file, err := openAlertFile(cfg.File, int64(cfg.CompactMB)<<20)
 	if err != nil {
 		return nil, fmt.Errorf("detection sink %s: %w", name, err)
 	}
@@ -218,6 +218,17 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 		}
 	}
 	s.m.alertLines.Add(float64(n))
+	if s.file.needsCompaction() {
+		// The batch's alerts are durable already: a failed compaction is
+		// logged, and tried again once the file has doubled.
+		before := s.file.size
+		if err := s.file.compact(); err != nil {
+			s.file.compactAt = 2 * before
+			s.log.Error("detection: alert file compaction failed", "err", err)
+		} else {
+			s.log.Info("detection: alert file compacted", "file", s.cfg.File, "bytes_before", before, "bytes_after", s.file.size)
+		}
+	}
 	return nil
 }
 

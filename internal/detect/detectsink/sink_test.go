@@ -3,6 +3,7 @@ package detectsink
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -300,5 +301,46 @@ func TestWebhook(t *testing.T) {
 	}
 	if len(got) != 0 {
 		t.Errorf("%d more posts; updates are not posted unless updates: true", len(got))
+	}
+}
+
+// A noisy rule writes a line per batch; compaction keeps the file to the
+// current states, and counts stay exact across it and a restart.
+func TestAlertFileCompaction(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules")
+	writeRule(t, rules, "whoami.yml", whoamiRule)
+	cfg := testConfig(dir, rules)
+	s := openSink(t, cfg)
+	s.file.limit = 4 << 10 // bytes, instead of compact_mb
+	const batches = 200
+	for i := range batches {
+		at := t0.Add(time.Duration(i) * time.Second)
+		write(t, s, docs(t, procRecord("ws1", "whoami", at), procRecord(fmt.Sprintf("h%d", i%3), "whoami", at)))
+	}
+	st, err := os.Stat(cfg.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without compaction: 200 lines of ws1's alert alone (each with up to
+	// 100 event ids of 34 bytes): hundreds of KB.
+	if st.Size() > 3*s.file.limit {
+		t.Errorf("alert file is %d bytes after compactions, limit %d", st.Size(), s.file.limit)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openSink(t, cfg)
+	defer s.Close()
+	write(t, s, docs(t, procRecord("ws1", "whoami", t0.Add(batches*time.Second))))
+	got := current(t, cfg.File)
+	want := map[string]int{"Whoami@ws1": batches + 1, "Whoami@h0": 67, "Whoami@h1": 67, "Whoami@h2": 66}
+	for k, n := range want {
+		if got[k].Count != n {
+			t.Errorf("%s: count %d, want %d", k, got[k].Count, n)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("alerts %v", keys(got))
 	}
 }
