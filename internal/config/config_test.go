@@ -97,6 +97,11 @@ pipeline:
 				t.Errorf("secret prints as %q", fmt.Sprint(s.Token))
 			}
 		}},
+		{name: "a lone $ is literal, $$ is one $", yaml: strings.Replace(base, "address: here", "address: $Default-$${X}", 1), check: func(t *testing.T, c *Config) {
+			if got := c.Sources[0].Section.(*testSection).Address; got != "$Default-${X}" {
+				t.Errorf("address = %q", got)
+			}
+		}},
 		{name: "unknown top-level key", yaml: base + "extra: 1\n", wantErr: []string{"cfg.yaml:10: unknown key \"extra\""}},
 		{name: "unknown nested key", yaml: base + "pipeline:\n  workerz: 2\n", wantErr: []string{"cfg.yaml:11: unknown key \"workerz\""}},
 		{name: "unknown key in source section", yaml: strings.Replace(base, "address: here", "address: here\n    adress: typo", 1), wantErr: []string{"cfg.yaml:6: unknown key \"adress\"", "source \"in\""}},
