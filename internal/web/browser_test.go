@@ -192,6 +192,10 @@ func TestEventsPageInChromium(t *testing.T) {
 	}
 	// Field sidebar: top values of host.name, "+" filters in, the URL
 	// follows, and the back button restores the previous query.
+	// The sidebar is redrawn when a search completes: wait for that first.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#loading").hidden`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("waiting for the search to settle: %v", err)
+	}
 	err = chromedp.Do(ctx,
 		chromedp.Click(css(`#drawer-close`)),
 		chromedp.Click(css(`#fields li[data-field="host.name"] .fname .n`)),
@@ -227,6 +231,9 @@ func TestEventsPageInChromium(t *testing.T) {
 		failShot(ctx, t)
 		t.Fatalf("count after filtering in: %v", err)
 	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#loading").hidden`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("waiting for the search to settle: %v", err)
+	}
 	if err := chromedp.Do(ctx, chromedp.NavigateBack()); err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +243,9 @@ func TestEventsPageInChromium(t *testing.T) {
 	}
 
 	// Error state: a broken query shows its message and position.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#loading").hidden`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("waiting for the search to settle: %v", err)
+	}
 	err = chromedp.Do(ctx,
 		chromedp.SetValue(css(`#q`), `host.name:"ws1`),
 		chromedp.Click(css(`#search`)),
