@@ -318,3 +318,34 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// The rate limit spreads records over time: 2,000 records at 1,000 per
+// second (burst 1,000) cannot take less than one second.
+func TestRateLimit(t *testing.T) {
+	cases := []struct {
+		name    string
+		rate    float64
+		atLeast time.Duration
+	}{
+		{"unlimited", 0, 0},
+		{"1000 per second", 1000, 900 * time.Millisecond},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &intake{t: t}
+			srv := httptest.NewServer(in)
+			defer srv.Close()
+			s := open(t, srv.URL, func(c *Config) { c.MaxRecordsPerSecond, c.MaxBatchRecords = tc.rate, 100 })
+			start := time.Now()
+			if err := s.Write(context.Background(), forwardtest.Docs(2000, "r")); err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(start); took < tc.atLeast {
+				t.Errorf("2000 records sent in %v, want at least %v", took, tc.atLeast)
+			}
+			if recs, _, _ := in.accepted(); len(recs) != 2000 {
+				t.Errorf("%d records received", len(recs))
+			}
+		})
+	}
+}
