@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/sink/forward/forwardtest"
@@ -50,8 +52,23 @@ func openSink(t testing.TB, k *kfake.Cluster, edit func(*Config)) *Sink {
 
 // consume reads n records from topic.
 func consume(t testing.TB, k *kfake.Cluster, topic string, n int) []*kgo.Record {
+	return consumeAs(t, k, "", topic, n)
+}
+
+// consumeAs is consume as the superuser svc/s3cret of mechanism (none
+// when empty).
+func consumeAs(t testing.TB, k *kfake.Cluster, mechanism, topic string, n int) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.ListenAddrs()...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	opts := []kgo.Opt{kgo.SeedBrokers(k.ListenAddrs()...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+	switch mechanism {
+	case "PLAIN":
+		opts = append(opts, kgo.SASL(plain.Auth{User: "svc", Pass: "s3cret"}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		opts = append(opts, kgo.SASL(scram.Auth{User: "svc", Pass: "s3cret"}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		opts = append(opts, kgo.SASL(scram.Auth{User: "svc", Pass: "s3cret"}.AsSha512Mechanism()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
