@@ -109,6 +109,8 @@ type Sink struct {
 	eventBuf []byte
 	body     bytes.Buffer
 	parser   fastjson.Parser
+	// warnedNoAck: the missing-ackId warning was logged once.
+	warnedNoAck bool
 }
 
 // Open builds the sink from a validated section.
@@ -235,7 +237,13 @@ func (s *Sink) post(ctx context.Context, idx []int) error {
 	}
 	var r hecReply
 	if err := json.Unmarshal(resp, &r); err != nil || r.AckID == nil {
-		return fmt.Errorf("HEC reply without ackId (is indexer acknowledgement enabled on the token?): %.200s", resp)
+		// HEC took the events (200) but the token has no indexer
+		// acknowledgement: sending them again would only duplicate them.
+		if !s.warnedNoAck {
+			s.log.Warn("ack: true but the HEC token has indexer acknowledgement off; a 200 counts as delivered", "reply", fmt.Sprintf("%.200s", resp))
+			s.warnedNoAck = true
+		}
+		return nil
 	}
 	return s.waitAck(ctx, *r.AckID)
 }

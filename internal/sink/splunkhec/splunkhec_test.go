@@ -252,6 +252,21 @@ func TestAckTimeoutHandsBack(t *testing.T) {
 	}
 }
 
+// ack: true against a token without indexer acknowledgement: the 200 is
+// the delivery, the batch is not sent again.
+func TestAckOffOnTheToken(t *testing.T) {
+	h := &hec{acks: map[int64]int{}} // answers without ackId
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	s := openSink(t, srv.URL, func(c *Config) { c.Ack = true })
+	if err := s.Write(context.Background(), forwardtest.Docs(4, "n")); err != nil {
+		t.Fatal(err)
+	}
+	if events, requests, _ := h.accepted(); len(events) != 4 || requests != 1 {
+		t.Errorf("%d events in %d requests, want 4 in 1", len(events), requests)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	cases := []struct {
 		name string
