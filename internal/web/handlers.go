@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/query"
@@ -40,7 +41,48 @@ func (s *server) filter(r *http.Request) (store.Filter, error) {
 	if err != nil {
 		return store.Filter{}, queryError(err)
 	}
+	if x := v.Get("ids"); x != "" {
+		if sql, err = withAlertEventIDs(sql, x); err != nil {
+			return store.Filter{}, err
+		}
+	}
 	return store.Filter{Where: sql, From: from, To: to}, nil
+}
+
+// maxAlertEventIDs bounds ids=: an alert keeps at most max_event_ids ids
+// (100 by default), so a thousand is plenty and keeps the SQL small.
+const maxAlertEventIDs = 1000
+
+// withAlertEventIDs narrows sql to the events whose alert event id (see
+// detectsink.EventID: the first 128 bits of the SHA-256 of the raw record,
+// in hex) is one of the comma-separated ids. The store numbers events
+// itself, so the alert's ids are matched by hashing the stored raw record:
+// an exact match, computed only on the rows the time range selects.
+func withAlertEventIDs(sql query.SQL, list string) (query.SQL, error) {
+	ids := strings.Split(list, ",")
+	if len(ids) > maxAlertEventIDs {
+		return sql, badRequest("ids: at most %d event ids", maxAlertEventIDs)
+	}
+	var b strings.Builder
+	b.WriteString("message IS NOT NULL AND substr(sha256(message), 1, 32) IN (")
+	args := append([]any(nil), sql.Args...)
+	for i, id := range ids {
+		id = strings.ToLower(strings.TrimSpace(id))
+		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+			return sql, badRequest("ids: %q is not an alert event id (32 hex digits)", id)
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("?")
+		args = append(args, id)
+	}
+	b.WriteString(")")
+	where := b.String()
+	if sql.Where != "" {
+		where = "(" + sql.Where + ") AND " + where
+	}
+	return query.SQL{Where: where, Args: args}, nil
 }
 
 func queryError(err error) error {

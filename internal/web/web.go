@@ -94,6 +94,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for default and relative time ranges.
 	Now func() time.Time
+	// Alerts, when set, answers GET /api/alerts for the page's Alerts view
+	// (`serve --alerts FILE` passes alertapi.Handler). It is behind the same
+	// token as the rest of the API. When nil, the route is left to whoever
+	// mounts the handler (`run` mounts the detection sink's own).
+	Alerts http.Handler
 }
 
 type server struct {
@@ -124,6 +129,9 @@ func New(opts Options) http.Handler {
 	mux.HandleFunc(Patterns[3], s.api(s.fields))
 	mux.HandleFunc(Patterns[4], s.api(s.top))
 	mux.HandleFunc(Patterns[5], s.api(s.stats))
+	if opts.Alerts != nil {
+		mux.Handle(AlertsPattern, s.authOnly(opts.Alerts))
+	}
 	mux.HandleFunc("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, &apiError{Status: http.StatusNotFound, Msg: "no such API endpoint: " + r.Method + " " + r.URL.Path}
 	}))
@@ -143,6 +151,24 @@ var Patterns = []string{
 	"GET /api/fields/{field}/top",
 	"GET /api/stats",
 	"/", // the page and its assets
+}
+
+// AlertsPattern is the route of Options.Alerts. It is not in Patterns: a
+// mux shared with the detection sink's handler must not claim it twice.
+const AlertsPattern = "GET /api/alerts"
+
+// authOnly puts h behind the API token; h writes its own answers.
+func (s *server) authOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Token != "" && !s.authorized(r) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="defender-intake"`)
+			writeJSON(w, http.StatusUnauthorized, &apiError{Msg: "missing or wrong bearer token"})
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
 }
 
 func securityHeaders(h http.Handler) http.Handler {
