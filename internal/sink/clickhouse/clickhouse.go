@@ -45,7 +45,9 @@ type Sink struct {
 	log     *slog.Logger
 	parser  fastjson.Parser
 	body    []byte
+	ends    []int // end of each row in body
 	scratch []byte
+	rejects *forward.Rejects
 	now     func() time.Time
 }
 
@@ -66,6 +68,9 @@ func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 	}
 	if err := s.exec(ctx, createTable(cfg.Database, cfg.Table), nil); err != nil {
 		return nil, fmt.Errorf("clickhouse sink %s: create table: %w", name, err)
+	}
+	if s.rejects, err = forward.OpenRejects(name, cfg.DeadLetterPath(name)); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -108,22 +113,38 @@ func (s *Sink) Name() string { return s.name }
 // Close implements sink.Sink.
 func (s *Sink) Close() error {
 	s.client.CloseIdleConnections()
-	return nil
+	return s.rejects.Close()
 }
 
 // Write implements sink.Sink: nil once every INSERT succeeded. An INSERT
 // of fewer rows than ClickHouse's max_insert_block_size is all or
 // nothing per day partition, so a failed chunk is reported whole (and
 // may be inserted again: at-least-once). A chunk that fails makes it and
-// every later one a *sink.PartialError.
+// every later one a *sink.PartialError. An INSERT refused for good (a 4xx
+// from current servers: a row it cannot parse) is narrowed down by halves
+// and only the refused rows are dead-lettered.
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 	for start := 0; start < len(docs); {
 		end := min(start+s.cfg.MaxBatchRows, len(docs))
-		s.body = s.body[:0]
+		s.body, s.ends = s.body[:0], s.ends[:0]
+		idx := make([]int, 0, end-start)
 		for i := start; i < end; i++ {
 			s.body = s.appendRow(s.body, docs[i])
+			s.ends = append(s.ends, len(s.body))
+			idx = append(idx, i-start)
 		}
-		if err := s.exec(ctx, s.insert, s.body); err != nil {
+		err := forward.Narrow(idx, func(idx []int) error {
+			// idx is a contiguous run of rows: its bytes are contiguous too.
+			from := 0
+			if idx[0] > 0 {
+				from = s.ends[idx[0]-1]
+			}
+			return s.exec(ctx, s.insert, s.body[from:s.ends[idx[len(idx)-1]]])
+		}, func(i int, err error) error {
+			s.log.Warn("row refused by ClickHouse; dead-lettered", "err", err)
+			return s.rejects.Write(ctx, docs, []int{start + i}, []string{err.Error()})
+		})
+		if err != nil {
 			failed := make([]int, 0, len(docs)-start)
 			for i := start; i < len(docs); i++ {
 				failed = append(failed, i)

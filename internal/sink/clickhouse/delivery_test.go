@@ -34,7 +34,7 @@ func TestDelivery(t *testing.T) {
 	deliverytest.RunSinkSuite(t, deliverytest.SinkHarness{
 		Entry: func(t *testing.T, dir string) map[string]any {
 			c := cfgFor(dir)
-			return map[string]any{"name": "under-test", "type": "clickhouse", "url": c.URL, "database": c.Database, "table": c.Table}
+			return map[string]any{"name": "under-test", "type": "clickhouse", "url": c.URL, "database": c.Database, "table": c.Table, "dead_letter": c.DeadLetter}
 		},
 		Open: func(t *testing.T, dir string) sink.Sink {
 			s, err := Open(context.Background(), "under-test", *cfgFor(dir))
