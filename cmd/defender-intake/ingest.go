@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/defender-intake/defender-intake/internal/deadletter"
 	"github.com/defender-intake/defender-intake/internal/envelope"
 	"github.com/defender-intake/defender-intake/internal/normalize"
 	"github.com/defender-intake/defender-intake/internal/store"
@@ -78,8 +77,8 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *deadLetter == "" {
 		*deadLetter = filepath.Join(*data, "dead-letter.ndjson")
 	}
-	job := &ingestJob{st: st, dlPath: *deadLetter, batch: *batch, stderr: stderr, n: normalize.New(normalize.Options{})}
-	defer job.closeDeadLetter()
+	job := &ingestJob{st: st, rejects: &rejects{path: *deadLetter}, batch: *batch, stderr: stderr, n: normalize.New(normalize.Options{})}
+	defer job.rejects.close()
 	job.startWriter(ctx)
 	prog := newProgress(stderr, total, !*quiet)
 	job.prog = prog
@@ -108,24 +107,22 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "ingested %d documents from %d file(s) in %s (%.0f documents/s) into %s\n",
 		job.stored, fs.NArg(), el.Round(time.Millisecond), float64(job.stored)/max(el.Seconds(), 1e-9), st.Path())
-	if job.rejected > 0 {
-		fmt.Fprintf(stdout, "%d input(s) could not be normalized: kept with their raw bytes in %s\n", job.rejected, job.dlPath)
+	if n := job.rejects.count; n > 0 {
+		fmt.Fprintf(stdout, "%d input(s) could not be normalized: kept with their raw bytes in %s\n", n, job.rejects.path)
 		return 1
 	}
 	return 0
 }
 
 type ingestJob struct {
-	st       *store.Store
-	n        *normalize.Normalizer
-	dlPath   string
-	dl       *deadletter.File
-	batch    int
-	stderr   io.Writer
-	prog     *progress
-	docs     []store.Doc
-	stored   int64 // read after finish
-	rejected int64
+	st      *store.Store
+	n       *normalize.Normalizer
+	rejects *rejects // into the dead-letter file; the progress bar owns stderr
+	batch   int
+	stderr  io.Writer
+	prog    *progress
+	docs    []store.Doc
+	stored  int64 // read after finish
 
 	// Normalizing and storing run in two goroutines so that the time of
 	// ingest is the slower of the two, not their sum.
@@ -162,15 +159,11 @@ func (j *ingestJob) finish(ctx context.Context) error {
 }
 
 func (j *ingestJob) file(ctx context.Context, name string, stdin io.Reader) error {
-	in, display := stdin, "stdin"
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in, display = f, name
+	in, display, closeInput, err := openInput(name, stdin)
+	if err != nil {
+		return err
 	}
+	defer closeInput()
 	rd := envelope.NewReader(&countingReader{r: in, n: &j.prog.bytes})
 	for {
 		if err := ctx.Err(); err != nil {
@@ -182,7 +175,7 @@ func (j *ingestJob) file(ctx context.Context, name string, stdin io.Reader) erro
 		}
 		var bad *envelope.Error
 		if errors.As(err, &bad) {
-			if err := j.reject(ctx, display, bad.Line, "envelope", bad.Reason, bad.Raw); err != nil {
+			if err := j.rejects.add(ctx, display, bad.Line, "envelope", bad.Reason, bad.Raw); err != nil {
 				return err
 			}
 			continue
@@ -194,7 +187,7 @@ func (j *ingestJob) file(ctx context.Context, name string, stdin io.Reader) erro
 		// one is normalized.
 		doc, meta, err := j.n.Append(nil, rec.Bytes, normalize.Field{Path: "event.ingested", Value: time.Now().UTC()})
 		if err != nil {
-			if err := j.reject(ctx, display, rec.Line, "normalize", err.Error(), rec.Bytes); err != nil {
+			if err := j.rejects.add(ctx, display, rec.Line, "normalize", err.Error(), rec.Bytes); err != nil {
 				return err
 			}
 			continue
@@ -244,28 +237,6 @@ func (j *ingestJob) write(ctx context.Context, docs []store.Doc) error {
 	}
 	j.stored += int64(len(docs))
 	return nil
-}
-
-func (j *ingestJob) reject(ctx context.Context, file string, line int, stage, reason string, raw []byte) error {
-	j.rejected++
-	if j.dl == nil {
-		f, err := deadletter.OpenFile(j.dlPath)
-		if err != nil {
-			return fmt.Errorf("dead-letter: %w", err)
-		}
-		j.dl = f
-	}
-	return j.dl.Write(ctx, []deadletter.Entry{{
-		Time: time.Now(), Reason: fmt.Sprintf("%s:%d: %s", file, line, reason), Stage: stage,
-		Source: "file", Type: "file", Stream: file, Offset: -1, SequenceNumber: -1,
-		Raw: append([]byte(nil), raw...),
-	}})
-}
-
-func (j *ingestJob) closeDeadLetter() {
-	if j.dl != nil {
-		j.dl.Close()
-	}
 }
 
 type countingReader struct {

@@ -9,10 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"time"
 
-	"github.com/defender-intake/defender-intake/internal/deadletter"
 	"github.com/defender-intake/defender-intake/internal/envelope"
 	"github.com/defender-intake/defender-intake/internal/normalize"
 )
@@ -41,24 +38,12 @@ func normalizeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var dl *deadletter.File
-	if *deadLetter != "" {
-		f, err := deadletter.OpenFile(*deadLetter)
-		if err != nil {
-			fmt.Fprintf(stderr, "normalize: %v\n", err)
-			return 2
-		}
-		defer f.Close()
-		dl = f
-	}
 	out := bufio.NewWriterSize(stdout, 1<<20)
 	defer out.Flush()
-	job := &normalizeJob{n: normalize.New(normalize.Options{}), out: out, stderr: stderr, dl: dl, pretty: *pretty}
-	inputs := fs.Args()
-	if len(inputs) == 0 {
-		inputs = []string{"-"}
-	}
-	for _, name := range inputs {
+	job := &normalizeJob{n: normalize.New(normalize.Options{}), out: out,
+		rejects: &rejects{stderr: stderr, path: *deadLetter}, pretty: *pretty}
+	defer job.rejects.close()
+	for _, name := range inputNames(fs.Args()) {
 		if err := job.file(name, stdin); err != nil {
 			fmt.Fprintf(stderr, "normalize: %v\n", err)
 			return 2
@@ -68,34 +53,28 @@ func normalizeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "normalize: write: %v\n", err)
 		return 2
 	}
-	if job.failed > 0 {
-		fmt.Fprintf(stderr, "normalize: %d record(s) normalized, %d input(s) could not be normalized\n", job.done, job.failed)
+	if n := job.rejects.count; n > 0 {
+		fmt.Fprintf(stderr, "normalize: %d record(s) normalized, %d input(s) could not be normalized\n", job.done, n)
 		return 1
 	}
 	return 0
 }
 
 type normalizeJob struct {
-	n      *normalize.Normalizer
-	out    *bufio.Writer
-	stderr io.Writer
-	dl     *deadletter.File
-	pretty bool
-	buf    []byte
-	done   int
-	failed int
+	n       *normalize.Normalizer
+	out     *bufio.Writer
+	rejects *rejects
+	pretty  bool
+	buf     []byte
+	done    int
 }
 
 func (j *normalizeJob) file(name string, stdin io.Reader) error {
-	in, display := stdin, "stdin"
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in, display = f, name
+	in, display, closeInput, err := openInput(name, stdin)
+	if err != nil {
+		return err
 	}
+	defer closeInput()
 	rd := envelope.NewReader(in)
 	for {
 		rec, err := rd.Next()
@@ -104,7 +83,9 @@ func (j *normalizeJob) file(name string, stdin io.Reader) error {
 		}
 		var bad *envelope.Error
 		if errors.As(err, &bad) {
-			j.reject(display, bad.Line, "envelope", bad.Reason, bad.Raw)
+			if err := j.rejects.add(context.Background(), display, bad.Line, "envelope", bad.Reason, bad.Raw); err != nil {
+				return err
+			}
 			continue
 		}
 		if err != nil {
@@ -112,7 +93,9 @@ func (j *normalizeJob) file(name string, stdin io.Reader) error {
 		}
 		doc, _, err := j.n.Append(j.buf[:0], rec.Bytes)
 		if err != nil {
-			j.reject(display, rec.Line, "normalize", err.Error(), rec.Bytes)
+			if err := j.rejects.add(context.Background(), display, rec.Line, "normalize", err.Error(), rec.Bytes); err != nil {
+				return err
+			}
 			continue
 		}
 		j.buf = doc
@@ -125,23 +108,5 @@ func (j *normalizeJob) file(name string, stdin io.Reader) error {
 		j.out.Write(doc)
 		j.out.WriteByte('\n')
 		j.done++
-	}
-}
-
-// reject reports unusable input on stderr and, when asked, in the
-// dead-letter file, so that nothing read is lost silently.
-func (j *normalizeJob) reject(file string, line int, stage, reason string, raw []byte) {
-	j.failed++
-	fmt.Fprintf(j.stderr, "%s:%d: %s\n", file, line, reason)
-	if j.dl == nil {
-		return
-	}
-	err := j.dl.Write(context.Background(), []deadletter.Entry{{
-		Time: time.Now(), Reason: fmt.Sprintf("line %d: %s", line, reason), Stage: stage,
-		Source: "file", Type: "file", Stream: file, Offset: -1, SequenceNumber: -1,
-		Raw: append([]byte(nil), raw...),
-	}})
-	if err != nil {
-		fmt.Fprintf(j.stderr, "normalize: dead-letter: %v\n", err)
 	}
 }

@@ -8,12 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
-	"time"
 
-	"github.com/defender-intake/defender-intake/internal/deadletter"
 	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 	"github.com/defender-intake/defender-intake/internal/detect/detector"
 	"github.com/defender-intake/defender-intake/internal/detect/rules"
@@ -157,28 +154,11 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var dl *deadletter.File
-	if *deadLetter != "" {
-		f, err := deadletter.OpenFile(*deadLetter)
-		if err != nil {
-			fmt.Fprintf(stderr, "rules test: %v\n", err)
-			return 2
-		}
-		defer f.Close()
-		dl = f
-	}
+	rej := &rejects{stderr: stderr, path: *deadLetter}
+	defer rej.close()
 	reject := func(file string, line int, stage, reason string, raw []byte) {
-		fmt.Fprintf(stderr, "%s:%d: %s\n", file, line, reason)
-		if dl == nil {
-			return
-		}
-		err := dl.Write(context.Background(), []deadletter.Entry{{
-			Time: time.Now(), Reason: fmt.Sprintf("line %d: %s", line, reason), Stage: stage,
-			Source: "file", Type: "file", Stream: file, Offset: -1, SequenceNumber: -1,
-			Raw: append([]byte(nil), raw...),
-		}})
-		if err != nil {
-			fmt.Fprintf(stderr, "rules test: dead-letter: %v\n", err)
+		if err := rej.add(context.Background(), file, line, stage, reason, raw); err != nil {
+			fmt.Fprintf(stderr, "rules test: %v\n", err)
 		}
 	}
 	if len(dirs) == 0 && *noBuiltin {
@@ -199,24 +179,15 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer out.Flush()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	inputs := fs.Args()
-	if len(inputs) == 0 {
-		inputs = []string{"-"}
-	}
-	failed := 0
 	var buf []byte
-	for _, name := range inputs {
+	for _, name := range inputNames(fs.Args()) {
 		ordinal := 0
-		in, display := stdin, "stdin"
-		if name != "-" {
-			f, err := os.Open(name)
-			if err != nil {
-				fmt.Fprintf(stderr, "rules test: %v\n", err)
-				return 2
-			}
-			defer f.Close()
-			in, display = f, name
+		in, display, closeInput, err := openInput(name, stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "rules test: %v\n", err)
+			return 2
 		}
+		defer closeInput()
 		rd := envelope.NewReader(in)
 		for {
 			rec, err := rd.Next()
@@ -226,7 +197,6 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			ordinal++
 			var bad *envelope.Error
 			if errors.As(err, &bad) {
-				failed++
 				reject(display, bad.Line, "envelope", bad.Reason, bad.Raw)
 				continue
 			}
@@ -236,14 +206,12 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			doc, meta, err := norm.Append(buf[:0], rec.Bytes)
 			if err != nil {
-				failed++
 				reject(display, rec.Line, "normalize", err.Error(), rec.Bytes)
 				continue
 			}
 			buf = doc
 			matched, err := w.Match(rec.Bytes, doc)
 			if err != nil {
-				failed++
 				reject(display, rec.Line, "normalize", err.Error(), rec.Bytes)
 				continue
 			}
@@ -271,7 +239,7 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rules test: write: %v\n", err)
 		return 2
 	}
-	if failed > 0 {
+	if failed := rej.count; failed > 0 {
 		fmt.Fprintf(stderr, "rules test: %d input(s) could not be read or normalized\n", failed)
 		return 1
 	}
