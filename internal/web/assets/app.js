@@ -8,7 +8,10 @@ const RANGES = { "15m": 15 * 60e3, "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400
 const DEFAULT_COLUMNS = ["@timestamp", "event.dataset", "host.name", "user.name", "process.name", "process.command_line"];
 const PAGE = 100;
 
-const state = { q: "", range: "24h", from: null, to: null };
+// view is "events" or "alerts"; ids narrow the Events view to the events
+// of one alert (alert, alertCount and alertHost describe it in the banner);
+// rule, level and host are the Alerts view's filters.
+const state = { view: "events", q: "", range: "24h", from: null, to: null, ids: [], alert: "", alertCount: 0, alertHost: "", rule: "", level: "", host: "" };
 let columns = loadColumns();
 let fields = [];
 let cursor = "";
@@ -25,13 +28,15 @@ async function api(path) {
   const token = sessionStorage.getItem("token");
   if (token) headers.Authorization = "Bearer " + token;
   const resp = await fetch(path, { headers });
+  // Most errors are JSON; the alerts API answers its errors in plain text.
+  const text = await resp.text();
   let body;
-  try { body = await resp.json(); } catch (e) { body = { error: "unreadable answer from the server (" + resp.status + ")" }; }
+  try { body = JSON.parse(text); } catch (e) { body = { error: text.trim() || "unreadable answer from the server (" + resp.status + ")" }; }
   if (resp.status === 401) {
     const t = window.prompt("This server needs an access token:");
     if (t) { sessionStorage.setItem("token", t.trim()); return api(path); }
   }
-  if (!resp.ok) { const err = new Error(body.error || resp.statusText); err.body = body; throw err; }
+  if (!resp.ok) { const err = new Error(body.error || resp.statusText); err.body = body; err.status = resp.status; throw err; }
   return body;
 }
 
@@ -39,6 +44,14 @@ async function api(path) {
 
 function readURL() {
   const p = new URLSearchParams(location.search);
+  state.view = p.get("view") === "alerts" ? "alerts" : "events";
+  state.ids = (p.get("ids") || "").split(",").filter(Boolean);
+  state.alert = p.get("alert") || "";
+  state.alertCount = Number(p.get("alert_count")) || 0;
+  state.alertHost = p.get("alert_host") || "";
+  state.rule = p.get("rule") || "";
+  state.level = p.get("level") || "";
+  state.host = p.get("host") || "";
   state.q = p.get("q") || "";
   state.from = p.get("from");
   state.to = p.get("to");
@@ -48,8 +61,21 @@ function readURL() {
 
 function writeURL(push) {
   const p = new URLSearchParams();
-  if (state.q) p.set("q", state.q);
-  if (state.range === "custom") { p.set("from", state.from); p.set("to", state.to); } else p.set("range", state.range);
+  if (state.view === "alerts") {
+    p.set("view", "alerts");
+    if (state.rule) p.set("rule", state.rule);
+    if (state.level) p.set("level", state.level);
+    if (state.host) p.set("host", state.host);
+  } else {
+    if (state.q) p.set("q", state.q);
+    if (state.range === "custom") { p.set("from", state.from); p.set("to", state.to); } else p.set("range", state.range);
+    if (state.ids.length) {
+      p.set("ids", state.ids.join(","));
+      if (state.alert) p.set("alert", state.alert);
+      if (state.alertCount) p.set("alert_count", String(state.alertCount));
+      if (state.alertHost) p.set("alert_host", state.alertHost);
+    }
+  }
   const url = "?" + p.toString();
   if (url === location.search) return;
   if (push) history.pushState(null, "", url); else history.replaceState(null, "", url);
@@ -64,6 +90,7 @@ function timeRange() {
 function params(extra) {
   const r = timeRange();
   const p = new URLSearchParams({ q: state.q, from: r.from, to: r.to });
+  if (state.ids.length) p.set("ids", state.ids.join(","));
   for (const k in extra || {}) p.set(k, extra[k]);
   return p.toString();
 }
@@ -550,10 +577,12 @@ $("#help-btn").addEventListener("click", toggleHelp);
 $("#more").addEventListener("click", loadMore);
 $("#field-filter").addEventListener("input", renderFields);
 document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#drawer").hidden) closeDrawer(); });
-window.addEventListener("popstate", () => { readURL(); syncForm(); run(); });
+window.addEventListener("popstate", () => { readURL(); applyView(); });
 
-readURL();
-syncForm();
-writeURL(false);
-loadFields();
-run();
+// alerts.js (loaded after this file) defines the views: start once both ran.
+document.addEventListener("DOMContentLoaded", () => {
+  readURL();
+  writeURL(false);
+  loadFields();
+  applyView();
+});
