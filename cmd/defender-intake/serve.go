@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/defender-intake/defender-intake/internal/alertapi"
 	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/store"
 	"github.com/defender-intake/defender-intake/internal/store/storesink"
@@ -68,8 +69,10 @@ func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	data := fs.String("data", store.DefaultConfig().Dir, "data `directory` of the store")
 	listen := fs.String("listen", def.Listen, "`address` to listen on; anything but loopback needs a token")
 	tokenFile := fs.String("token-file", "", "`file` holding the API bearer token (else $"+web.TokenEnv+")")
+	var alertFiles fileList
+	fs.Var(&alertFiles, "alerts", "alert `file` of a detection sink, for the Alerts view (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: defender-intake serve [--data DIR] [--listen ADDR] [--token-file FILE]")
+		fmt.Fprintln(stderr, "usage: defender-intake serve [--data DIR] [--listen ADDR] [--token-file FILE] [--alerts FILE]...")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Serves the Events page and /api/ on the store in DIR (one process at a time may open it).")
 		fs.PrintDefaults()
@@ -96,6 +99,12 @@ func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "serve: no store in %s (load one with `defender-intake ingest --data %s FILE...`)\n", *data, *data)
 		return 2
 	}
+	for _, f := range alertFiles {
+		if _, err := os.Stat(f); err != nil {
+			fmt.Fprintf(stderr, "serve: --alerts: %v\n", err)
+			return 2
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(stderr, nil))
@@ -112,7 +121,25 @@ func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
 		return 1
 	}
-	return serveHTTP(ctx, ln, web.New(web.Options{Store: st, Config: cfg, Token: token, Logger: log}), stdout, log)
+	opts := web.Options{Store: st, Config: cfg, Token: token, Logger: log}
+	if len(alertFiles) > 0 {
+		// Without alert files the Alerts view says that this server has none.
+		opts.Alerts = alertapi.Handler(alertFiles, log)
+	}
+	return serveHTTP(ctx, ln, web.New(opts), stdout, log)
+}
+
+// fileList is a repeatable flag.
+type fileList []string
+
+func (l *fileList) String() string { return strings.Join(*l, ",") }
+
+func (l *fileList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty file name")
+	}
+	*l = append(*l, v)
+	return nil
 }
 
 // serveHTTP serves h on ln until ctx ends, printing the page's address.

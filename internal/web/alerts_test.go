@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -137,4 +138,41 @@ func idsNotOnHost(t *testing.T, evs []store.Event, host string) []uint64 {
 		}
 	}
 	return out
+}
+
+// TestAlertsRoute checks that Options.Alerts is served behind the API token
+// and that without it /api/alerts is an unknown endpoint (what the Alerts
+// view reports as "no alerts on this server").
+func TestAlertsRoute(t *testing.T) {
+	st := loadedStore(t, 10)
+	alertsAPI := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"alerts":[],"total":0}`))
+	})
+	tests := []struct {
+		name   string
+		alerts http.Handler
+		token  string
+		send   string
+		status int
+	}{
+		{name: "no token needed", alerts: alertsAPI, status: 200},
+		{name: "token given", alerts: alertsAPI, token: "s3cret", send: "s3cret", status: 200},
+		{name: "token missing", alerts: alertsAPI, token: "s3cret", status: 401},
+		{name: "wrong token", alerts: alertsAPI, token: "s3cret", send: "nope", status: 401},
+		{name: "no alert files", status: 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(New(Options{Store: st, Token: tc.token, Alerts: tc.alerts}))
+			defer srv.Close()
+			status, body := getJSON(t, srv, "/api/alerts?level=high", tc.send)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d (%v)", status, tc.status, body)
+			}
+			if _, ok := body["alerts"]; ok != (tc.status == 200) {
+				t.Fatalf("body %v", body)
+			}
+		})
+	}
 }
