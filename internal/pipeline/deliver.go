@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/deadletter"
@@ -15,12 +16,14 @@ import (
 // worker holds the buffers one worker goroutine reuses between batches, so
 // steady-state delivery allocates little.
 type worker struct {
-	p        *Pipeline
-	norm     Normalizer
-	buf      []byte
-	spans    []span
-	docs     []sink.Doc
-	retry    [2][]sink.Doc
+	p     *Pipeline
+	norm  Normalizer
+	buf   []byte
+	spans []span
+	docs  []sink.Doc
+	// retry holds, per sink, two buffers that alternate as the pending
+	// documents of successive retries.
+	retry    [][2][]sink.Doc
 	dead     []deadletter.Entry
 	extra    []normalize.Field
 	boxes    originBoxes
@@ -135,10 +138,8 @@ func (w *worker) deliver(ctx context.Context, b *Batch) error {
 		}
 	}
 	if len(w.docs) > 0 {
-		for i, s := range p.opts.Sinks {
-			if err := w.writeSink(ctx, i, s); err != nil {
-				return err
-			}
+		if err := w.writeSinks(ctx); err != nil {
+			return err
 		}
 	}
 	if !lastEnqueued.IsZero() {
@@ -163,6 +164,30 @@ func (w *worker) deadLetter(msg *Message, now time.Time, stage, reason string, r
 	})
 }
 
+// writeSinks writes w.docs to every sink, concurrently when there are
+// several, so that a slow or failing forwarder does not add its latency to
+// the others'. The documents are shared read-only.
+func (w *worker) writeSinks(ctx context.Context) error {
+	sinks := w.p.opts.Sinks
+	if len(w.retry) != len(sinks) {
+		w.retry = make([][2][]sink.Doc, len(sinks))
+	}
+	if len(sinks) == 1 {
+		return w.writeSink(ctx, 0, sinks[0])
+	}
+	errs := make([]error, len(sinks))
+	var wg sync.WaitGroup
+	for i, s := range sinks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = w.writeSink(ctx, i, s)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // writeSink writes w.docs to sink i, then retries only the documents the
 // sink reported as failed, with exponential backoff, until all are
 // accepted or ctx ends.
@@ -184,13 +209,13 @@ func (w *worker) writeSink(ctx context.Context, i int, s sink.Sink) error {
 		}
 		m.SinkErrors.WithLabelValues(s.Name()).Inc()
 		p.opts.Logger.Warn("sink write failed; retrying", "sink", s.Name(), "failed", len(failed), "of", len(pending), "backoff", backoff, "err", err)
-		next := w.retry[flip][:0]
+		next := w.retry[i][flip][:0]
 		for _, f := range failed {
 			if f >= 0 && f < len(pending) {
 				next = append(next, pending[f])
 			}
 		}
-		w.retry[flip] = next
+		w.retry[i][flip] = next
 		pending = next
 		if err := sleep(ctx, jitter(backoff)); err != nil {
 			return err

@@ -325,3 +325,29 @@ func TestBatchLen(t *testing.T) {
 		}
 	}
 }
+
+// Two sinks: one fails part of its documents for a while. Every document
+// reaches both, each sink gets each document once the retries settle, and
+// batches are acknowledged only then.
+func TestTwoSinks(t *testing.T) {
+	ok := &memSink{}
+	flaky := &memSink{failures: 20, fail: func(d string) bool { return strings.Contains(d, `"a":2`) }}
+	src := &sliceSource{name: "s", bodies: []string{`{"a":1}` + "\n" + `{"a":2}`, `{"a":3}`}}
+	p := New(testOptions([]sink.Sink{ok, flaky}, &memDead{}))
+	if err := p.Run(context.Background(), []Source{src}); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*memSink{"ok": ok, "flaky": flaky} {
+		if got := len(s.snapshot()); got != 3 {
+			t.Errorf("%s sink has %d documents, want 3: %v", name, got, s.snapshot())
+		}
+	}
+	if flaky.writes <= 2 {
+		t.Errorf("flaky sink written %d times: the failure was not retried", flaky.writes)
+	}
+	for i, err := range src.acks {
+		if err != nil {
+			t.Errorf("ack %d: %v", i, err)
+		}
+	}
+}

@@ -21,7 +21,8 @@ import (
 // Doc is one normalized ECS document.
 type Doc struct {
 	// JSON is the document, one JSON object without a trailing newline.
-	// It is valid only during the Write call: copy it to keep it.
+	// It is valid only during the Write call: copy it to keep it, and do
+	// not modify it (other sinks read the same bytes at the same time).
 	JSON []byte
 	// Dataset is event.dataset ("device_process_events", ...), for
 	// routing to tables or indices.
