@@ -126,7 +126,9 @@ func (w *worker) deliver(ctx context.Context, b *Batch) error {
 		m.RecordsNormalized.WithLabelValues(src, ds).Add(float64(n))
 	}
 	for _, s := range w.spans {
-		w.docs = append(w.docs, sink.Doc{JSON: w.buf[s.start:s.end], Dataset: s.meta.Dataset, Timestamp: s.meta.Timestamp})
+		// Capacity capped: a sink appending to a document must not write
+		// over the next one.
+		w.docs = append(w.docs, sink.Doc{JSON: w.buf[s.start:s.end:s.end], Dataset: s.meta.Dataset, Timestamp: s.meta.Timestamp})
 	}
 
 	if len(w.dead) > 0 {
