@@ -17,6 +17,7 @@ import (
 	"github.com/defender-intake/defender-intake/internal/alertapi"
 	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 	"github.com/defender-intake/defender-intake/internal/detect/detectsink"
+	"github.com/defender-intake/defender-intake/internal/web"
 )
 
 // buildBinary builds the real defender-intake binary into a test dir.
@@ -184,6 +185,8 @@ sinks:
 	var log strings.Builder
 	cmd := exec.CommandContext(ctx, bin, "run", "--config", filepath.Join(dir, "config.yaml"))
 	cmd.Stdout, cmd.Stderr = &log, &log
+	const token = "alerts-test-token"
+	cmd.Env = append(os.Environ(), web.TokenEnv+"="+token)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +198,9 @@ sinks:
 		t.Helper()
 		var r alertapi.Response
 		for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
-			resp, err := http.Get("http://" + server + "/api/alerts" + query)
+			req, _ := http.NewRequest(http.MethodGet, "http://"+server+"/api/alerts"+query, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
 			if err == nil {
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
@@ -267,8 +272,14 @@ sinks:
 			t.Errorf("GET /api/alerts%s = %v, want %v", tc.query, got, tc.want)
 		}
 	}
-	if resp, err := http.Get("http://" + server + "/api/alerts?limit=0"); err != nil || resp.StatusCode != 400 {
+	req, _ := http.NewRequest(http.MethodGet, "http://"+server+"/api/alerts?limit=0", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 400 {
 		t.Errorf("limit=0: %v %v, want 400", resp, err)
+	}
+	// The alerts are behind the API token, like the Events page.
+	if resp, err := http.Get("http://" + server + "/api/alerts"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("without the token: %v %v, want 401", resp, err)
 	}
 	// The sink's counters are on the service's /metrics.
 	resp, err := http.Get("http://" + server + "/metrics")
