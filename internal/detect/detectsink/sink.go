@@ -170,6 +170,11 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 	var unreadable, failed, skipped int
 	var firstErr error
 	for _, d := range docs {
+		// Known table without rules: not even parsed.
+		if c, ok := s.categories[d.Dataset]; ok && c != "" && s.w.Skip(c) {
+			skipped++
+			continue
+		}
 		v, err := s.parse.ParseBytes(d.JSON)
 		var raw []byte
 		if err == nil {
