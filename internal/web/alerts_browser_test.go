@@ -56,14 +56,14 @@ func procRecord(host, cmdline string, t time.Time) []byte {
 // alertFixture normalizes records with the real normalizer and hands the
 // same documents to a real store and a real detection sink, as `run` does
 // with a store sink and a detection sink. It returns the store, the alert
-// file and the alerts in it.
-func alertFixture(t *testing.T) (*store.Store, string, []alerts.Alert) {
+// file and the alerts in it. Alerts keep at most maxIDs event ids.
+func alertFixture(t *testing.T, maxIDs int) (*store.Store, string, []alerts.Alert) {
 	t.Helper()
 	base := time.Date(2026, 11, 20, 10, 0, 0, 123456700, time.UTC)
 	var recs [][]byte
 	for i := range 4 {
 		recs = append(recs, procRecord("ws1", "cmd /c whoami /all", base.Add(time.Duration(i)*5*time.Minute)))
-		recs = append(recs, procRecord("ws1", "cmd /c dir", base.Add(time.Duration(i)*5*time.Minute+time.Second)))
+		recs = append(recs, procRecord("ws1", "cmd /c dir", base.Add(time.Duration(i)*5*time.Minute+30*time.Second)))
 	}
 	for i := range 3 {
 		recs = append(recs, procRecord("srv1", "net user admin /domain", base.Add(20*time.Minute+time.Duration(i)*time.Minute)))
@@ -108,6 +108,7 @@ func alertFixture(t *testing.T) (*store.Store, string, []alerts.Alert) {
 	cfg := *detectsink.DefaultConfig()
 	cfg.Rules.Dirs = []string{ruleDir}
 	cfg.Rules.NoBuiltin = true
+	cfg.Alerts.MaxEventIDs = maxIDs
 	cfg.File = filepath.Join(dir, "alerts.ndjson")
 	ds, err := detectsink.Open("detect", cfg, sink.Env{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -164,7 +165,7 @@ func newChromium(t *testing.T) context.Context {
 
 func TestAlertsViewInChromium(t *testing.T) {
 	ctx := newChromium(t)
-	st, alertFile, as := alertFixture(t)
+	st, alertFile, as := alertFixture(t, 100)
 	byKey := map[string]alerts.Alert{}
 	high := 0
 	for _, a := range as {
@@ -225,6 +226,9 @@ func TestAlertsViewInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll("events of the alert", `!document.querySelector("#events-view").hidden && document.querySelector("#loading").hidden && document.querySelector("#count").textContent.startsWith("4 ")`)
+	if v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#q").value + " " + new URLSearchParams(location.search).get("ids")`)); err != nil || v != `host.name:"ws1" `+strings.Join(whoami.EventIDs, ",") {
+		t.Errorf("query and ids of the events view: %q (%v)", v, err)
+	}
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#results tbody tr")].map((r) => r.textContent)`))
 	if err != nil {
 		t.Fatal(err)
@@ -261,6 +265,42 @@ func TestAlertsViewInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll("no alerts on this server", `!document.querySelector("#alerts-error").hidden && document.querySelector("#alerts-error").textContent.includes("--alerts FILE")`)
+
+	// An alert that kept fewer ids than it counts says so and offers all
+	// the events of its host in its time range.
+	st2, alertFile2, as2 := alertFixture(t, 2)
+	var partial alerts.Alert
+	for _, a := range as2 {
+		if a.Host == "ws1" {
+			partial = a
+		}
+	}
+	if partial.Count != 4 || len(partial.EventIDs) != 2 {
+		t.Fatalf("with max_event_ids 2 the ws1 alert is %+v", partial)
+	}
+	srv2 := httptest.NewServer(New(Options{Store: st2, Alerts: alertapi.Handler([]string{alertFile2}, slog.New(slog.DiscardHandler))}))
+	defer srv2.Close()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv2.URL+"/?view=alerts&host=ws1")); err != nil {
+		t.Fatal(err)
+	}
+	poll("alerts of ws1", rows+` === 1 && document.querySelector("#a-host").value === "ws1"`)
+	if err := chromedp.Do(ctx, chromedp.Click(css(`#alerts tbody tr[data-id="`+partial.ID+`"]`))); err != nil {
+		t.Fatal(err)
+	}
+	poll("the two recorded events", `document.querySelector("#loading").hidden && document.querySelectorAll("#results tbody tr").length === 2 && document.querySelector("#count").textContent.startsWith("2 ")`)
+	scope, err = chromedp.Run(ctx, chromedp.Text(css(`#alert-scope`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(scope, "it counts 4 matches and keeps the ids of the first 2") || !strings.Contains(scope, "All events of ws1 in this time range") {
+		t.Errorf("banner of a partial alert says %q", scope)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(css(`#alert-scope-host`))); err != nil {
+		t.Fatal(err)
+	}
+	// In the alert's range (first to last whoami, 10:00 to 10:15, +-1 s):
+	// 4 whoami and the 3 dir events 30 s after the first three of them.
+	poll("all events of the host", `document.querySelector("#alert-scope").hidden && document.querySelector("#loading").hidden && document.querySelector("#count").textContent.startsWith("7 ") && !new URLSearchParams(location.search).has("ids")`)
 }
 
 func saveShot(t *testing.T, name string, png []byte) {

@@ -64,6 +64,7 @@ function clearScope(q) {
 // openAlertEvents shows the events of alert a: exactly the events whose ids
 // the alert recorded (ids= matches them by the hash of the raw record),
 // within the alert's first and last seen times, widened by a second.
+// Without ids (none recorded) the host and time range are all there is.
 function openAlertEvents(a) {
   state.view = "events";
   state.q = "";
@@ -71,7 +72,11 @@ function openAlertEvents(a) {
   state.alert = a.title || a.rule_title || a.rule_id;
   state.alertCount = a.count || 0;
   state.alertHost = a.host || "";
-  if (!state.ids.length && a.host) state.q = "host.name:" + quote(a.host);
+  // The alert's host (taken from host.name) is a typed column: as the
+  // query it leaves only that host's raw records to hash, about 10 to 30
+  // times faster (BenchmarkAlertEvents). Alerts grouped on a Defender alert
+  // id can span hosts: those rely on the ids and the time range alone.
+  if (a.host && !a.group_key) state.q = "host.name:" + quote(a.host);
   state.range = "custom";
   state.from = new Date(parseTime(a.first_seen) - 1000).toISOString();
   state.to = new Date(parseTime(a.last_seen) + 1000).toISOString();
