@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -57,6 +58,20 @@ func runCmd(args []string, _ io.Reader, _, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
+	// Components that log through the default logger follow log.level and
+	// log.format too.
+	slog.SetDefault(log)
+	// SIGHUP reloads what supports it (detection rules); components listen
+	// for it themselves. Catching it here as well keeps a SIGHUP that comes
+	// before they are open from killing the process (Go's default).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			log.Debug("SIGHUP received")
+		}
+	}()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	finished := make(chan struct{})
