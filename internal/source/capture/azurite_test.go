@@ -3,10 +3,6 @@ package capture
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,51 +14,8 @@ import (
 	"github.com/defender-intake/defender-intake/internal/testenv"
 )
 
-// devAccountKey is Azurite's documented development key: public, not a
-// secret.
-const devAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-// azurite returns a connection string to an Azurite blob service: the
-// one CI starts on 127.0.0.1:10000 (.ci/setup.d/20-azurite.sh), else one
-// started for this test.
-func azurite(t *testing.T) string {
-	t.Helper()
-	cs := func(addr string) string {
-		return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;BlobEndpoint=http://%s/devstoreaccount1;", devAccountKey, addr)
-	}
-	answers := func(addr string) bool {
-		c := http.Client{Timeout: time.Second}
-		resp, err := c.Get("http://" + addr + "/devstoreaccount1?comp=list")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return true
-	}
-	if answers("127.0.0.1:10000") {
-		return cs("127.0.0.1:10000")
-	}
-	bin := testenv.LookPath(t, "azurite-blob", "npm install -g azurite")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_, port, _ := net.SplitHostPort(addr)
-	ln.Close()
-	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", port, "--location", t.TempDir(), "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry")
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for start := time.Now(); !answers(addr); time.Sleep(100 * time.Millisecond) {
-		if time.Since(start) > 30*time.Second {
-			t.Fatal("azurite did not answer within 30s")
-		}
-	}
-	return cs(addr)
-}
+// azurite returns a connection string to an Azurite blob service.
+func azurite(t *testing.T) string { return testenv.Azurite(t) }
 
 func TestBlobContainer(t *testing.T) {
 	cs := azurite(t)
