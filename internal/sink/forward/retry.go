@@ -25,21 +25,34 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("HTTP %d: %s", e.Code, e.Body)
 }
 
-// Permanent reports whether err says the request itself is refused, so
-// sending it again cannot succeed: a 4xx other than 408 (timeout), 429
-// (slow down) and 401, 403, 404, 407 (a wrong key or URL, which affects
-// every record alike and is fixed in the config: those documents wait
-// rather than being dead-lettered wholesale).
+// Permanent reports whether err says the request is refused for good, so
+// sending it again cannot succeed: a 4xx other than 408 (timeout) and 429
+// (slow down). The documents are dead-lettered with the target's answer.
 func Permanent(err error) bool {
 	var se *StatusError
 	if !errors.As(err, &se) {
 		return false
 	}
 	switch se.Code {
-	case 401, 403, 404, 407, 408, 429:
+	case 408, 429:
 		return false
 	}
 	return se.Code >= 400 && se.Code < 500
+}
+
+// refusesRequest reports a refusal of the request as a whole (credentials,
+// permissions, URL, proxy) rather than of some of its documents: sending
+// halves of it again cannot single out a bad document.
+func refusesRequest(err error) bool {
+	var se *StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case 401, 403, 404, 407:
+		return true
+	}
+	return false
 }
 
 // Retrier sends a request again after a retryable failure, with
@@ -143,7 +156,8 @@ func RetryAfter(v string, now time.Time) time.Duration {
 // Narrow sends the documents idx with send. When the target refuses them
 // for good (Permanent), it sends each half again, so that only documents
 // refused on their own reach reject (the dead-letter file) and one bad
-// record does not take its whole batch with it. It returns an error only
+// record does not take its whole batch with it; a refusal of the request
+// itself (a wrong key or URL) sends them all to reject at once. It returns an error only
 // for what must be retried later.
 func Narrow(idx []int, send func(idx []int) error, reject func(i int, err error) error) error {
 	err := send(idx)
@@ -152,6 +166,14 @@ func Narrow(idx []int, send func(idx []int) error, reject func(i int, err error)
 	}
 	if len(idx) == 1 {
 		return reject(idx[0], err)
+	}
+	if refusesRequest(err) {
+		// A wrong key or URL: every document gets the same answer.
+		var errs []error
+		for _, i := range idx {
+			errs = append(errs, reject(i, err))
+		}
+		return errors.Join(errs...)
 	}
 	half := len(idx) / 2
 	return errors.Join(Narrow(idx[:half], send, reject), Narrow(idx[half:], send, reject))
