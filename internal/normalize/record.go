@@ -326,12 +326,6 @@ func (r *record) setProps(m propMap) {
 	}
 }
 
-// isIP is the reference's is_ipaddress filter.
-func isIP(v any) bool {
-	s, ok := v.(string)
-	return ok && validIP(s)
-}
-
 // basename and dirname follow Windows path rules when the path holds a
 // backslash or a drive letter, POSIX rules otherwise.
 func basename(s string) string {
