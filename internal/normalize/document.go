@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +29,8 @@ type document struct {
 	gen       uint32
 	written   []writtenString // long strings already escaped into the output
 	recent    [256]recentPath // field ids by the address of their path text
+	marks     []uint64        // inRankOrder's bitmap, all zero between calls
+	order     []*field        // inRankOrder's result
 }
 
 // recentPath remembers the field of a path string by the address of its
@@ -275,6 +278,32 @@ func (d *document) str(path string) (string, bool) {
 	return s.str, s.str != ""
 }
 
+// inRankOrder returns the present fields in sorted path order: their ranks
+// are marked in a bitmap (a few words for all known fields), which is then
+// read in order; cheaper than sorting a few dozen fields per document.
+func (d *document) inRankOrder() []*field {
+	words := (len(d.byRank) + 63) / 64
+	if cap(d.marks) < words {
+		d.marks = make([]uint64, words)
+	}
+	marks := d.marks[:words]
+	for _, id := range d.present {
+		r := d.rank[id]
+		marks[r/64] |= 1 << (r % 64)
+	}
+	order := d.order[:0]
+	for w, bitsSet := range marks {
+		for bitsSet != 0 {
+			b := bits.TrailingZeros64(bitsSet)
+			bitsSet &= bitsSet - 1
+			order = append(order, d.byRank[w*64+b])
+		}
+		marks[w] = 0
+	}
+	d.order = order
+	return order
+}
+
 // appendStringOnce writes s as a JSON string, copying the escaped form of
 // the same string (same bytes in memory) if it was written already.
 func (d *document) appendStringOnce(dst []byte, s string) []byte {
@@ -296,22 +325,15 @@ func (d *document) appendStringOnce(dst []byte, s string) []byte {
 // prefix are adjacent in sorted order, so one pass opens and closes the
 // nested objects.
 func (d *document) appendJSON(dst []byte) []byte {
-	// Sort the present fields by rank (insertion sort: a few dozen ints).
 	d.written = d.written[:0]
-	order, rank := d.present, d.rank
-	for i := 1; i < len(order); i++ {
-		for j := i; j > 0 && rank[order[j]] < rank[order[j-1]]; j-- {
-			order[j], order[j-1] = order[j-1], order[j]
-		}
-	}
+	order := d.inRankOrder()
 	var openBuf [8]int32
 	var firstBuf [9]bool
 	open := openBuf[:0]   // numbers of the objects currently open
 	first := firstBuf[:1] // per open object: no member written yet
 	first[0] = true
 	dst = append(dst, '{')
-	for _, id := range order {
-		f := d.byID[id]
+	for _, f := range order {
 		segs := f.segs
 		common := 0
 		for common < len(open) && common < len(segs)-1 && open[common] == f.prefixes[common] {
@@ -337,7 +359,7 @@ func (d *document) appendJSON(dst []byte) []byte {
 		}
 		first[len(first)-1] = false
 		dst = append(dst, f.keys[len(segs)-1]...)
-		if s := &d.slots[id]; s.typ == slotStr && len(s.str) >= 16 {
+		if s := &d.slots[f.id]; s.typ == slotStr && len(s.str) >= 16 {
 			dst = d.appendStringOnce(dst, s.str)
 		} else {
 			dst = s.appendJSON(dst)
