@@ -119,18 +119,28 @@ func (n *Normalizer) prepare(root *fastjson.Value) *record {
 		})
 	}
 	if additionalFieldsTables[r.table] {
-		if f := r.p(pAdditionalFields); lengthOver(f, 0) {
+		if s, ok := r.text(pAdditionalFields); ok {
+			if s != "" {
+				r.fields = parseJSONValue(&n.stageParsers[0], s)
+			}
+		} else if f := r.p(pAdditionalFields); lengthOver(f, 0) {
 			r.fields = parseJSONValue(&n.stageParsers[0], f)
 		}
 	}
 	if r.table == "DeviceInfo" {
-		r.users = parseJSONValue(&n.stageParsers[1], r.p(pLoggedOnUsers))
+		if s, ok := r.text(pLoggedOnUsers); ok {
+			r.users = parseJSONValue(&n.stageParsers[1], s)
+		} else {
+			r.users = parseJSONValue(&n.stageParsers[1], r.p(pLoggedOnUsers))
+		}
 	}
 	if data := attr(r.p(pRawEventData), "Data"); data != undef && data != nil {
 		r.rawData = parseJSONValue(&n.stageParsers[2], data)
 	}
-	if auth := r.p(pAuthenticationDetails); auth != undef && auth != nil {
-		r.authData = parseJSONValue(&n.stageParsers[3], auth)
+	if s, ok := r.text(pAuthenticationDetails); ok {
+		r.authData = parseJSONValue(&n.stageParsers[3], s)
+	} else if r.has(pAuthenticationDetails) {
+		r.authData = parseJSONValue(&n.stageParsers[3], r.p(pAuthenticationDetails))
 	}
 	return r
 }
@@ -201,19 +211,28 @@ func fromJSONText(v any) any {
 
 // timestamp is the properties' Timestamp, else the record's time, else now.
 func (n *Normalizer) timestamp(r *record) time.Time {
-	for _, v := range []any{r.p(pTimestamp), r.top("time")} {
-		switch x := v.(type) {
-		case string:
-			if t, ok := parseTime(x); ok {
-				return t
-			}
-		case int64:
-			return epoch(float64(x))
-		case float64:
-			return epoch(x)
-		}
+	if t, ok := timeOf(r.props.get(pTimestamp)); ok {
+		return t
+	}
+	if t, ok := timeOf(r.root.Get("time")); ok {
+		return t
 	}
 	return n.opts.Now().UTC()
+}
+
+// timeOf reads a time written as text or as a number of seconds (or
+// milliseconds) since the epoch.
+func timeOf(v *fastjson.Value) (time.Time, bool) {
+	if v == nil {
+		return time.Time{}, false
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		return parseTime(b2s(v.GetStringBytes()))
+	case fastjson.TypeNumber:
+		return epoch(v.GetFloat64()), true
+	}
+	return time.Time{}, false
 }
 
 // snakeCase turns a table name into a dataset name: "BehaviorInfo" ->

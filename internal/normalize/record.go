@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 )
@@ -228,6 +229,24 @@ func (r *record) text(id propID) (string, bool) {
 func (r *record) has(id propID) bool {
 	v := r.props.get(id)
 	return v != nil && v.Type() != fastjson.TypeNull
+}
+
+// length is Jinja's `length` of a property, without converting it (ok is
+// false where Python raises: numbers, booleans, None).
+func (r *record) length(id propID) (int, bool) {
+	v := r.props.get(id)
+	if v == nil {
+		return 0, true // undefined has length 0
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		return utf8.RuneCount(v.GetStringBytes()), true
+	case fastjson.TypeArray:
+		return len(v.GetArray()), true
+	case fastjson.TypeObject:
+		return v.GetObject().Len(), true
+	}
+	return 0, false
 }
 
 // truthyProp is Python truthiness of a property, without converting it.

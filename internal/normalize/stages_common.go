@@ -2,6 +2,8 @@ package normalize
 
 import (
 	"strings"
+
+	"github.com/valyala/fastjson"
 )
 
 // Properties copied as they are to action.properties.*.
@@ -63,9 +65,11 @@ func (r *record) commonFields() {
 	r.copy("action.properties.AccountUPN", pAccountUpn)
 	r.setProps(remoteSessionProps)
 	// Only an AdditionalFields that is already an object has these keys.
-	addl := r.p(pAdditionalFields)
-	r.set("action.properties.SourceComputerId", attr(addl, "SourceComputerId"))
-	r.set("action.properties.SourceComputerObjectGuid", attr(addl, "SourceComputerObjectGuid"))
+	if v := r.props.get(pAdditionalFields); v != nil && v.Type() == fastjson.TypeObject {
+		addl := r.p(pAdditionalFields)
+		r.set("action.properties.SourceComputerId", attr(addl, "SourceComputerId"))
+		r.set("action.properties.SourceComputerObjectGuid", attr(addl, "SourceComputerObjectGuid"))
+	}
 	r.copy("microsoft.defender.activity.objects", pActivityObjects)
 	r.copy("microsoft.defender.activity.type", pActivityType)
 	r.copy("microsoft.defender.alert.id", pAlertId)
@@ -89,15 +93,9 @@ func (r *record) commonFields() {
 		}
 	}
 	r.remoteURL()
-	if v := r.p(pRecipientEmailAddress); !isNone(v) && v != undef {
-		r.setText("email.to.address", `["`+str(v)+`"]`)
-	}
-	if v := r.p(pSenderFromAddress); !isNone(v) && v != undef {
-		r.setText("email.from.address", `["`+str(v)+`"]`)
-	}
-	if v := r.p(pRegistryValueData); !isNone(v) && v != undef {
-		r.setText("registry.data.strings", `["`+str(v)+`"]`)
-	}
+	r.setOneItemList("email.to.address", pRecipientEmailAddress)
+	r.setOneItemList("email.from.address", pSenderFromAddress)
+	r.setOneItemList("registry.data.strings", pRegistryValueData)
 	if v := r.p(pAppGuardContainerId); truthy(v) {
 		r.set("container.id", v)
 		r.setValue("container.runtime", "Application Guard")
@@ -116,15 +114,17 @@ func (r *record) commonFields() {
 // remoteURL: a RemoteUrl that looks like a URL is url.original (with the
 // first "uri=" removed), anything else is a domain.
 func (r *record) remoteURL() {
-	v := r.p(pRemoteUrl)
-	s, isStr := v.(string)
-	if isStr && (strings.HasPrefix(s, "http") || strings.HasPrefix(s, "uri")) {
-		before, after, _ := strings.Cut(s, "uri=")
-		r.setText("url.original", before+after)
+	if s, ok := r.text(pRemoteUrl); ok {
+		if strings.HasPrefix(s, "http") || strings.HasPrefix(s, "uri") {
+			before, after, _ := strings.Cut(s, "uri=")
+			r.setText("url.original", before+after)
+			return
+		}
+		r.copy("url.domain", pRemoteUrl)
 		return
 	}
-	if !isNone(v) && v != undef {
-		r.set("url.domain", v)
+	if r.has(pRemoteUrl) {
+		r.set("url.domain", r.p(pRemoteUrl))
 	}
 }
 
@@ -157,6 +157,24 @@ func (r *record) operationProperties() {
 	}
 	b.WriteByte('}')
 	r.setText("microsoft.defender.operation.properties", b.String())
+}
+
+// setOneItemList is the reference's `path: '["{{prop}}"]'` when the
+// property is present: the text is evaluated as a one-item list literal.
+// Text with no quote, backslash or line break gives the list of itself,
+// without building and parsing the literal.
+func (r *record) setOneItemList(path string, id propID) {
+	if s, ok := r.text(id); ok {
+		if !strings.ContainsAny(s, "\"\\\r\n") {
+			r.setValue(path, []any{s})
+			return
+		}
+		r.setText(path, `["`+s+`"]`)
+		return
+	}
+	if r.has(id) {
+		r.setText(path, `["`+str(r.p(id))+`"]`)
+	}
 }
 
 // processFields maps the initiating process of every table but
@@ -193,7 +211,7 @@ func (r *record) initiatingProcessProps() {
 // setArgs sets path to the words of a command line after the first, split
 // on single spaces as the reference does, when there are any.
 func (r *record) setArgs(path string, prop propID) {
-	cl, ok := r.p(prop).(string)
+	cl, ok := r.text(prop)
 	if !ok || cl == "" {
 		return
 	}

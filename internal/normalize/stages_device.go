@@ -48,16 +48,15 @@ func (r *record) deviceProcessEvents() {
 	// account SID (Windows and macOS), a unique process id (Windows).
 	if r.fields != undef {
 		posix := attr(r.fields, "InitiatingProcessPosixSessionId")
-		sid := r.p(pAccountSid)
 		if !isNone(posix) {
-			if sid == undef || sid == nil {
+			if !r.has(pAccountSid) {
 				r.setValue("host.os.type", "linux")
-			} else if n, ok := length(sid); ok && n > 1 {
+			} else if n, ok := r.length(pAccountSid); ok && n > 1 {
 				r.setValue("host.os.type", "macos")
 			}
 		}
 	}
-	if n, ok := length(r.p(pInitiatingProcessUniqueId)); ok && n > 1 {
+	if n, ok := r.length(pInitiatingProcessUniqueId); ok && n > 1 {
 		r.setValue("host.os.type", "windows")
 	}
 
