@@ -17,16 +17,8 @@ import (
 )
 
 func init() {
-	sink.Register("elasticsearch", sink.Factory{
-		NewSection: func() sink.Section { return DefaultConfig() },
-		Open: func(name string, s sink.Section) (sink.Sink, error) {
-			c := *s.(*Config)
-			snk, err := Open(context.Background(), name, c)
-			if err != nil {
-				return nil, err
-			}
-			return c.Wrap(snk)
-		},
+	forward.Register("elasticsearch", DefaultConfig, func(name string, c Config) (sink.Sink, error) {
+		return Open(context.Background(), name, c)
 	})
 }
 

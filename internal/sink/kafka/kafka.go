@@ -22,16 +22,8 @@ import (
 )
 
 func init() {
-	sink.Register("kafka", sink.Factory{
-		NewSection: func() sink.Section { return DefaultConfig() },
-		Open: func(name string, s sink.Section) (sink.Sink, error) {
-			c := *s.(*Config)
-			snk, err := Open(name, c)
-			if err != nil {
-				return nil, err
-			}
-			return c.Wrap(snk)
-		},
+	forward.Register("kafka", DefaultConfig, func(name string, c Config) (sink.Sink, error) {
+		return Open(name, c)
 	})
 }
 

@@ -67,16 +67,8 @@ func (c *Config) Validate() error {
 }
 
 func init() {
-	sink.Register("sekoia", sink.Factory{
-		NewSection: func() sink.Section { return DefaultConfig() },
-		Open: func(name string, s sink.Section) (sink.Sink, error) {
-			c := *s.(*Config)
-			snk, err := Open(name, c)
-			if err != nil {
-				return nil, err
-			}
-			return c.Wrap(snk)
-		},
+	forward.Register("sekoia", DefaultConfig, func(name string, c Config) (sink.Sink, error) {
+		return Open(name, c)
 	})
 }
 

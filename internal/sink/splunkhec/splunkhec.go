@@ -80,16 +80,8 @@ func (c *Config) Validate() error {
 }
 
 func init() {
-	sink.Register("splunk_hec", sink.Factory{
-		NewSection: func() sink.Section { return DefaultConfig() },
-		Open: func(name string, s sink.Section) (sink.Sink, error) {
-			c := *s.(*Config)
-			snk, err := Open(name, c)
-			if err != nil {
-				return nil, err
-			}
-			return c.Wrap(snk)
-		},
+	forward.Register("splunk_hec", DefaultConfig, func(name string, c Config) (sink.Sink, error) {
+		return Open(name, c)
 	})
 }
 
