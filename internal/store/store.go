@@ -163,6 +163,7 @@ func (s *Store) init(ctx context.Context) error {
 	stmts := []string{
 		createTableSQL(),
 		`CREATE TABLE IF NOT EXISTS fields (name VARCHAR PRIMARY KEY, type VARCHAR NOT NULL)`,
+		createAlertsTableSQL, // alerts.go
 	}
 	for _, q := range stmts {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {

@@ -1,0 +1,244 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/detect/alerts"
+)
+
+// createAlertsTableSQL is the alerts table: one row per alert with its
+// current state. The typed columns are what the Alerts view filters and
+// sorts on; `alert` is the alert as the detection sink made it (JSON), so
+// reading returns exactly what was written (nanosecond times included)
+// whatever fields alerts gain later.
+const createAlertsTableSQL = `CREATE TABLE IF NOT EXISTS alerts (
+  id VARCHAR PRIMARY KEY,
+  rule_id VARCHAR NOT NULL,
+  rule_title VARCHAR NOT NULL,
+  title VARCHAR NOT NULL,
+  level VARCHAR NOT NULL,
+  author VARCHAR NOT NULL,
+  tags VARCHAR[] NOT NULL,
+  host VARCHAR NOT NULL,
+  user_name VARCHAR NOT NULL,
+  service VARCHAR NOT NULL,
+  group_key VARCHAR NOT NULL,
+  first_seen TIMESTAMP NOT NULL,
+  last_seen TIMESTAMP NOT NULL,
+  count BIGINT NOT NULL,
+  event_ids VARCHAR[] NOT NULL,
+  alert VARCHAR NOT NULL
+)`
+
+// alertColumns are the columns an upsert writes, in argument order.
+const alertColumns = "id, rule_id, rule_title, title, level, author, tags, host, user_name, service, group_key, first_seen, last_seen, count, event_ids, alert"
+
+// upsertAlertSQL replaces an alert's row with its new state. importAlertSQL
+// does the same only when the new state is not older than the stored one
+// (fewer matches, or last seen earlier): an imported alert file must not
+// roll back what detection has written since.
+var (
+	upsertAlertSQL = "INSERT INTO alerts (" + alertColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET " + setExcluded()
+	importAlertSQL = upsertAlertSQL + " WHERE excluded.count >= alerts.count AND excluded.last_seen >= alerts.last_seen"
+)
+
+func setExcluded() string {
+	cols := strings.Split(alertColumns, ", ")[1:] // all but the key
+	for i, c := range cols {
+		cols[i] = c + " = excluded." + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// PutAlerts stores the current state of each alert (an upsert by id) in
+// one transaction. It returns nil only once the transaction is committed:
+// DuckDB writes and fsyncs its write-ahead log at commit, so the alerts
+// survive a crash from then on (the detection sink acknowledges a batch
+// only after this). Each id must appear once per call.
+func (s *Store) PutAlerts(ctx context.Context, as []alerts.Alert) error {
+	return s.putAlerts(ctx, as, upsertAlertSQL)
+}
+
+// ImportAlerts is PutAlerts for alerts read from elsewhere (an alert file
+// of an earlier version): an alert the store already holds in a newer
+// state (more matches, or seen later) is left as it is.
+func (s *Store) ImportAlerts(ctx context.Context, as []alerts.Alert) error {
+	return s.putAlerts(ctx, as, importAlertSQL)
+}
+
+func (s *Store) putAlerts(ctx context.Context, as []alerts.Alert, q string) error {
+	if len(as) == 0 {
+		return nil
+	}
+	// A pool connection, not the event loader's: an alert commit does not
+	// wait behind a large load of events, and the tables never conflict.
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: alerts: begin: %w", err)
+	}
+	defer tx.Rollback() // no-op after Commit
+	stmt, err := tx.PrepareContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("store: alerts: prepare: %w", err)
+	}
+	defer stmt.Close()
+	for _, a := range as {
+		doc, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("store: alert %s: encode: %w", a.ID, err)
+		}
+		tags, ids := a.Tags, a.EventIDs
+		if tags == nil {
+			tags = []string{}
+		}
+		if ids == nil {
+			ids = []string{}
+		}
+		_, err = stmt.ExecContext(ctx, a.ID, a.RuleID, a.RuleTitle, a.Title, a.Level, a.Author, tags,
+			a.Host, a.User, a.Service, a.GroupKey, a.FirstSeen.UTC(), a.LastSeen.UTC(), int64(a.Count), ids, string(doc))
+		if err != nil {
+			return fmt.Errorf("store: alert %s: upsert: %w", a.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: alerts: commit: %w", err)
+	}
+	return nil
+}
+
+// AlertFilter selects alerts; every set field must hold (AND).
+type AlertFilter struct {
+	// Rule is a rule id, or a case-insensitive part of the rule title or
+	// of the alert title.
+	Rule string
+	// Levels are Sigma levels (informational ... critical), any of them.
+	Levels []string
+	// Host is a host name, compared case-insensitively.
+	Host string
+	// From and To select the alerts active in [From, To): last seen at or
+	// after From, first seen before To. A zero time leaves that end open.
+	From, To time.Time
+	// Limit caps the alerts returned (Total still counts every match);
+	// 0 returns them all.
+	Limit int
+}
+
+// AlertPage is the answer to Alerts.
+type AlertPage struct {
+	// Alerts are the matching alerts, newest (last seen) first, then by id.
+	Alerts []alerts.Alert
+	// Total counts every matching alert, beyond Limit.
+	Total int
+}
+
+// where renders the filter as a parameterized WHERE clause.
+func (f AlertFilter) where() (string, []any) {
+	conds := []string{"TRUE"}
+	var args []any
+	if f.Rule != "" {
+		conds = append(conds, "(rule_id = ? OR contains(lower(rule_title), ?) OR contains(lower(title), ?))")
+		r := strings.ToLower(f.Rule)
+		args = append(args, f.Rule, r, r)
+	}
+	if len(f.Levels) > 0 {
+		conds = append(conds, "level IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Levels)), ", ")+")")
+		for _, l := range f.Levels {
+			args = append(args, strings.ToLower(l))
+		}
+	}
+	if f.Host != "" {
+		conds = append(conds, "lower(host) = ?")
+		args = append(args, strings.ToLower(f.Host))
+	}
+	if !f.From.IsZero() {
+		conds = append(conds, "last_seen >= ?")
+		args = append(args, f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		conds = append(conds, "first_seen < ?")
+		args = append(args, f.To.UTC())
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// Alerts returns the alerts f selects, newest (last seen) first.
+func (s *Store) Alerts(ctx context.Context, f AlertFilter) (AlertPage, error) {
+	if f.Limit < 0 {
+		return AlertPage{}, errors.New("store: alerts: negative limit")
+	}
+	where, args := f.where()
+	q := "SELECT alert, count(*) OVER () FROM alerts WHERE " + where + " ORDER BY last_seen DESC, id"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	page := AlertPage{Alerts: []alerts.Alert{}}
+	err := s.scanAlerts(ctx, q, args, func(a alerts.Alert, total int) {
+		page.Alerts = append(page.Alerts, a)
+		page.Total = total
+	})
+	if err != nil {
+		return AlertPage{}, err
+	}
+	// No row means no match (Limit >= 1 returns one when any matches):
+	// Total stays 0.
+	return page, nil
+}
+
+// RecentAlerts returns the alerts last seen within window of the newest
+// alert's last sighting: those a new match can still join, for the
+// detection sink to reopen after a restart.
+func (s *Store) RecentAlerts(ctx context.Context, window time.Duration) ([]alerts.Alert, error) {
+	q := "SELECT alert, 0 FROM alerts WHERE last_seen >= (SELECT max(last_seen) FROM alerts) - to_microseconds(?) ORDER BY last_seen, id"
+	var out []alerts.Alert
+	err := s.scanAlerts(ctx, q, []any{window.Microseconds()}, func(a alerts.Alert, _ int) { out = append(out, a) })
+	return out, err
+}
+
+func (s *Store) scanAlerts(ctx context.Context, q string, args []any, each func(alerts.Alert, int)) error {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("store: alerts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var doc string
+		var total int64
+		if err := rows.Scan(&doc, &total); err != nil {
+			return fmt.Errorf("store: alerts: %w", err)
+		}
+		var a alerts.Alert
+		if err := json.Unmarshal([]byte(doc), &a); err != nil {
+			return fmt.Errorf("store: alerts: stored alert is not valid JSON: %w", err)
+		}
+		each(a, int(total))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: alerts: %w", err)
+	}
+	return nil
+}
+
+// RetainAlerts deletes the alerts last seen before now minus MaxAge, the
+// events' retention age: an alert goes with the last of its events. Alerts
+// are small next to events, so max_bytes does not count them. It returns
+// the number of alerts deleted.
+func (s *Store) RetainAlerts(ctx context.Context, now time.Time) (int64, error) {
+	if s.cfg.MaxAge <= 0 {
+		return 0, nil
+	}
+	res, err := s.db.ExecContext(ctx, "DELETE FROM alerts WHERE last_seen < ?", now.Add(-s.cfg.MaxAge).UTC())
+	if err != nil {
+		return 0, fmt.Errorf("store: alert retention: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if n > 0 {
+		s.log.Info("store: retention deleted alerts", "alerts", n)
+	}
+	return n, nil
+}
