@@ -49,7 +49,7 @@ func TestAlertsQuery(t *testing.T) {
 	defender.Title, defender.Service, defender.GroupKey, defender.Host = "Suspicious PowerShell", "Microsoft Defender for Endpoint", "da555", ""
 	defender.Tags, defender.EventIDs = nil, nil
 	all := []alerts.Alert{
-		testAlert("a", "rule-1", "Whoami discovery", "medium", "ws1", 0, 3),             // last seen 09:02
+		testAlert("a", "rule-1", "Whoami discovery", "medium", "ws1", 0, 3),            // last seen 09:02
 		testAlert("b", "rule-2", "Net user on a server", "high", "SRV1", time.Hour, 2), // 10:01
 		testAlert("c", "rule-2", "Net user on a server", "high", "srv2", 2*time.Hour, 1),
 		defender, // 12:00
