@@ -43,12 +43,16 @@ func (c *Config) Validate() error { return c.storeConfig().Validate() }
 func init() {
 	sink.Register("store", sink.Factory{
 		NewSection: func() sink.Section { return DefaultConfig() },
-		Open: func(name string, s sink.Section) (sink.Sink, error) {
-			st, err := store.Open(context.Background(), s.(*Config).storeConfig(), slog.Default())
+		OpenEnv: func(name string, s sink.Section, env sink.Env) (sink.Sink, error) {
+			log := env.Logger
+			if log == nil {
+				log = slog.Default()
+			}
+			st, err := Acquire(context.Background(), s.(*Config).storeConfig(), log)
 			if err != nil {
 				return nil, err
 			}
-			return New(name, st), nil
+			return &Sink{name: name, st: st}, nil
 		},
 	})
 }
@@ -61,19 +65,13 @@ func init() {
 // {"event":{"dataset":"store.invalid_document"},"message":RAW} rather than
 // failed, because the pipeline would retry it forever: nothing is lost and
 // the feed never stalls.
+//
+// The store is shared with the other users of its directory in the
+// process (see Acquire), which also runs its retention.
 type Sink struct {
-	name   string
-	st     *store.Store
-	docs   []store.Doc
-	cancel context.CancelFunc
-}
-
-// New wraps an open store; the sink owns it from then on and runs its
-// retention every minute.
-func New(name string, st *store.Store) *Sink {
-	ctx, cancel := context.WithCancel(context.Background())
-	go st.RunRetention(ctx, time.Minute)
-	return &Sink{name: name, st: st, cancel: cancel}
+	name string
+	st   *store.Store
+	docs []store.Doc
 }
 
 // Store returns the underlying store, for serving the Events page from the
@@ -111,7 +109,4 @@ func Wrap(raw []byte) []byte {
 }
 
 // Close implements sink.Sink.
-func (s *Sink) Close() error {
-	s.cancel()
-	return s.st.Close()
-}
+func (s *Sink) Close() error { return Release(s.st) }

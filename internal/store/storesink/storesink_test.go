@@ -22,7 +22,7 @@ func TestRegisteredAndWrites(t *testing.T) {
 	if err := sec.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	sk, err := f.Open("events", sec)
+	sk, err := f.OpenSink("events", sec, sink.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}
