@@ -195,3 +195,40 @@ func TestAppendString(t *testing.T) {
 		}
 	}
 }
+
+// The word-at-a-time writer must find every byte that needs escaping
+// wherever it sits in a word, alone or beside others: every pair of
+// special bytes at every pair of places of strings up to 19 bytes long.
+func TestAppendStringEveryPlace(t *testing.T) {
+	specials := []byte{'"', '\\', '\n', '\r', '\t', 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xff, ' ', '~'}
+	check := func(in string) {
+		got := appendString(nil, in)
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil || back != validEachByte(in) {
+			t.Fatalf("%q -> %s (%v)", in, got, err)
+		}
+	}
+	for n := 0; n < 20; n++ {
+		for i := 0; i < n; i++ {
+			for _, a := range specials {
+				for j := i; j < n; j++ {
+					for _, b := range specials {
+						s := []byte(strings.Repeat("a", n))
+						s[i], s[j] = a, b
+						check(string(s))
+					}
+				}
+			}
+		}
+	}
+}
+
+// validEachByte replaces each byte of invalid UTF-8 with U+FFFD, as
+// encoding/json does.
+func validEachByte(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(r) // ranging yields U+FFFD for each invalid byte
+	}
+	return b.String()
+}

@@ -36,14 +36,15 @@ type record struct {
 // The converted value is kept: some properties (RawEventData, command
 // lines) are read several times per record.
 func (r *record) p(id propID) any {
-	s := &r.props.slots[id]
-	if s.gen != r.props.gen {
+	x := r.props
+	if x.slots[id].gen != x.gen {
 		return undef
 	}
-	if !s.converted {
-		s.value, s.converted = fromJSON(s.v), true
+	c := &x.converted[id]
+	if c.gen != x.gen {
+		c.gen, c.value = x.gen, fromJSON(x.slots[id].v)
 	}
-	return s.value
+	return c.value
 }
 
 // propID numbers a property name the mapping reads.
@@ -69,20 +70,33 @@ func propName(name string) propID {
 
 // propIndex holds one record's properties by number. Slots carry the
 // number of the record they belong to, so that the index is reused from
-// record to record without being cleared.
+// record to record without being cleared. The mapping probes every
+// property it knows for each record, most of them absent, so the slots are
+// kept small (16 bytes) and the rarely needed converted values apart.
 type propIndex struct {
-	slots []propSlot
-	gen   uint64
+	slots     []propSlot
+	converted []convertedProp
+	gen       uint64
 }
 
 type propSlot struct {
-	gen       uint64
-	v         *fastjson.Value
-	converted bool
-	value     any // fromJSON(v), once converted
+	gen uint64
+	v   *fastjson.Value
 }
 
-func newPropIndex() *propIndex { return &propIndex{slots: make([]propSlot, len(propNamesByID))} }
+// convertedProp is fromJSON of a property, kept once made for the record
+// of number gen.
+type convertedProp struct {
+	gen   uint64
+	value any
+}
+
+func newPropIndex() *propIndex {
+	return &propIndex{
+		slots:     make([]propSlot, len(propNamesByID)),
+		converted: make([]convertedProp, len(propNamesByID)),
+	}
+}
 
 // next starts a new record.
 func (x *propIndex) next() { x.gen++ }
@@ -97,7 +111,7 @@ func (x *propIndex) add(name []byte, v *fastjson.Value) {
 
 // get returns the property, or nil when the record has none of that name.
 func (x *propIndex) get(id propID) *fastjson.Value {
-	if s := x.slots[id]; s.gen == x.gen {
+	if s := &x.slots[id]; s.gen == x.gen {
 		return s.v
 	}
 	return nil
