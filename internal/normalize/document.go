@@ -27,10 +27,10 @@ type document struct {
 	slots     []slot  // by field id
 	present   []int32 // ids of the fields set in this document, unsorted
 	gen       uint32
-	written   []writtenString // long strings already escaped into the output
-	recent    [256]recentPath // field ids by the address of their path text
-	marks     []uint64        // inRankOrder's bitmap, all zero between calls
-	order     []*field        // inRankOrder's result
+	written   []writtenString  // long strings already escaped into the output
+	recent    [1024]recentPath // field ids by the address of their path text
+	marks     []uint64         // inRankOrder's bitmap, all zero between calls
+	order     []*field         // inRankOrder's result
 }
 
 // recentPath remembers the field of a path string by the address of its
@@ -163,7 +163,7 @@ func (d *document) field(path string) *field {
 // fieldID finds the id of a registered path.
 func (d *document) fieldID(path string) (int32, bool) {
 	p := unsafe.StringData(path)
-	e := &d.recent[(uintptr(unsafe.Pointer(p))>>3)&255]
+	e := &d.recent[(uint64(uintptr(unsafe.Pointer(p)))*0x9E3779B97F4A7C15)>>54]
 	if unsafe.StringData(e.path) == p && len(e.path) == len(path) && p != nil {
 		return e.id, true
 	}

@@ -117,11 +117,6 @@ func (x *propIndex) get(id propID) *fastjson.Value {
 	return nil
 }
 
-// top returns a key of the record itself (beside properties).
-func (r *record) top(name string) any {
-	return fromJSON(r.root.Get(name))
-}
-
 // set is the reference's `set` of a single-expression template: the
 // value, made native (text holding a literal becomes that literal), is
 // converted to the field's type and stored. An empty or unfit value leaves
@@ -179,8 +174,13 @@ func props(names ...string) propMap {
 // copy is set(path, r.p(id)) without the Python value model on the
 // common path: text that cannot be a literal goes to a keyword field as it
 // is, an integer to an integer field, with no allocation.
-func (r *record) copy(path string, id propID) {
-	v := r.props.get(id)
+func (r *record) copy(path string, id propID) { r.copyValue(path, r.props.get(id)) }
+
+// copyTop is copy for a key of the record itself (beside properties).
+func (r *record) copyTop(path, key string) { r.copyValue(path, r.root.Get(key)) }
+
+// copyValue is set(path, fromJSON(v)) done as copy describes.
+func (r *record) copyValue(path string, v *fastjson.Value) {
 	if v == nil {
 		return
 	}
@@ -216,13 +216,25 @@ func (r *record) copy(path string, id propID) {
 		if len(b) == 0 || len(b) == 1 && b[0] == '$' {
 			return
 		}
-		if !mayBeLiteral(b[0]) {
-			f := r.doc.field(path)
-			if f.kind == kKeyword {
-				r.doc.putString(f, b2s(b))
-				return
-			}
+		s := b2s(b)
+		if nv, changed := nativeText(s); changed {
+			r.store(path, nv)
+			return
 		}
+		// The text stays text: stored unboxed in the field types most
+		// text goes to (store would convert it to the same).
+		switch f := r.doc.field(path); f.kind {
+		case kKeyword:
+			r.doc.putString(f, s)
+			return
+		case kDate:
+			if t, ok := parseTime(s); ok {
+				r.doc.putTime(f, t)
+			}
+			return
+		}
+		r.store(path, s)
+		return
 	}
 	r.set(path, fromJSON(v))
 }
@@ -264,8 +276,10 @@ func (r *record) length(id propID) (int, bool) {
 }
 
 // truthyProp is Python truthiness of a property, without converting it.
-func (r *record) truthyProp(id propID) bool {
-	v := r.props.get(id)
+func (r *record) truthyProp(id propID) bool { return truthyValue(r.props.get(id)) }
+
+// truthyValue is Python truthiness of a parsed value (false when nil).
+func truthyValue(v *fastjson.Value) bool {
 	if v == nil {
 		return false
 	}
@@ -296,8 +310,8 @@ func (r *record) copyOr(path string, a, b propID) {
 // copyOrTop is set(path, record.key or properties.id): a few keys may
 // sit beside the properties in some exports.
 func (r *record) copyOrTop(path, key string, id propID) {
-	if v := r.root.Get(key); v != nil && truthy(fromJSON(v)) {
-		r.set(path, fromJSON(v))
+	if v := r.root.Get(key); truthyValue(v) {
+		r.copyValue(path, v)
 		return
 	}
 	r.copy(path, id)

@@ -24,7 +24,7 @@ var sourceIPProps = []propID{pLocalIP, pIPAddress, pRequestSourceIP, pPublicIP,
 func (r *record) commonFields() {
 	r.setConst("event.type", isInfo)
 	r.copyOr("event.action", pAction, pDeliveryAction)
-	r.set("action.name", r.top("operationName"))
+	r.copyTop("action.name", "operationName")
 	r.copy("agent.version", pClientVersion)
 	r.copy("agent.id", pDeviceId)
 	r.copyOr("destination.port", pRemotePort, pDestinationPort)
