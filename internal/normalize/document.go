@@ -31,6 +31,7 @@ type document struct {
 	recent    [1024]recentPath // field ids by the address of their path text
 	marks     []uint64         // inRankOrder's bitmap, all zero between calls
 	order     []*field         // inRankOrder's result
+	lists     []string         // backing of the text lists of this document
 }
 
 // recentPath remembers the field of a path string by the address of its
@@ -75,6 +76,7 @@ type slot struct {
 	str   string
 	n     int64
 	t     time.Time
+	strs  []string
 	value any
 }
 
@@ -85,6 +87,7 @@ const (
 	slotStr
 	slotInt
 	slotTime
+	slotStrs
 )
 
 // get returns the slot's value as an interface.
@@ -96,6 +99,8 @@ func (s *slot) get() any {
 		return s.n
 	case slotTime:
 		return formatTime(s.t)
+	case slotStrs:
+		return s.strs
 	}
 	return s.value
 }
@@ -110,6 +115,15 @@ func (s *slot) appendJSON(dst []byte) []byte {
 		dst = append(dst, '"')
 		dst = appendTime(dst, s.t)
 		return append(dst, '"')
+	case slotStrs:
+		dst = append(dst, '[')
+		for i, it := range s.strs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, it)
+		}
+		return append(dst, ']')
 	}
 	return appendValue(dst, s.value)
 }
@@ -178,8 +192,10 @@ func (d *document) reset() {
 	// Drop the values so they can be collected; the slots' generation
 	// already hides them.
 	for _, id := range d.present {
-		d.slots[id].value, d.slots[id].str = nil, ""
+		d.slots[id].value, d.slots[id].str, d.slots[id].strs = nil, "", nil
 	}
+	clear(d.lists)
+	d.lists = d.lists[:0]
 	d.present = d.present[:0]
 	d.gen++
 }
@@ -220,10 +236,20 @@ func (d *document) putField(f *field, v any) {
 	}
 }
 
+// putText is put for text, without boxing it.
+func (d *document) putText(path, v string) { d.putString(d.field(path), v) }
+
 // putString stores text without boxing it.
 func (d *document) putString(f *field, v string) {
 	s := d.use(f)
 	s.typ, s.str, s.value = slotStr, v, nil
+}
+
+// putStrings stores a list of text without boxing it; the list must stay
+// unchanged until the document is reset.
+func (d *document) putStrings(f *field, v []string) {
+	s := d.use(f)
+	s.typ, s.strs, s.value = slotStrs, v, nil
 }
 
 // putInt stores an integer without boxing it.

@@ -16,16 +16,16 @@ import (
 func (n *Normalizer) enrich(r *record) {
 	d := r.doc
 	if v, ok := d.str("action.outcome"); ok {
-		d.put("event.outcome", v)
+		d.putText("event.outcome", v)
 	}
 	for _, side := range [...]struct{ domain, ip, address string }{
 		{"source.domain", "source.ip", "source.address"},
 		{"destination.domain", "destination.ip", "destination.address"},
 	} {
 		if v, ok := d.str(side.domain); ok {
-			d.put(side.address, v)
+			d.putText(side.address, v)
 		} else if v, ok := d.str(side.ip); ok {
-			d.put(side.address, v)
+			d.putText(side.address, v)
 		}
 	}
 	// related.* are computed before URLs are taken apart: a domain found
@@ -51,18 +51,19 @@ func (n *Normalizer) enrich(r *record) {
 }
 
 // putList sets path to the distinct non-empty string values of fields.
+// The list is cut from the document's list backing, so it costs no
+// allocation once the backing has grown.
 func (d *document) putList(path string, fields ...string) {
-	var buf [8]string
-	out := buf[:0]
+	start := len(d.lists)
 	for _, f := range fields {
 		v, ok := d.str(f)
-		if !ok || slices.Contains(out, v) {
+		if !ok || slices.Contains(d.lists[start:], v) {
 			continue
 		}
-		out = append(out, v)
+		d.lists = append(d.lists, v)
 	}
-	if len(out) > 0 {
-		d.put(path, slices.Clone(out))
+	if end := len(d.lists); end > start {
+		d.putStrings(d.field(path), d.lists[start:end:end])
 	}
 }
 
@@ -85,32 +86,32 @@ func splitURL(d *document, raw string) {
 		return
 	}
 	scheme := strings.ToLower(u.Scheme)
-	d.put("url.full", raw)
-	d.put("url.scheme", scheme)
+	d.putText("url.full", raw)
+	d.putText("url.scheme", scheme)
 	if !d.has("url.domain") {
 		if h := u.Hostname(); h != "" {
-			d.put("url.domain", h)
+			d.putText("url.domain", h)
 		}
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.ParseInt(p, 10, 64); err == nil {
-			d.put("url.port", n)
+			d.putInt(d.field("url.port"), n)
 		}
 	} else if n, ok := defaultPorts[scheme]; ok {
-		d.put("url.port", n)
+		d.putInt(d.field("url.port"), n)
 	}
 	if u.EscapedPath() != "" {
-		d.put("url.path", u.EscapedPath())
+		d.putText("url.path", u.EscapedPath())
 	}
 	if u.RawQuery != "" {
-		d.put("url.query", u.RawQuery)
+		d.putText("url.query", u.RawQuery)
 	}
 	if u.Fragment != "" {
-		d.put("url.fragment", u.EscapedFragment())
+		d.putText("url.fragment", u.EscapedFragment())
 	}
 	if u.User != nil {
 		if name := u.User.Username(); name != "" {
-			d.put("url.username", name)
+			d.putText("url.username", name)
 		}
 	}
 }
@@ -148,10 +149,10 @@ func (n *Normalizer) splitDomain(d *document, prefix, domain string) {
 		return
 	}
 	names := domainFieldNames[prefix]
-	d.put(names[0], p.registered)
-	d.put(names[1], p.suffix)
+	d.putText(names[0], p.registered)
+	d.putText(names[1], p.suffix)
 	if p.sub != "" {
-		d.put(names[2], p.sub)
+		d.putText(names[2], p.sub)
 	}
 }
 

@@ -43,7 +43,7 @@ func (c *uaCache) parse(d *document, ua string) {
 	}
 	put := func(path, v string) {
 		if v != "" {
-			d.put(path, v)
+			d.putText(path, v)
 		}
 	}
 	put("user_agent.name", res.name)
