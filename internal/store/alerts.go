@@ -38,14 +38,29 @@ const createAlertsTableSQL = `CREATE TABLE IF NOT EXISTS alerts (
 // alertColumns are the columns an upsert writes, in argument order.
 const alertColumns = "id, rule_id, rule_title, title, level, author, tags, host, user_name, service, group_key, first_seen, last_seen, count, event_ids, alert"
 
-// upsertAlertSQL replaces an alert's row with its new state. importAlertSQL
-// does the same only when the new state is not older than the stored one
-// (fewer matches, or last seen earlier): an imported alert file must not
-// roll back what detection has written since.
-var (
-	upsertAlertSQL = "INSERT INTO alerts (" + alertColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET " + setExcluded()
-	importAlertSQL = upsertAlertSQL + " WHERE excluded.count >= alerts.count AND excluded.last_seen >= alerts.last_seen"
-)
+// upsertAlertsSQL replaces the rows of n alerts with their new states in
+// one statement (row by row, DuckDB takes milliseconds per upsert).
+// importAlertsSQL does the same only when the new state is not older than
+// the stored one (fewer matches, or last seen earlier): an imported alert
+// file must not roll back what detection has written since.
+func upsertAlertsSQL(n int, onlyNewer bool) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO alerts (" + alertColumns + ") VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	b.WriteString(" ON CONFLICT (id) DO UPDATE SET " + setExcluded())
+	if onlyNewer {
+		b.WriteString(" WHERE excluded.count >= alerts.count AND excluded.last_seen >= alerts.last_seen")
+	}
+	return b.String()
+}
+
+// upsertChunk is the number of alerts per upsert statement.
+const upsertChunk = 256
 
 func setExcluded() string {
 	cols := strings.Split(alertColumns, ", ")[1:] // all but the key
@@ -61,17 +76,17 @@ func setExcluded() string {
 // survive a crash from then on (the detection sink acknowledges a batch
 // only after this). Each id must appear once per call.
 func (s *Store) PutAlerts(ctx context.Context, as []alerts.Alert) error {
-	return s.putAlerts(ctx, as, upsertAlertSQL)
+	return s.putAlerts(ctx, as, false)
 }
 
 // ImportAlerts is PutAlerts for alerts read from elsewhere (an alert file
 // of an earlier version): an alert the store already holds in a newer
 // state (more matches, or seen later) is left as it is.
 func (s *Store) ImportAlerts(ctx context.Context, as []alerts.Alert) error {
-	return s.putAlerts(ctx, as, importAlertSQL)
+	return s.putAlerts(ctx, as, true)
 }
 
-func (s *Store) putAlerts(ctx context.Context, as []alerts.Alert, q string) error {
+func (s *Store) putAlerts(ctx context.Context, as []alerts.Alert, onlyNewer bool) error {
 	if len(as) == 0 {
 		return nil
 	}
@@ -82,27 +97,28 @@ func (s *Store) putAlerts(ctx context.Context, as []alerts.Alert, q string) erro
 		return fmt.Errorf("store: alerts: begin: %w", err)
 	}
 	defer tx.Rollback() // no-op after Commit
-	stmt, err := tx.PrepareContext(ctx, q)
-	if err != nil {
-		return fmt.Errorf("store: alerts: prepare: %w", err)
-	}
-	defer stmt.Close()
-	for _, a := range as {
-		doc, err := json.Marshal(a)
-		if err != nil {
-			return fmt.Errorf("store: alert %s: encode: %w", a.ID, err)
+	args := make([]any, 0, 16*min(len(as), upsertChunk))
+	for len(as) > 0 {
+		chunk := as[:min(len(as), upsertChunk)]
+		as = as[len(chunk):]
+		args = args[:0]
+		for _, a := range chunk {
+			doc, err := json.Marshal(a)
+			if err != nil {
+				return fmt.Errorf("store: alert %s: encode: %w", a.ID, err)
+			}
+			tags, ids := a.Tags, a.EventIDs
+			if tags == nil {
+				tags = []string{}
+			}
+			if ids == nil {
+				ids = []string{}
+			}
+			args = append(args, a.ID, a.RuleID, a.RuleTitle, a.Title, a.Level, a.Author, tags,
+				a.Host, a.User, a.Service, a.GroupKey, a.FirstSeen.UTC(), a.LastSeen.UTC(), int64(a.Count), ids, string(doc))
 		}
-		tags, ids := a.Tags, a.EventIDs
-		if tags == nil {
-			tags = []string{}
-		}
-		if ids == nil {
-			ids = []string{}
-		}
-		_, err = stmt.ExecContext(ctx, a.ID, a.RuleID, a.RuleTitle, a.Title, a.Level, a.Author, tags,
-			a.Host, a.User, a.Service, a.GroupKey, a.FirstSeen.UTC(), a.LastSeen.UTC(), int64(a.Count), ids, string(doc))
-		if err != nil {
-			return fmt.Errorf("store: alert %s: upsert: %w", a.ID, err)
+		if _, err := tx.ExecContext(ctx, upsertAlertsSQL(len(chunk), onlyNewer), args...); err != nil {
+			return fmt.Errorf("store: upserting %d alerts: %w", len(chunk), err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -2,7 +2,6 @@ package detectsink
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,19 +23,18 @@ type Line struct {
 	Alert  alerts.Alert `json:"alert"`
 }
 
-// alertFile is the AlertSink behind the `file` key. Unlike
-// alerts.FileSink, which fsyncs every change, it collects the changes of
+// alertFile is the optional NDJSON copy of the alerts behind the `file`
+// key (an export or audit trail beside the store). Unlike
+// alerts.FileSink, which fsyncs every change, it is given the changes of
 // one batch of documents (an alert a noisy rule updates 5,000 times in a
-// batch is one line with its final state, not 5,000 lines) and Flush
-// writes and fsyncs them once, so that Sink.Write can acknowledge the
-// batch only when its alerts are on disk.
+// batch is one line with its final state, not 5,000 lines) and writes and
+// fsyncs them at once, so that Sink.Write can acknowledge the batch only
+// when its alerts are on disk.
 type alertFile struct {
-	path    string
-	f       *os.File
-	mu      sync.Mutex // WriteAlert runs under the detector's lock; Flush may not
-	pending []Line
-	index   map[string]int // alert id -> position in pending
-	buf     []byte
+	path string
+	f    *os.File
+	mu   sync.Mutex // appends and compaction
+	buf  []byte
 	// size is the file's size; past limit (0: never) and compactAt the
 	// file is compacted (see compact.go).
 	size, limit, compactAt int64
@@ -59,7 +57,7 @@ func openAlertFile(path string, compactLimit int64) (*alertFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("alert file %s: %w", path, err)
 	}
-	return &alertFile{path: path, f: f, index: map[string]int{}, size: st.Size(), limit: compactLimit}, nil
+	return &alertFile{path: path, f: f, size: st.Size(), limit: compactLimit}, nil
 }
 
 // endLine terminates a line torn by a crash during a write, so the next
@@ -80,72 +78,47 @@ func endLine(f *os.File) error {
 	return err
 }
 
-// WriteAlert implements alerts.AlertSink: it only records the change in
-// memory (never fails); Flush makes it durable.
-func (a *alertFile) WriteAlert(_ context.Context, al alerts.Alert, change alerts.Change) error {
+// appendLines appends lines and fsyncs the file; on nil they are durable.
+// On error the caller keeps them and calls again (a line written twice is
+// harmless: the file is a log of upserts).
+func (a *alertFile) appendLines(lines []Line) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// The detector reuses the alert's slices after we return: copy them,
-	// into the pending line's own slices when the alert is already there
-	// (a noisy rule updates the same alert for most documents).
-	if i, ok := a.index[al.ID]; ok {
-		// Keep "created" when the alert was created in this batch.
-		p := &a.pending[i].Alert
-		al.Tags = append(p.Tags[:0], al.Tags...)
-		al.EventIDs = append(p.EventIDs[:0], al.EventIDs...)
-		*p = al
+	if len(lines) == 0 {
 		return nil
 	}
-	al.Tags = slices.Clone(al.Tags)
-	al.EventIDs = slices.Clone(al.EventIDs)
-	a.index[al.ID] = len(a.pending)
-	a.pending = append(a.pending, Line{Change: change.String(), Alert: al})
-	return nil
-}
-
-// Flush appends the collected changes and fsyncs the file; on nil they are
-// durable. On error they stay pending for the next Flush (a line written
-// twice is harmless: the file is a log of upserts).
-func (a *alertFile) Flush() (int, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.pending) == 0 {
-		return 0, nil
-	}
 	a.buf = a.buf[:0]
-	for _, l := range a.pending {
+	for _, l := range lines {
 		b, err := json.Marshal(l)
 		if err != nil {
-			return 0, fmt.Errorf("alert file: encoding alert %s: %w", l.Alert.ID, err)
+			return fmt.Errorf("alert file: encoding alert %s: %w", l.Alert.ID, err)
 		}
 		a.buf = append(append(a.buf, b...), '\n')
 	}
 	if a.f == nil { // reopening after a compaction failed: try again
 		f, err := os.OpenFile(a.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
 		if err != nil {
-			return 0, fmt.Errorf("alert file: %w", err)
+			return fmt.Errorf("alert file: %w", err)
 		}
 		a.f = f
 	}
 	if _, err := a.f.Write(a.buf); err != nil {
-		return 0, fmt.Errorf("alert file %s: write: %w", a.path, err)
+		return fmt.Errorf("alert file %s: write: %w", a.path, err)
 	}
 	if err := a.f.Sync(); err != nil {
-		return 0, fmt.Errorf("alert file %s: fsync: %w", a.path, err)
+		return fmt.Errorf("alert file %s: fsync: %w", a.path, err)
 	}
 	a.size += int64(len(a.buf))
-	n := len(a.pending)
-	a.pending = a.pending[:0]
-	clear(a.index)
-	return n, nil
+	return nil
 }
 
 func (a *alertFile) Close() error {
-	_, err := a.Flush()
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.f == nil {
-		return err
+		return nil
 	}
-	return errors.Join(err, a.f.Close())
+	return a.f.Close()
 }
 
 // ReadAlerts returns the current state of every alert in the alert file

@@ -9,17 +9,30 @@ import (
 	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 	"github.com/defender-intake/defender-intake/internal/detect/detector"
 	"github.com/defender-intake/defender-intake/internal/sink"
+	"github.com/defender-intake/defender-intake/internal/store"
 )
 
 // Config is the `type: detection` sink section. Its keys are those of the
 // detector's configuration (rules, alerts, webhook, file: see
 // docs/detection.md), so the section and `rules test` share one meaning,
-// plus where the correlation windows are kept across restarts.
+// plus where alerts are stored and the correlation windows kept across
+// restarts.
 type Config struct {
 	detector.Config `yaml:",inline"`
+	// Store is the data directory of the embedded store the alerts are
+	// kept in (its `alerts` table): the store sink's `dir` when both are
+	// configured, so one database holds the events and their alerts.
+	// Default: the store's default directory.
+	Store string `yaml:"store"`
+	// File, optional here (the inlined detector key), also appends every
+	// alert change to an NDJSON file, fsynced with the store before a
+	// batch is acknowledged: an export or audit copy. An alert file of an
+	// earlier version, when the store holds no alert yet, is imported.
+	//
 	// StateFile keeps the open correlation windows across a restart
 	// (written at Close, read at start). Default: the alert file's path
-	// with ".state.json" appended.
+	// with ".state.json" appended, or without an alert file
+	// STORE/detection-NAME.state.json.
 	StateFile string `yaml:"state_file"`
 	// CompactMB rewrites the alert file with only the current state of
 	// each alert once it has grown to this size (and then again each time
@@ -28,16 +41,19 @@ type Config struct {
 }
 
 // DefaultConfig holds the defaults of the section: the detector's
-// defaults (built-in rules, default grouping, no webhook).
-func DefaultConfig() *Config { return &Config{Config: detector.Defaults(), CompactMB: 64} }
+// defaults (built-in rules, default grouping, no webhook), the store's
+// default directory, no alert file.
+func DefaultConfig() *Config {
+	return &Config{Config: detector.Defaults(), Store: store.DefaultConfig().Dir, CompactMB: 64}
+}
 
 // Validate implements sink.Section; it does not change c.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.File == "" {
-		// The alert file is what makes an acknowledged batch's alerts
-		// durable; a webhook alone is best effort.
-		errs = append(errs, errors.New("file: required (the NDJSON file alerts are written to)"))
+	if c.Store == "" {
+		// The store is what makes an acknowledged batch's alerts durable
+		// and readable (GET /api/alerts); a webhook alone is best effort.
+		errs = append(errs, errors.New("store: required (the data directory of the store alerts are kept in)"))
 	}
 	if err := c.Config.Validate(); err != nil {
 		errs = append(errs, err)
@@ -51,12 +67,16 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// statePath is where correlation windows are saved.
-func (c *Config) statePath() string {
-	if c.StateFile != "" {
+// statePath is where the correlation windows of the sink called name are
+// saved.
+func (c *Config) statePath(name string) string {
+	switch {
+	case c.StateFile != "":
 		return c.StateFile
+	case c.File != "":
+		return c.File + ".state.json"
 	}
-	return c.File + ".state.json"
+	return filepath.Join(c.Store, "detection-"+name+".state.json")
 }
 
 // restoreWindow is how far back (from the newest alert in the file) an

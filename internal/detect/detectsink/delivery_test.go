@@ -17,7 +17,9 @@ import (
 // The suite's records are process creations running `cmd /c whoami`, one
 // per host, so this rule makes one alert per record (alerts group by rule
 // and host), and an alert's count says how often its record was
-// evaluated: the alert file stands for the sink's "stored documents".
+// evaluated: the alert file (fsynced with the store before the batch is
+// acknowledged) stands for the sink's "stored documents", since the store
+// cannot be read while the service under test has it open.
 const suiteRule = `title: Whoami
 id: 3e0f1a2b-0000-4000-8000-00000000beef
 logsource: {product: windows, category: process_creation}
@@ -40,13 +42,13 @@ func TestDelivery(t *testing.T) {
 	deliverytest.RunSinkSuite(t, deliverytest.SinkHarness{
 		Entry: func(t *testing.T, dir string) map[string]any {
 			rules, file := suiteDirs(t, dir)
-			return map[string]any{"name": "under-test", "type": "detection", "file": file,
+			return map[string]any{"name": "under-test", "type": "detection", "file": file, "store": filepath.Join(dir, "store"),
 				"rules": map[string]any{"dirs": []string{rules}, "no_builtin": true}}
 		},
 		Open: func(t *testing.T, dir string) sink.Sink {
 			rules, file := suiteDirs(t, dir)
 			cfg := *detectsink.DefaultConfig()
-			cfg.Rules.Dirs, cfg.Rules.NoBuiltin, cfg.File = []string{rules}, true, file
+			cfg.Rules.Dirs, cfg.Rules.NoBuiltin, cfg.File, cfg.Store = []string{rules}, true, file, filepath.Join(dir, "store")
 			s, err := detectsink.Open("under-test", cfg, sink.Env{Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)

@@ -58,6 +58,7 @@ func testConfig(dir, ruleDir string) Config {
 	c.Rules.Dirs = []string{ruleDir}
 	c.Rules.NoBuiltin = true
 	c.File = filepath.Join(dir, "alerts", "alerts.ndjson")
+	c.Store = filepath.Join(dir, "store")
 	return c
 }
 

@@ -2,12 +2,13 @@
 // pipeline fans every normalized document out to it as to any other sink,
 // and it runs the document's raw Defender record (the document's
 // `message`) and the document itself through the Sigma rules, writing
-// grouped alerts to an NDJSON alert file (and a webhook when configured).
+// grouped alerts to the embedded store's `alerts` table (and an NDJSON
+// alert file and a webhook when configured).
 //
 // Detection never holds other sinks back: a document that cannot be
 // evaluated is logged and counted, never returned as failed. The only
-// error Write returns is the alert file failing, because acknowledging
-// the batch would then lose its alerts.
+// error Write returns is the alerts failing to be stored, because
+// acknowledging the batch would then lose them.
 package detectsink
 
 import (
@@ -26,16 +27,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fastjson"
 
+	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 	"github.com/defender-intake/defender-intake/internal/detect/detector"
 	"github.com/defender-intake/defender-intake/internal/sink"
+	"github.com/defender-intake/defender-intake/internal/store"
+	"github.com/defender-intake/defender-intake/internal/store/storesink"
 )
 
 // Sink evaluates documents against the detection rules.
 //
 // Acknowledgement: Write returns nil once the alerts the batch created or
-// updated are written to the alert file and fsynced. Documents are
-// evaluated at least once: a batch retried after a failed alert-file
-// write is not evaluated again (its matches are already counted and wait
+// updated are committed to the store (DuckDB fsyncs its write-ahead log
+// at commit) and, when `file` is set, written to the alert file and
+// fsynced. Documents are evaluated at least once: a batch retried after a
+// failed alert write is not evaluated again (its matches are already counted and wait
 // in memory for the next successful write), but a document the pipeline
 // delivers twice for another reason (a restart before the source's
 // checkpoint) counts twice in its alert.
@@ -45,7 +50,14 @@ type Sink struct {
 	log   *slog.Logger
 	det   *detector.Shared
 	w     *detector.Worker
-	file  *alertFile
+	// pending holds the alert changes not yet durable; file is the
+	// optional alert file (nil without `file`).
+	pending *pendingAlerts
+	file    *alertFile
+	// st is the store alerts go to, shared with the other users of its
+	// directory in the process; acquired at first use (see storeHandle).
+	stMu  sync.Mutex
+	st    *store.Store
 	parse fastjson.Parser
 	// categories maps event.dataset to the record category, learned from
 	// the first record of each dataset, so Skip can be asked without
@@ -64,9 +76,14 @@ type Sink struct {
 	m        sinkMetrics
 }
 
-// Open loads the rules, opens the alert file, reopens recent alerts from
-// it and the saved correlation windows, and starts listening for SIGHUP
-// (rule reload) until Close.
+// Open loads the rules, opens the alert file when configured, restores
+// the saved correlation windows, and starts listening for SIGHUP (rule
+// reload) until Close.
+//
+// The store is opened (or shared, see storesink.AcquireDir) at first use:
+// the first Write, or Store, which `run` calls once every sink is open.
+// So when a store sink of the same directory is configured, whatever the
+// order of the sinks, the store is opened with its retention settings.
 func Open(name string, cfg Config, env sink.Env) (*Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("detection sink %s: %w", name, err)
@@ -75,23 +92,29 @@ func Open(name string, cfg Config, env sink.Env) (*Sink, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	file, err := openAlertFile(cfg.File, int64(cfg.CompactMB)<<20)
-	if err != nil {
-		return nil, fmt.Errorf("detection sink %s: %w", name, err)
+	var file *alertFile
+	if cfg.File != "" {
+		var err error
+		if file, err = openAlertFile(cfg.File, int64(cfg.CompactMB)<<20); err != nil {
+			return nil, fmt.Errorf("detection sink %s: %w", name, err)
+		}
 	}
+	pending := &pendingAlerts{}
 	dcfg := cfg.Config
-	dcfg.File = "" // our own alert file writes once per batch
-	det, err := detector.New(dcfg, log, file)
+	dcfg.File = "" // alerts are written once per batch (flush)
+	det, err := detector.New(dcfg, log, pending)
 	if err != nil {
-		file.Close()
+		if file != nil {
+			file.Close()
+		}
 		return nil, fmt.Errorf("detection sink %s: %w", name, err)
 	}
 	s := &Sink{
-		name: name, cfg: cfg, log: log, det: det, w: det.NewWorker(), file: file,
+		name: name, cfg: cfg, log: log, det: det, w: det.NewWorker(), pending: pending, file: file,
 		categories: map[string]string{}, stopped: make(chan struct{}),
 		m: newSinkMetrics(env.Registerer, name),
 	}
-	s.restore()
+	s.restoreCorrelations()
 	s.sighup = make(chan os.Signal, 1)
 	signal.Notify(s.sighup, syscall.SIGHUP)
 	s.loopDone.Add(1)
@@ -99,36 +122,61 @@ func Open(name string, cfg Config, env sink.Env) (*Sink, error) {
 	return s, nil
 }
 
-// restore reopens the alerts that new matches can still join and the
-// correlation windows saved at the last Close. Failures are logged: the
-// service still runs, detection just starts fresh.
-func (s *Sink) restore() {
-	all, err := ReadAlerts(s.cfg.File, time.Time{})
+// Store returns the store the sink keeps its alerts in, opening it (or
+// sharing the process's open store of the directory) on first use, and
+// then reopening the alerts new matches can still join.
+func (s *Sink) Store(ctx context.Context) (*store.Store, error) {
+	s.stMu.Lock()
+	defer s.stMu.Unlock()
+	if s.st != nil {
+		return s.st, nil
+	}
+	st, err := storesink.AcquireDir(ctx, s.cfg.Store, s.log)
 	if err != nil {
-		s.log.Error("detection: not reopening alerts from the alert file", "err", err)
+		return nil, fmt.Errorf("detection sink %s: alert store %s: %w", s.name, s.cfg.Store, err)
 	}
-	var newest time.Time
-	for _, a := range all {
-		if a.LastSeen.After(newest) {
-			newest = a.LastSeen
+	s.st = st
+	s.restoreAlerts(ctx, st)
+	return st, nil
+}
+
+// restoreAlerts reopens the alerts that new matches can still join, after
+// importing the alert file when the store has no alert yet (the upgrade
+// from versions that kept alerts in the file only). Failures are logged:
+// the service still runs, detection just starts fresh.
+func (s *Sink) restoreAlerts(ctx context.Context, st *store.Store) {
+	if s.cfg.File != "" {
+		if page, err := st.Alerts(ctx, store.AlertFilter{Limit: 1}); err == nil && page.Total == 0 {
+			old, err := ReadAlerts(s.cfg.File, time.Time{})
+			if err == nil {
+				err = st.ImportAlerts(ctx, old)
+			}
+			if err != nil {
+				s.log.Error("detection: alert file not imported into the store", "file", s.cfg.File, "err", err)
+			} else if len(old) > 0 {
+				s.log.Info("detection: alert file imported into the store", "file", s.cfg.File, "alerts", len(old))
+			}
 		}
 	}
-	since := newest.Add(-restoreWindow(s.cfg.Alerts))
-	open := all[:0]
-	for _, a := range all {
-		if !a.LastSeen.Before(since) {
-			open = append(open, a)
-		}
+	open, err := st.RecentAlerts(ctx, restoreWindow(s.cfg.Alerts))
+	if err != nil {
+		s.log.Error("detection: not reopening alerts from the store", "err", err)
 	}
 	if len(open) > 0 {
 		s.det.Restore(open)
 	}
-	st, err := loadState(s.cfg.statePath())
+	s.log.Info("detection: alerts reopened", "alerts", len(open), "store", s.cfg.Store)
+}
+
+// restoreCorrelations reopens the correlation windows saved at the last
+// Close. Failures are logged: the windows start empty.
+func (s *Sink) restoreCorrelations() {
+	st, err := loadState(s.cfg.statePath(s.name))
 	if err != nil {
 		s.log.Error("detection: correlation windows not restored", "err", err)
 	}
 	n := s.det.RestoreCorrelations(st)
-	s.log.Info("detection: state restored", "alerts", len(open), "correlation_groups", n, "of_saved", len(st.Groups))
+	s.log.Info("detection: correlation windows restored", "groups", n, "of_saved", len(st.Groups))
 }
 
 func (s *Sink) reloadLoop() {
@@ -161,7 +209,11 @@ func (s *Sink) Name() string { return s.name }
 
 // Write implements sink.Sink (see the type's acknowledgement contract).
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
-	if _, err := s.file.Flush(); err != nil { // a previous batch's alerts
+	// The store first: alerts reopened from it before any match.
+	if _, err := s.Store(ctx); err != nil {
+		return err
+	}
+	if _, err := s.flush(ctx); err != nil { // a previous batch's alerts
 		return err
 	}
 	retried := s.unflushed
@@ -206,7 +258,7 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 		s.log.Warn("detection: documents not evaluated (delivered to the other sinks regardless)",
 			"unreadable", unreadable, "failed", failed, "first_err", firstErr)
 	}
-	n, err := s.file.Flush()
+	n, err := s.flush(ctx)
 	if err != nil {
 		if s.unflushed == nil || s.retryWrites == 0 {
 			s.unflushed = map[string]struct{}{}
@@ -223,7 +275,7 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 		}
 	}
 	s.m.alertLines.Add(float64(n))
-	if s.file.needsCompaction() {
+	if s.file != nil && s.file.needsCompaction() {
 		// The batch's alerts are durable already: a failed compaction is
 		// logged, and tried again once the file has doubled.
 		before := s.file.size
@@ -235,6 +287,36 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 		}
 	}
 	return nil
+}
+
+// flush makes the pending alert changes durable: one upsert transaction
+// in the store, then one append and fsync of the alert file when there is
+// one. On error they stay pending for the next flush (both writes are
+// upserts: doing one again is harmless). It returns the number of alerts
+// written.
+func (s *Sink) flush(ctx context.Context) (int, error) {
+	lines := s.pending.take()
+	if len(lines) == 0 {
+		return 0, nil
+	}
+	st, err := s.Store(ctx)
+	if err != nil {
+		return 0, err
+	}
+	as := make([]alerts.Alert, len(lines))
+	for i, l := range lines {
+		as[i] = l.Alert
+	}
+	if err := st.PutAlerts(ctx, as); err != nil {
+		return 0, fmt.Errorf("detection sink %s: %w", s.name, err)
+	}
+	if s.file != nil {
+		if err := s.file.appendLines(lines); err != nil {
+			return 0, fmt.Errorf("detection sink %s: %w", s.name, err)
+		}
+	}
+	s.pending.done(len(lines))
+	return len(lines), nil
 }
 
 func firstOf(first, err error) error {
@@ -277,18 +359,31 @@ func EventID(raw []byte) string {
 }
 
 // Close stops reloading, writes pending alerts, saves the correlation
-// windows and drains the webhook queue (up to 10 seconds).
+// windows, drains the webhook queue (up to 10 seconds) and releases the
+// store (closed when no other sink of the process uses it).
 func (s *Sink) Close() error {
 	signal.Stop(s.sighup)
 	close(s.stopped)
 	s.loopDone.Wait()
 	var errs []error
-	if err := saveState(s.cfg.statePath(), s.det.CorrelationState()); err != nil {
+	if err := saveState(s.cfg.statePath(s.name), s.det.CorrelationState()); err != nil {
 		errs = append(errs, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	errs = append(errs, s.det.Close(ctx), s.file.Close())
+	errs = append(errs, s.det.Close(ctx))
+	if _, err := s.flush(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if s.file != nil {
+		errs = append(errs, s.file.Close())
+	}
+	s.stMu.Lock()
+	if s.st != nil {
+		errs = append(errs, storesink.Release(s.st))
+		s.st = nil
+	}
+	s.stMu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("detection sink %s: close: %w", s.name, err)
 	}
@@ -308,7 +403,7 @@ func newSinkMetrics(reg prometheus.Registerer, name string) sinkMetrics {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "defender_intake", Name: "detection_rule_reloads_total",
 			Help: "Rule reloads (SIGHUP), by result (ok, failed: the previous rules stayed)."}, []string{"result"}),
 		alertLines: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "defender_intake", Name: "detection_alert_lines_total",
-			Help: "Alert states written to the alert file (one per alert created or updated in a batch)."}),
+			Help: "Alert states written to the store (and the alert file when set): one per alert created or updated in a batch."}),
 	}
 	if reg != nil {
 		reg = prometheus.WrapRegistererWith(prometheus.Labels{"sink": name}, reg)
@@ -321,5 +416,5 @@ func newSinkMetrics(reg prometheus.Registerer, name string) sinkMetrics {
 	return m
 }
 
-// AlertFile is the path of the alert file, for readers (GET /api/alerts).
+// AlertFile is the path of the optional alert file ("" without one).
 func (s *Sink) AlertFile() string { return s.cfg.File }
