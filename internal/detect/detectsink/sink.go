@@ -45,11 +45,11 @@ import (
 // delivers twice for another reason (a restart before the source's
 // checkpoint) counts twice in its alert.
 type Sink struct {
-	name  string
-	cfg   Config
-	log   *slog.Logger
-	det   *detector.Shared
-	w     *detector.Worker
+	name string
+	cfg  Config
+	log  *slog.Logger
+	det  *detector.Shared
+	w    *detector.Worker
 	// pending holds the alert changes not yet durable; file is the
 	// optional alert file (nil without `file`).
 	pending *pendingAlerts
