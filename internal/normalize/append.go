@@ -134,11 +134,13 @@ func (n *Normalizer) prepare(root *fastjson.Value) *record {
 			r.users = parseJSONValue(&n.stageParsers[1], r.p(pLoggedOnUsers))
 		}
 	}
-	if data := attr(r.p(pRawEventData), "Data"); data != undef && data != nil {
+	if data := r.propAttr(pRawEventData, "Data"); data != undef && data != nil {
 		r.rawData = parseJSONValue(&n.stageParsers[2], data)
 	}
 	if s, ok := r.text(pAuthenticationDetails); ok {
 		r.authData = parseJSONValue(&n.stageParsers[3], s)
+	} else if o, ok := r.objectProp(pAuthenticationDetails); ok {
+		r.authData = o
 	} else if r.has(pAuthenticationDetails) {
 		r.authData = parseJSONValue(&n.stageParsers[3], r.p(pAuthenticationDetails))
 	}

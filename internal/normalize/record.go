@@ -239,6 +239,25 @@ func (r *record) copyValue(path string, v *fastjson.Value) {
 	r.set(path, fromJSON(v))
 }
 
+// propAttr is attr(r.p(id), key) without converting the whole property
+// when it is an object (RawEventData is large and few of its keys are
+// read): only the value of the key is converted.
+func (r *record) propAttr(id propID, key string) any {
+	if v := r.props.get(id); v != nil && v.Type() == fastjson.TypeObject {
+		return lazyObject{v.GetObject()}.get(key)
+	}
+	return attr(r.p(id), key)
+}
+
+// objectProp returns a property that is a non-empty JSON object, to be
+// read with attr, without converting it.
+func (r *record) objectProp(id propID) (lazyObject, bool) {
+	if v := r.props.get(id); v != nil && v.Type() == fastjson.TypeObject && v.GetObject().Len() > 0 {
+		return lazyObject{v.GetObject()}, true
+	}
+	return lazyObject{}, false
+}
+
 // text returns a property when it is a string, without boxing it ("" and
 // false otherwise).
 func (r *record) text(id propID) (string, bool) {

@@ -19,11 +19,10 @@ func (r *record) cloudAppEvents() {
 	r.setValue("event.dataset", "cloud_app_events")
 	r.setConst("event.type", isInfo)
 	r.setProps(cloudAppEventsProps)
-	raw := r.p(pRawEventData)
-	r.set("microsoft.defender.investigation.id", attr(raw, "InvestigationId"))
-	r.set("microsoft.defender.investigation.name", attr(raw, "InvestigationName"))
-	r.set("microsoft.defender.investigation.type", attr(raw, "InvestigationType"))
-	r.set("microsoft.defender.investigation.status", attr(raw, "Status"))
+	r.set("microsoft.defender.investigation.id", r.propAttr(pRawEventData, "InvestigationId"))
+	r.set("microsoft.defender.investigation.name", r.propAttr(pRawEventData, "InvestigationName"))
+	r.set("microsoft.defender.investigation.type", r.propAttr(pRawEventData, "InvestigationType"))
+	r.set("microsoft.defender.investigation.status", r.propAttr(pRawEventData, "Status"))
 	r.emailAttachments()
 }
 

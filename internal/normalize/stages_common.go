@@ -133,7 +133,7 @@ func (r *record) remoteURL() {
 // The reference builds the object as text; when that text is not a valid
 // literal (a value with a quote, for example) the field is left out.
 func (r *record) operationProperties() {
-	ops := attr(r.p(pRawEventData), "OperationProperties")
+	ops := r.propAttr(pRawEventData, "OperationProperties")
 	if ops == undef || ops == nil {
 		return
 	}

@@ -1,5 +1,14 @@
 package normalize
 
+// emailAuthKeys are the AuthenticationDetails results kept, with their
+// fields.
+var emailAuthKeys = []struct{ key, path string }{
+	{"DKIM", "microsoft.defender.email_auth.DKIM"},
+	{"DMARC", "microsoft.defender.email_auth.DMARC"},
+	{"SPF", "microsoft.defender.email_auth.SPF"},
+	{"CompAuth", "microsoft.defender.email_auth.CompAuth"},
+}
+
 // Properties copied as they are to action.properties.*.
 var (
 	emailEventsProps               = props("SenderFromDomain", "EmailClusterId", "EmailDirection", "DeliveryAction", "ConfidenceLevel", "EmailAction", "AttachmentCount", "UrlCount", "EmailLanguage", "Connectors", "OrgLevelAction", "OrgLevelPolicy", "UserLevelAction", "UserLevelPolicy", "AuthenticationDetails")
@@ -26,8 +35,8 @@ func (r *record) emailEvents() {
 	r.copy("rule.id", pEmailActionPolicyGuid)
 	r.setProps(emailEventsProps)
 	if r.authData != undef {
-		for _, k := range []string{"DKIM", "DMARC", "SPF", "CompAuth"} {
-			r.set("microsoft.defender.email_auth."+k, attr(r.authData, k))
+		for _, k := range emailAuthKeys {
+			r.set(k.path, attr(r.authData, k.key))
 		}
 	}
 	if d, ok := r.p(pEmailDirection).(string); ok {
