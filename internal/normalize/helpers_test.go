@@ -232,3 +232,34 @@ func validEachByte(s string) string {
 	}
 	return b.String()
 }
+
+// The digit-by-digit writer agrees with the time package's layouts on
+// every kind of time: whole seconds, microseconds, offsets, years out of
+// the four-digit range.
+func TestAppendTimeMatchesLayout(t *testing.T) {
+	layout := func(tm time.Time) string {
+		tm = tm.UTC()
+		if tm.Nanosecond()/1000 == 0 {
+			return tm.Format("2006-01-02T15:04:05Z")
+		}
+		return tm.Format("2006-01-02T15:04:05.000000Z")
+	}
+	times := []time.Time{
+		time.Date(2023, 1, 4, 14, 15, 10, 468452200, time.UTC),
+		time.Date(2023, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 1000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-5, 6, 7, 8, 9, 10, 11000, time.UTC),
+		time.Date(2024, 2, 29, 1, 2, 3, 999, time.FixedZone("", -5*3600)),
+		time.Unix(0, 0),
+	}
+	for i := int64(0); i < 2000; i++ {
+		times = append(times, time.Unix(i*987654321, i*4567891%1e9))
+	}
+	for _, tm := range times {
+		if got, want := string(appendTime(nil, tm)), layout(tm); got != want {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}

@@ -126,8 +126,28 @@ func formatTime(t time.Time) string {
 
 func appendTime(dst []byte, t time.Time) []byte {
 	t = t.UTC()
-	if t.Nanosecond()/1000 == 0 {
-		return t.AppendFormat(dst, "2006-01-02T15:04:05Z")
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		// Years the fixed layout below cannot write.
+		if t.Nanosecond()/1000 == 0 {
+			return t.AppendFormat(dst, "2006-01-02T15:04:05Z")
+		}
+		return t.AppendFormat(dst, "2006-01-02T15:04:05.000000Z")
 	}
-	return t.AppendFormat(dst, "2006-01-02T15:04:05.000000Z")
+	hour, min, sec := t.Clock()
+	// Every timestamp of every document goes through here: written digit
+	// by digit rather than through the general layout interpreter.
+	dst = append(dst,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+min/10), byte('0'+min%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10))
+	if us := t.Nanosecond() / 1000; us != 0 {
+		dst = append(dst, '.',
+			byte('0'+us/100000), byte('0'+us/10000%10), byte('0'+us/1000%10),
+			byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10))
+	}
+	return append(dst, 'Z')
 }
