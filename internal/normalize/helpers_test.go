@@ -50,6 +50,13 @@ func TestNativeText(t *testing.T) {
 		{`[1 2]`, `[1 2]`},
 		{`["a\N{DASH}"]`, `["a\N{DASH}"]`},
 		{`-`, `-`},
+		{`0b101`, int64(5)},
+		{`0o17`, int64(15)},
+		{`0XfF`, int64(255)},
+		{`2E2`, 200.0},
+		{`5d41402abc4b2a76b9719d911017c592`, `5d41402abc4b2a76b9719d911017c592`},
+		{`3e5f`, `3e5f`},
+		{`12 # a comment`, int64(12)},
 	}
 	for _, tt := range tests {
 		got := native(tt.in)

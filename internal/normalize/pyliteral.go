@@ -70,9 +70,17 @@ func mayBeLiteral(c byte) bool {
 // a blank or comment after it) can hold, with at most one decimal point.
 func numberChars(s string) bool {
 	dots := 0
+	// Letters that are hex digits only belong to a number after a radix
+	// prefix (0x, 0b, 0o), or as an exponent: a hash such as "5d41402a..."
+	// is turned away here rather than by the parser.
+	radix := len(s) > 1 && s[0] == '0' && strings.IndexByte("xXbBoO", s[1]) >= 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+		case c >= '0' && c <= '9', c == 'e' || c == 'E':
+		case c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+			if !radix {
+				return false
+			}
 		case c == '_' || c == '+' || c == '-' || c == 'x' || c == 'X' || c == 'o' || c == 'O' || c == 'j' || c == 'J':
 		case c == '.':
 			dots++
