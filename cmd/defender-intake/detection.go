@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -8,41 +9,63 @@ import (
 	"github.com/defender-intake/defender-intake/internal/alertapi"
 	"github.com/defender-intake/defender-intake/internal/detect/detectsink"
 	"github.com/defender-intake/defender-intake/internal/sink"
+	"github.com/defender-intake/defender-intake/internal/store"
+	"github.com/defender-intake/defender-intake/internal/store/storesink"
 	"github.com/defender-intake/defender-intake/internal/web"
 )
 
-// The detection sink type (`type: detection` under sinks) and, when one is
-// configured, GET /api/alerts on the service's HTTP server.
+// The detection sink type (`type: detection` under sinks) and, when a
+// detection or store sink is configured, GET /api/alerts on the service's
+// HTTP server.
 func init() {
 	mountHTTP(mountAlerts)
 }
 
-// mountAlerts serves the alert files of the configured detection sinks on
-// GET /api/alerts, behind the same API token as the Events page (read from
-// the environment, as for serve), through the web package so the check
-// is the same code.
+// mountAlerts serves the alerts of the stores the configured detection
+// and store sinks use on GET /api/alerts, behind the same API token as the
+// Events page (read from the environment, as for serve), through the web
+// package so the check is the same code.
+//
+// It also opens the detection sinks' stores: mounts run once every sink is
+// open, so a detection sink shares the store a store sink of the same
+// directory opened with its retention, whatever their order in the file.
 func mountAlerts(mux *http.ServeMux, sinks map[string]sink.Sink) error {
 	var names []string
-	for name, s := range sinks {
-		if _, ok := s.(*detectsink.Sink); ok {
-			names = append(names, name)
-		}
-	}
-	if len(names) == 0 {
-		return nil
+	for name := range sinks {
+		names = append(names, name)
 	}
 	sort.Strings(names)
-	files := make([]string, len(names))
-	for i, n := range names {
-		files[i] = sinks[n].(*detectsink.Sink).AlertFile()
+	var stores []alertapi.Reader
+	seen := map[*store.Store]bool{}
+	for _, n := range names {
+		var st *store.Store
+		switch s := sinks[n].(type) {
+		case *detectsink.Sink:
+			var err error
+			if st, err = s.Store(context.Background()); err != nil {
+				return err
+			}
+		case *storesink.Sink:
+			st = s.Store()
+		default:
+			continue
+		}
+		if !seen[st] {
+			seen[st] = true
+			stores = append(stores, st)
+		}
+	}
+	if len(stores) == 0 {
+		return nil
 	}
 	token, err := web.DefaultConfig().LoadToken()
 	if err != nil {
 		return err
 	}
 	log := slog.Default()
-	// Only the alerts route of this handler is mounted: it has no store.
-	h := web.New(web.Options{Alerts: alertapi.Handler(files, log), Token: token, Logger: log})
+	// Only the alerts route of this handler is mounted: the Events page is
+	// mounted over the store sink (serve.go).
+	h := web.New(web.Options{Alerts: alertapi.Handler(log, stores...), Token: token, Logger: log})
 	mux.Handle(web.AlertsPattern, h)
 	return nil
 }

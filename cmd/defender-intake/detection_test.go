@@ -17,6 +17,8 @@ import (
 	"github.com/defender-intake/defender-intake/internal/alertapi"
 	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 	"github.com/defender-intake/defender-intake/internal/detect/detectsink"
+	"github.com/defender-intake/defender-intake/internal/store"
+	"github.com/defender-intake/defender-intake/internal/store/storesink"
 	"github.com/defender-intake/defender-intake/internal/web"
 )
 
@@ -70,6 +72,26 @@ func alertsByTitle(t *testing.T, path string) map[string]alerts.Alert {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return byTitle(as)
+}
+
+// storedAlerts is the alerts table of the store in dir (no process may
+// have it open): title@host -> alert.
+func storedAlerts(t *testing.T, dir string) map[string]alerts.Alert {
+	t.Helper()
+	st, err := storesink.AcquireDir(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer storesink.Release(st)
+	page, err := st.Alerts(context.Background(), store.AlertFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return byTitle(page.Alerts)
+}
+
+func byTitle(as []alerts.Alert) map[string]alerts.Alert {
 	out := map[string]alerts.Alert{}
 	for _, a := range as {
 		out[a.Title+"@"+a.Host] = a
@@ -77,9 +99,12 @@ func alertsByTitle(t *testing.T, path string) map[string]alerts.Alert {
 	return out
 }
 
-// The real binary: a file source on a records file, a file sink and the
-// detection sink with a rule directory plus the built-in rules. The
-// source ends at the end of the file, so the service stops by itself.
+// The real binary: a file source on a records file, a file sink, a store
+// sink and the detection sink (with a rule directory plus the built-in
+// rules, and the optional alert file) on the same store directory. The
+// source ends at the end of the file, so the service stops by itself;
+// then the store holds the events and their alerts, and the alert file
+// the same alerts.
 func TestRunDetectionEndToEnd(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -95,6 +120,9 @@ func TestRunDetectionEndToEnd(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "rules", "whoami.yml"), e2eWhoamiRule)
 	writeFile(t, filepath.Join(dir, "rules", "custom", "netuser.yml"), e2eNetUserRule)
 	alertFile := filepath.Join(dir, "alerts", "alerts.ndjson")
+	data := filepath.Join(dir, "data")
+	// The detection sink comes first: it still shares the store sink's
+	// store, opened with the store sink's retention.
 	writeFile(t, filepath.Join(dir, "config.yaml"), fmt.Sprintf(`
 server: {listen: ""}
 dead_letter: {path: %q}
@@ -105,8 +133,10 @@ sinks:
   - name: detect
     type: detection
     rules: {dirs: [%q]}
+    store: %q
     file: %q
-`, filepath.Join(dir, "dead.ndjson"), filepath.Join(dir, "in", "*.ndjson"), filepath.Join(dir, "ecs.ndjson"), filepath.Join(dir, "rules"), alertFile))
+  - {name: events, type: store, dir: %q, max_age: 8760h}
+`, filepath.Join(dir, "dead.ndjson"), filepath.Join(dir, "in", "*.ndjson"), filepath.Join(dir, "ecs.ndjson"), filepath.Join(dir, "rules"), data, alertFile, data))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -119,7 +149,7 @@ sinks:
 		t.Fatalf("run: %v\n%s", err, out)
 	}
 
-	got := alertsByTitle(t, alertFile)
+	got := storedAlerts(t, data)
 	want := map[string]struct {
 		level string
 		count int
@@ -141,6 +171,9 @@ sinks:
 			t.Errorf("%s: level %s count %d, want %s %d", k, a.Level, a.Count, w.level, w.count)
 		}
 	}
+	if file := alertsByTitle(t, alertFile); len(file) != len(got) {
+		t.Errorf("alert file holds %d alerts, the store %d", len(file), len(got))
+	}
 	// Detection held nothing back: every record reached the file sink,
 	// the bad line the dead-letter file.
 	ecs, err := os.ReadFile(filepath.Join(dir, "ecs.ndjson"))
@@ -153,13 +186,13 @@ sinks:
 	if dead, _ := os.ReadFile(filepath.Join(dir, "dead.ndjson")); !strings.Contains(string(dead), "this line is not JSON") {
 		t.Errorf("dead-letter file: %q", dead)
 	}
-	if _, err := os.Stat(alertFile + ".state.json"); err != nil {
+	if _, err := os.Stat(alertFile + ".state.json"); err != nil { // beside the alert file when there is one
 		t.Errorf("correlation state not saved at stop: %v", err)
 	}
 }
 
-// The running binary reloads its rules on SIGHUP and serves the alerts on
-// GET /api/alerts.
+// The running binary reloads its rules on SIGHUP and serves the alerts it
+// keeps in the store (no alert file) on GET /api/alerts.
 func TestRunDetectionReloadAndAPI(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -167,7 +200,7 @@ func TestRunDetectionReloadAndAPI(t *testing.T) {
 	input := filepath.Join(dir, "in", "records.ndjson")
 	writeFile(t, input, e2eProc("srv1", "net user a /add", "2026-11-20T09:00:00Z")+"\n")
 	writeFile(t, filepath.Join(dir, "rules", "whoami.yml"), e2eWhoamiRule)
-	alertFile := filepath.Join(dir, "alerts.ndjson")
+	data := filepath.Join(dir, "data")
 	writeFile(t, filepath.Join(dir, "config.yaml"), fmt.Sprintf(`
 server: {listen: %q}
 dead_letter: {path: %q}
@@ -177,8 +210,8 @@ sinks:
   - name: detect
     type: detection
     rules: {dirs: [%q], no_builtin: true}
-    file: %q
-`, server, filepath.Join(dir, "dead.ndjson"), input, filepath.Join(dir, "rules"), alertFile))
+    store: %q
+`, server, filepath.Join(dir, "dead.ndjson"), input, filepath.Join(dir, "rules"), data))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -298,7 +331,18 @@ sinks:
 		}
 	}
 	// The first net user record came before the rule: no alert for srv1.
-	if _, ok := alertsByTitle(t, alertFile)["Net user@srv1"]; ok {
-		t.Error("a record read before the reload was matched by the new rule")
+	if r := apiAlerts("?host=srv1"); r.Total != 0 {
+		t.Errorf("a record read before the reload was matched by the new rule: %+v", r.Alerts)
+	}
+	// Stopped, the store holds the same alerts.
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run after SIGTERM: %v\nlog:\n%s", err, log.String())
+	}
+	if got := storedAlerts(t, data); len(got) != 2 || got["Whoami@ws1"].Count != 1 || got["Net user@srv2"].Count != 1 {
+		t.Errorf("alerts in the store after stopping: %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(data, "detection-detect.state.json")); err != nil {
+		t.Errorf("correlation windows not saved beside the store: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/alertapi"
+	"github.com/defender-intake/defender-intake/internal/detect/detectsink"
 	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/store"
 	"github.com/defender-intake/defender-intake/internal/store/storesink"
@@ -70,11 +71,12 @@ func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", def.Listen, "`address` to listen on; anything but loopback needs a token")
 	tokenFile := fs.String("token-file", "", "`file` holding the API bearer token (else $"+web.TokenEnv+")")
 	var alertFiles fileList
-	fs.Var(&alertFiles, "alerts", "alert `file` of a detection sink, for the Alerts view (repeatable)")
+	fs.Var(&alertFiles, "alerts", "alert `file` of a detection sink of an earlier version, imported into the store's alerts at start (repeatable; alerts are in the store now)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: defender-intake serve [--data DIR] [--listen ADDR] [--token-file FILE] [--alerts FILE]...")
 		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Serves the Events page and /api/ on the store in DIR (one process at a time may open it).")
+		fmt.Fprintln(stderr, "Serves the Events page, its Alerts view and /api/ on the store in DIR (one process at a time")
+		fmt.Fprintln(stderr, "may open it).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -116,17 +118,34 @@ func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
+	if err := importAlertFiles(ctx, st, alertFiles, stdout); err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 1
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
 		return 1
 	}
-	opts := web.Options{Store: st, Config: cfg, Token: token, Logger: log}
-	if len(alertFiles) > 0 {
-		// Without alert files the Alerts view says that this server has none.
-		opts.Alerts = alertapi.Handler(alertFiles, log)
-	}
+	opts := web.Options{Store: st, Config: cfg, Token: token, Logger: log, Alerts: alertapi.Handler(log, st)}
 	return serveHTTP(ctx, ln, web.New(opts), stdout, log)
+}
+
+// importAlertFiles loads alert files (what detection wrote before alerts
+// were kept in the store) into the store's alerts; a state the store
+// already holds in a newer version is kept.
+func importAlertFiles(ctx context.Context, st *store.Store, files []string, stdout io.Writer) error {
+	for _, f := range files {
+		as, err := detectsink.ReadAlerts(f, time.Time{})
+		if err != nil {
+			return fmt.Errorf("--alerts %s: %w", f, err)
+		}
+		if err := st.ImportAlerts(ctx, as); err != nil {
+			return fmt.Errorf("--alerts %s: %w", f, err)
+		}
+		fmt.Fprintf(stdout, "imported %d alert(s) from %s\n", len(as), f)
+	}
+	return nil
 }
 
 // fileList is a repeatable flag.

@@ -20,6 +20,7 @@ import (
 	"github.com/defender-intake/defender-intake/internal/normalize"
 	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/store"
+	"github.com/defender-intake/defender-intake/internal/store/storesink"
 	"github.com/defender-intake/defender-intake/internal/testenv"
 )
 
@@ -54,10 +55,11 @@ func procRecord(host, cmdline string, t time.Time) []byte {
 }
 
 // alertFixture normalizes records with the real normalizer and hands the
-// same documents to a real store and a real detection sink, as `run` does
-// with a store sink and a detection sink. It returns the store, the alert
-// file and the alerts in it. Alerts keep at most maxIDs event ids.
-func alertFixture(t *testing.T, maxIDs int) (*store.Store, string, []alerts.Alert) {
+// same documents to a real store and a real detection sink sharing it, as
+// `run` does with a store sink and a detection sink on one directory. It
+// returns the store and the alerts in it. Alerts keep at most maxIDs
+// event ids.
+func alertFixture(t *testing.T, maxIDs int) (*store.Store, []alerts.Alert) {
 	t.Helper()
 	base := time.Date(2026, 11, 20, 10, 0, 0, 123456700, time.UTC)
 	var recs [][]byte
@@ -83,11 +85,12 @@ func alertFixture(t *testing.T, maxIDs int) (*store.Store, string, []alerts.Aler
 		stdocs = append(stdocs, store.Doc{JSON: doc, Timestamp: meta.Timestamp})
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Dir: t.TempDir()}, nil)
+	data := t.TempDir()
+	st, err := storesink.AcquireDir(ctx, data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { storesink.Release(st) })
 	if err := st.Write(ctx, stdocs); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +112,7 @@ func alertFixture(t *testing.T, maxIDs int) (*store.Store, string, []alerts.Aler
 	cfg.Rules.Dirs = []string{ruleDir}
 	cfg.Rules.NoBuiltin = true
 	cfg.Alerts.MaxEventIDs = maxIDs
-	cfg.File = filepath.Join(dir, "alerts.ndjson")
+	cfg.Store = data
 	ds, err := detectsink.Open("detect", cfg, sink.Env{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -120,11 +123,12 @@ func alertFixture(t *testing.T, maxIDs int) (*store.Store, string, []alerts.Aler
 	if err := ds.Close(); err != nil {
 		t.Fatal(err)
 	}
-	as, err := detectsink.ReadAlerts(cfg.File, time.Time{})
+	// Closing the detection sink leaves the store open for the page.
+	page, err := st.Alerts(ctx, store.AlertFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, cfg.File, as
+	return st, page.Alerts
 }
 
 // newChromium starts headless Chromium for one test.
@@ -165,7 +169,7 @@ func newChromium(t *testing.T) context.Context {
 
 func TestAlertsViewInChromium(t *testing.T) {
 	ctx := newChromium(t)
-	st, alertFile, as := alertFixture(t, 100)
+	st, as := alertFixture(t, 100)
 	byKey := map[string]alerts.Alert{}
 	high := 0
 	for _, a := range as {
@@ -178,7 +182,7 @@ func TestAlertsViewInChromium(t *testing.T) {
 	if len(as) != 3 || high != 2 || !ok || whoami.Count != 4 || len(whoami.EventIDs) != 4 {
 		t.Fatalf("the detection sink wrote %d alerts (%d high; whoami on ws1: %+v): the fixture is not what this test expects", len(as), high, whoami)
 	}
-	srv := httptest.NewServer(New(Options{Store: st, Alerts: alertapi.Handler([]string{alertFile}, slog.New(slog.DiscardHandler))}))
+	srv := httptest.NewServer(New(Options{Store: st, Alerts: alertapi.Handler(slog.New(slog.DiscardHandler), st)}))
 	defer srv.Close()
 
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
@@ -258,17 +262,17 @@ func TestAlertsViewInChromium(t *testing.T) {
 	}
 	poll("back to the alerts", `!document.querySelector("#alerts-view").hidden && `+rows+` === 3`)
 
-	// A server without alert files says so.
+	// A server without alerts (run without detection) says so.
 	bare := httptest.NewServer(New(Options{Store: st}))
 	defer bare.Close()
 	if err := chromedp.Do(ctx, chromedp.Navigate(bare.URL+"/?view=alerts")); err != nil {
 		t.Fatal(err)
 	}
-	poll("no alerts on this server", `!document.querySelector("#alerts-error").hidden && document.querySelector("#alerts-error").textContent.includes("--alerts FILE")`)
+	poll("no alerts on this server", `!document.querySelector("#alerts-error").hidden && document.querySelector("#alerts-error").textContent.includes("type: detection")`)
 
 	// An alert that kept fewer ids than it counts says so and offers all
 	// the events of its host in its time range.
-	st2, alertFile2, as2 := alertFixture(t, 2)
+	st2, as2 := alertFixture(t, 2)
 	var partial alerts.Alert
 	for _, a := range as2 {
 		if a.Host == "ws1" {
@@ -278,7 +282,7 @@ func TestAlertsViewInChromium(t *testing.T) {
 	if partial.Count != 4 || len(partial.EventIDs) != 2 {
 		t.Fatalf("with max_event_ids 2 the ws1 alert is %+v", partial)
 	}
-	srv2 := httptest.NewServer(New(Options{Store: st2, Alerts: alertapi.Handler([]string{alertFile2}, slog.New(slog.DiscardHandler))}))
+	srv2 := httptest.NewServer(New(Options{Store: st2, Alerts: alertapi.Handler(slog.New(slog.DiscardHandler), st2)}))
 	defer srv2.Close()
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv2.URL+"/?view=alerts&host=ws1")); err != nil {
 		t.Fatal(err)

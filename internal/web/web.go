@@ -95,7 +95,7 @@ type Options struct {
 	// Now is the clock for default and relative time ranges.
 	Now func() time.Time
 	// Alerts, when set, answers GET /api/alerts for the page's Alerts view
-	// (`serve --alerts FILE` passes alertapi.Handler). It is behind the same
+	// (`serve` and `demo` pass alertapi.Handler over the store). It is behind the same
 	// token as the rest of the API. When nil, the route is left to whoever
 	// mounts the handler (`run` mounts the detection sink's own).
 	Alerts http.Handler

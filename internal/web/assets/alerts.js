@@ -121,7 +121,7 @@ async function loadAlerts() {
     renderAlerts([], 0);
     $("#a-count").textContent = "—";
     box.textContent = e.status === 404
-      ? "This server has no alerts: run detection with a `type: detection` sink under `defender-intake run`, or start `serve` with `--alerts FILE`."
+      ? "This server has no alerts: add a `type: detection` sink (alerts are kept in the store) to `defender-intake run`, or try `defender-intake demo`."
       : "Could not load the alerts: " + e.message;
     box.hidden = false;
     $("#alerts-empty").hidden = true;
