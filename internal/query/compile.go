@@ -50,6 +50,12 @@ type Catalog interface {
 type SQL struct {
 	Where string
 	Args  []any
+	// Words is what a word index can check before reading raw records: a
+	// record matches only if, for every clause, it holds all the index keys
+	// (WordKeys) of at least one of the clause's bare words or phrases. Nil
+	// when the query needs no bare word (then it says nothing about which
+	// records to read). It is implied by Where, never a condition of its own.
+	Words [][]string
 }
 
 // FieldError is a query naming a field that the catalogue does not know, or
@@ -90,7 +96,38 @@ func (c *Compiler) CompileNode(n Node) (SQL, error) {
 	if err := b.node(n); err != nil {
 		return SQL{}, err
 	}
-	return SQL{Where: b.sb.String(), Args: b.args}, nil
+	return SQL{Where: b.sb.String(), Args: b.args, Words: requiredWords(n)}, nil
+}
+
+// requiredWords returns clauses of bare words that every match holds as
+// whole words (see SQL.Words). Weakening is always safe: a clause may be
+// dropped, or given more alternatives, without losing a match.
+func requiredWords(n Node) [][]string {
+	switch n := n.(type) {
+	case Match:
+		if n.Field == "" && n.Like == "" && len(WordKeys(n.Value)) > 0 {
+			return [][]string{{n.Value}}
+		}
+	case And:
+		var out [][]string
+		for _, x := range n.Nodes {
+			out = append(out, requiredWords(x)...)
+		}
+		return out
+	case Or:
+		// Every alternative must require something; one clause of each
+		// (any one is implied by it) makes the alternatives.
+		var clause []string
+		for _, x := range n.Nodes {
+			w := requiredWords(x)
+			if len(w) == 0 {
+				return nil
+			}
+			clause = append(clause, w[0]...)
+		}
+		return [][]string{clause}
+	}
+	return nil
 }
 
 type builder struct {
@@ -181,11 +218,12 @@ func (b *builder) match(m Match) error {
 		}
 	}
 	if m.Field == "" {
-		// Bare words and phrases: substring of the raw record.
+		// Bare words and phrases: whole words of the raw record (words.go);
+		// with wildcards, anywhere in it.
 		if m.Like != "" {
 			b.ilike(col, "%"+m.Like+"%")
 		} else {
-			b.contains(col, m.Value)
+			b.wholeWords(col, m.Value)
 		}
 		return nil
 	}
@@ -273,6 +311,42 @@ func (b *builder) contains(col Column, v string) {
 	b.sb.WriteString(", ")
 	b.arg(regexp.QuoteMeta(v))
 	b.sb.WriteString(", 'i')")
+}
+
+// wordEdge matches where a word cannot go on: the start or end of the text,
+// or an ASCII character that is not part of a word (IsWordByte); written
+// as ranges, not as a negated class, which RE2 would fold over all of
+// Unicode under (?i) at every compilation.
+const wordEdge = `[\x00-/:-@\[-\x60{-\x7F]`
+
+// wholeWords matches v in col where it neither starts nor ends inside a
+// longer word. The plain substring test runs first: it is several times
+// faster than the regular expression with word edges, which then only
+// reads the records that contain v.
+func (b *builder) wholeWords(col Column, v string) {
+	if v == "" {
+		b.contains(col, v)
+		return
+	}
+	re := regexp.QuoteMeta(v)
+	edged := false
+	if IsWordByte(v[0]) {
+		re, edged = `(?:^|`+wordEdge+`)`+re, true
+	}
+	if IsWordByte(v[len(v)-1]) {
+		re, edged = re+`(?:`+wordEdge+`|$)`, true
+	}
+	if !edged {
+		b.contains(col, v)
+		return
+	}
+	b.sb.WriteByte('(')
+	b.contains(col, v)
+	b.sb.WriteString(" AND regexp_matches(")
+	b.col(col)
+	b.sb.WriteString(", ")
+	b.arg(re)
+	b.sb.WriteString(", 'i'))")
 }
 
 func (b *builder) ilike(col Column, pattern string) {

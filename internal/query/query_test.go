@@ -19,6 +19,7 @@ var testColumns = map[string]Column{
 	"process.command_line": {
 		Expr: "process_command_line", Kind: Text},
 	"event.category": {Expr: "event_category", Kind: KeywordList},
+	"message":        {Expr: "message", Kind: Text},
 }
 
 var testJSONFields = map[string]bool{"process.pid": true, "action.properties.LogonId": true}
@@ -48,6 +49,16 @@ func compiler() *Compiler {
 
 func day(d int) time.Time { return time.Date(2024, 1, d, 0, 0, 0, 0, time.UTC) }
 
+// bare is the SQL of a bare word or phrase with letters: the substring test,
+// then the whole-word test (words.go).
+const bare = `(regexp_matches(message, ?, 'i') AND regexp_matches(message, ?, 'i'))`
+
+// edged is the whole-word pattern of a quoted literal that starts and ends
+// with a word character.
+func edged(quoted string) string {
+	return `(?:^|[\x00-/:-@\[-\x60{-\x7F])` + quoted + `(?:[\x00-/:-@\[-\x60{-\x7F]|$)`
+}
+
 func TestCompile(t *testing.T) {
 	tests := []struct {
 		q     string
@@ -64,12 +75,15 @@ func TestCompile(t *testing.T) {
 		{`host.name:"w*1"`, `(host_name ILIKE ? ESCAPE '\')`, []any{"w*1"}},
 		{`process.command_line:"cmd /c whoami"`, `regexp_matches(process_command_line, ?, 'i')`, []any{"cmd /c whoami"}},
 		{`process.command_line:*whoami`, `(process_command_line ILIKE ? ESCAPE '\')`, []any{"%whoami"}},
-		{"mimikatz", `regexp_matches(message, ?, 'i')`, []any{"mimikatz"}},
+		{"mimikatz", bare, []any{"mimikatz", edged("mimikatz")}},
 		{"mimi*katz", `(message ILIKE ? ESCAPE '\')`, []any{"%mimi%katz%"}},
-		{`"sekurlsa::logonpasswords"`, `regexp_matches(message, ?, 'i')`, []any{"sekurlsa::logonpasswords"}},
-		{"100%", `contains(message, ?)`, []any{`100%`}},
-		{"203.0.113.7", `contains(message, ?)`, []any{`203.0.113.7`}},
-		{`"a.b(c)"`, `regexp_matches(message, ?, 'i')`, []any{`a\.b\(c\)`}},
+		{`"sekurlsa::logonpasswords"`, bare, []any{"sekurlsa::logonpasswords", edged("sekurlsa::logonpasswords")}},
+		{"100%", `(contains(message, ?) AND regexp_matches(message, ?, 'i'))`, []any{`100%`, `(?:^|[\x00-/:-@\[-\x60{-\x7F])100%`}},
+		{`"%100"`, `(contains(message, ?) AND regexp_matches(message, ?, 'i'))`, []any{`%100`, `%100(?:[\x00-/:-@\[-\x60{-\x7F]|$)`}},
+		{"203.0.113.7", `(contains(message, ?) AND regexp_matches(message, ?, 'i'))`, []any{`203.0.113.7`, edged(`203\.0\.113\.7`)}},
+		{`"::"`, `contains(message, ?)`, []any{`::`}},
+		{`""`, `contains(message, ?)`, []any{``}},
+		{`"a.b(c)"`, `(regexp_matches(message, ?, 'i') AND regexp_matches(message, ?, 'i'))`, []any{`a\.b\(c\)`, `(?:^|[\x00-/:-@\[-\x60{-\x7F])a\.b\(c\)`}},
 		{"destination.port:443", `(destination_port = ?)`, []any{int64(443)}},
 		{"destination.port:[1 TO 1024]", `(destination_port >= ? AND destination_port <= ?)`, []any{int64(1), int64(1024)}},
 		{"destination.port:{1 TO 1024}", `(destination_port > ? AND destination_port < ?)`, []any{int64(1), int64(1024)}},
@@ -92,13 +106,14 @@ func TestCompile(t *testing.T) {
 		{"event.category:proc*", `(len(list_filter(event_category, lambda x: x ILIKE ? ESCAPE '\')) > 0)`, []any{"proc%"}},
 		{"NOT host.name:a", `(NOT coalesce((host_name ILIKE ? ESCAPE '\'), FALSE))`, []any{"a"}},
 		{"-host.name:a", `(NOT coalesce((host_name ILIKE ? ESCAPE '\'), FALSE))`, []any{"a"}},
-		{"a b", `(regexp_matches(message, ?, 'i') AND regexp_matches(message, ?, 'i'))`, []any{"a", "b"}},
-		{"a AND b", `(regexp_matches(message, ?, 'i') AND regexp_matches(message, ?, 'i'))`, []any{"a", "b"}},
-		{"a OR b c", `(regexp_matches(message, ?, 'i') OR (regexp_matches(message, ?, 'i') AND regexp_matches(message, ?, 'i')))`, []any{"a", "b", "c"}},
-		{"(a OR b) c", `((regexp_matches(message, ?, 'i') OR regexp_matches(message, ?, 'i')) AND regexp_matches(message, ?, 'i'))`, []any{"a", "b", "c"}},
-		{"ORACLE", `regexp_matches(message, ?, 'i')`, []any{"ORACLE"}},
-		{"or", `regexp_matches(message, ?, 'i')`, []any{"or"}},
-		{"a-b", `regexp_matches(message, ?, 'i')`, []any{"a-b"}},
+		{"a b", `(` + bare + ` AND ` + bare + `)`, []any{"a", edged("a"), "b", edged("b")}},
+		{"a AND b", `(` + bare + ` AND ` + bare + `)`, []any{"a", edged("a"), "b", edged("b")}},
+		{"a OR b c", `(` + bare + ` OR (` + bare + ` AND ` + bare + `))`, []any{"a", edged("a"), "b", edged("b"), "c", edged("c")}},
+		{"(a OR b) c", `((` + bare + ` OR ` + bare + `) AND ` + bare + `)`, []any{"a", edged("a"), "b", edged("b"), "c", edged("c")}},
+		{"ORACLE", bare, []any{"ORACLE", edged("ORACLE")}},
+		{"or", bare, []any{"or", edged("or")}},
+		{"a-b", bare, []any{"a-b", edged("a-b")}},
+		{"message:mimikatz", `regexp_matches(message, ?, 'i')`, []any{"mimikatz"}},
 		{"host.name:fe80::1", `(host_name ILIKE ? ESCAPE '\')`, []any{"fe80::1"}},
 	}
 	for _, tt := range tests {

@@ -100,6 +100,7 @@ func (s *Store) SearchPage(ctx context.Context, f Filter, limit int, cursor stri
 	if limit < 1 {
 		return page, errors.New("store: limit must be positive")
 	}
+	f = s.narrow(f)
 	where, args := f.where()
 	if count {
 		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE "+where, args...).Scan(&page.Total); err != nil {
@@ -224,7 +225,7 @@ func (s *Store) Histogram(ctx context.Context, f Filter, n int) ([]Bucket, time.
 	width := niceWidth(span / time.Duration(n))
 	start := f.From.UTC().Truncate(width)
 	nb := int((f.To.Sub(start) + width - 1) / width)
-	where, args := f.where()
+	where, args := s.narrow(f).where()
 	q := "SELECT ((epoch_us(ts) - ?) // ?)::BIGINT AS b, count(*) FROM events WHERE " + where + " GROUP BY b ORDER BY b"
 	rows, err := s.db.QueryContext(ctx, q, append([]any{start.UnixMicro(), width.Microseconds()}, args...)...)
 	if err != nil {
@@ -292,7 +293,7 @@ func (s *Store) Top(ctx context.Context, field string, f Filter, n int) ([]TopVa
 	} else if col.Kind != query.Keyword && col.Kind != query.Text {
 		expr = "CAST(" + expr + " AS VARCHAR)"
 	}
-	where, args := f.where()
+	where, args := s.narrow(f).where()
 	var q string
 	var all []any
 	if TopIsSampled(col) {
@@ -364,9 +365,10 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// diskBytes is the size of the database file and its write-ahead log.
+// diskBytes is the size of the database file, its write-ahead log and the
+// word index.
 func (s *Store) diskBytes() int64 {
-	var n int64
+	n := s.words.size()
 	for _, p := range []string{s.path, s.path + ".wal"} {
 		if fi, err := os.Stat(p); err == nil {
 			n += fi.Size()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -66,6 +67,15 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (int64, error) {
 	}
 	if deleted > 0 {
 		s.log.Info("store: retention deleted events", "events", deleted)
+		var minID sql.NullInt64
+		if err := s.conn.QueryRowContext(ctx, "SELECT min(id) FROM events").Scan(&minID); err != nil {
+			return deleted, fmt.Errorf("store: first id: %w", err)
+		}
+		if minID.Valid {
+			if err := s.words.dropBelow(uint64(minID.Int64)); err != nil {
+				s.log.Warn("store: removing word index files of deleted events", "err", err)
+			}
+		}
 	}
 	return deleted, nil
 }
@@ -81,7 +91,7 @@ func (s *Store) usedBytes(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: database size: %w", err)
 	}
-	return blockSize * usedBlocks, nil
+	return blockSize*usedBlocks + s.words.size(), nil
 }
 
 // RunRetention applies Retain every interval until ctx ends.

@@ -12,13 +12,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
-	"github.com/valyala/fastjson"
 )
 
 // FileName is the database file inside the data directory.
@@ -98,6 +96,10 @@ type Store struct {
 
 	fields *fieldSet
 	rate   rateMeter
+
+	words     *wordIndex    // filters of the raw records' words (wordindex.go)
+	indexWake chan struct{} // asks the indexer to look for unindexed blocks
+	indexDone chan struct{}
 }
 
 const (
@@ -131,7 +133,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	db := sql.OpenDB(connector)
 	s := &Store{cfg: cfg, path: path, db: db, log: log, fields: newFieldSet(),
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		indexWake: make(chan struct{}, 1), indexDone: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
 	if err := s.init(ctx); err != nil {
 		if s.conn != nil {
@@ -141,6 +144,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	go s.loader()
+	go s.indexer()
 	return s, nil
 }
 
@@ -173,6 +177,16 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&s.nextID); err != nil {
 		return fmt.Errorf("store: read last id: %w", err)
 	}
+	id, err := s.storeID(ctx)
+	if err != nil {
+		return err
+	}
+	if s.words, err = openWordIndex(s.cfg.Dir, id); err != nil {
+		return err
+	}
+	// Ids are never given twice, even after retention emptied the table:
+	// a filter file names its ids.
+	s.nextID = max(s.nextID, s.words.maxIndexedID())
 	if err := s.fields.load(ctx, s.db); err != nil {
 		return err
 	}
@@ -233,6 +247,7 @@ func (s *Store) Close() error {
 	s.writeMu.Unlock()
 	close(s.stop)
 	<-s.done // the loader's last round loads what is pending
+	<-s.indexDone
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	var errs []error
@@ -301,6 +316,7 @@ func (s *Store) Write(ctx context.Context, docs []Doc) error {
 			continue
 		}
 		id++
+		s.words.add(id, ts, conv[i].keys)
 		buf = appendLogRecord(buf, logRecord{id: id, ts: ts, ingested: now, doc: d.JSON})
 		rows = append(rows, row)
 	}
@@ -396,7 +412,9 @@ func (s *Store) load() {
 	// Every record of rows is in segments before the new one.
 	err := s.ilog.rotate()
 	cut := s.ilog.seq
+	complete := s.words.takeComplete(upto)
 	s.writeMu.Unlock()
+	backfill := false
 	if err == nil {
 		err = s.appendRows(context.Background(), rows)
 	}
@@ -404,7 +422,12 @@ func (s *Store) load() {
 		if rerr := s.ilog.removeBefore(cut); rerr != nil {
 			s.log.Warn("store: removing loaded ingest log segments", "err", rerr)
 		}
+		// Before loadedID moves: the indexer only looks at loaded blocks,
+		// so it never indexes a block this is saving.
+		backfill = s.saveBlocks(complete)
 	}
+	// Blocks of a failed load are indexed from DuckDB once they are in it.
+	backfill = backfill || err != nil && len(complete) > 0
 	s.mu.Lock()
 	if err != nil {
 		s.log.Error("store: loading events into DuckDB failed; will retry", "events", len(rows), "err", err)
@@ -415,6 +438,9 @@ func (s *Store) load() {
 	}
 	s.cond.Broadcast()
 	s.mu.Unlock()
+	if backfill {
+		s.kickIndexer()
+	}
 }
 
 // appendRows appends rows in one transaction with the Appender.
@@ -447,97 +473,4 @@ func (s *Store) appendRows(ctx context.Context, rows [][]driver.Value) error {
 		s.log.Warn("store: saving field catalogue", "err", err)
 	}
 	return nil
-}
-
-// DocError lists documents of a Write that were refused (not JSON objects);
-// every other document of the batch was written.
-type DocError struct {
-	Failed []int // indices into the batch, ascending
-	Errs   []error
-}
-
-func (e *DocError) Error() string {
-	return fmt.Sprintf("store: %d documents refused: %v", len(e.Failed), e.Errs[0])
-}
-
-// converted is one document turned into an Appender row.
-type converted struct {
-	row []driver.Value
-	ts  time.Time
-	err error
-}
-
-// convert builds the rows of a batch on all cores: parsing the documents is
-// most of the CPU a Write costs. Row ids are left 0 for the caller.
-func (s *Store) convert(docs []Doc, now time.Time) []converted {
-	out := make([]converted, len(docs))
-	workers := min(runtime.GOMAXPROCS(0), (len(docs)+127)/128)
-	if workers <= 1 {
-		for i, d := range docs {
-			out[i].row, out[i].ts, out[i].err = s.builder.build(s.fields, d.JSON, d.Timestamp, 0, now)
-		}
-		return out
-	}
-	var wg sync.WaitGroup
-	chunk := (len(docs) + workers - 1) / workers
-	for lo := 0; lo < len(docs); lo += chunk {
-		hi := min(lo+chunk, len(docs))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b := builders.Get().(*rowBuilder)
-			defer builders.Put(b)
-			for i := lo; i < hi; i++ {
-				out[i].row, out[i].ts, out[i].err = b.build(s.fields, docs[i].JSON, docs[i].Timestamp, 0, now)
-			}
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
-var builders = sync.Pool{New: func() any { return new(rowBuilder) }}
-
-// rowBuilder holds the buffers of one goroutine building rows.
-type rowBuilder struct {
-	parser fastjson.Parser
-	docBuf []byte
-}
-
-// build makes the Appender row for one document and resolves its
-// timestamp (the given one, else @timestamp, else now).
-func (b *rowBuilder) build(fields *fieldSet, doc []byte, ts time.Time, id uint64, now time.Time) ([]driver.Value, time.Time, error) {
-	v, err := b.parser.ParseBytes(doc)
-	if err != nil {
-		return nil, ts, fmt.Errorf("document is not JSON: %w", err)
-	}
-	obj, err := v.Object()
-	if err != nil {
-		return nil, ts, errors.New("document is not a JSON object")
-	}
-	if ts.IsZero() {
-		if t := v.GetStringBytes("@timestamp"); t != nil {
-			ts, _ = time.Parse(time.RFC3339Nano, string(t))
-		}
-		if ts.IsZero() {
-			ts = now
-		}
-	}
-	ts = ts.UTC()
-	var message any
-	if m := v.Get("message"); m != nil && m.Type() == fastjson.TypeString {
-		message = string(m.GetStringBytes())
-	}
-	fields.observe(v)
-	row := make([]driver.Value, 0, len(typedColumns)+5)
-	row = append(row, id, ts, now)
-	for _, c := range typedColumns {
-		row = append(row, extract(v, c))
-	}
-	// The raw record lives in its own column; keeping it out of doc halves
-	// the stored bytes. Get puts it back.
-	obj.Del("message")
-	b.docBuf = v.MarshalTo(b.docBuf[:0])
-	row = append(row, string(b.docBuf), message)
-	return row, ts, nil
 }

@@ -1,0 +1,172 @@
+package query
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// wholeWordRegexp compiles the pattern the compiler gives DuckDB for a bare
+// word, with Go's engine (the same RE2 syntax and case folding).
+func wholeWordRegexp(t *testing.T, v string) *regexp.Regexp {
+	t.Helper()
+	sql, err := compiler().Compile(`"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern := sql.Args[len(sql.Args)-1].(string)
+	if !strings.HasPrefix(sql.Where, "(") { // no word edges: plain substring
+		pattern = regexp.QuoteMeta(v)
+	}
+	return regexp.MustCompile("(?i)" + pattern)
+}
+
+func TestWholeWordMatching(t *testing.T) {
+	tests := []struct {
+		word string
+		text string
+		want bool
+	}{
+		{"mimikatz", `"FileName":"mimikatz.exe"`, true},
+		{"mimikatz", `Invoke-Mimikatz -DumpCreds`, true},
+		{"mimikatz", `C:\\tools\\MIMIKATZ\\x64`, true},
+		{"mimikatz", `mimikatz`, true},
+		{"mimikatz", `mimikatz_trunk.zip`, true}, // '_' separates words
+		{"mimikatz", `InvokeMimikatz`, false},
+		{"mimikatz", `mimikatz2`, false},
+		{"mimikatz", "mimi\u212Aatz", true}, // Kelvin sign folds to k
+		{"sekurlsa::logonpasswords", `"privilege::debug sekurlsa::logonPasswords exit"`, true},
+		{"sekurlsa::logonpasswords", `xsekurlsa::logonpasswords`, false},
+		{"203.0.113.7", `"RemoteIP":"203.0.113.7"`, true},
+		{"203.0.113.7", `"RemoteIP":"203.0.113.77"`, false},
+		{"203.0.113.7", `"RemoteIP":"10.203.0.113.7"`, true}, // '.' separates
+		{"100%", `"Share":"100%"`, true},
+		{"100%", `"Share":"1100%"`, false},
+		{"é", `"Name":"École"`, false}, // é is part of the word école
+		{"école", `"Name":"ÉCOLE"`, true},
+		{"::", `a::b`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.word+" in "+tt.text, func(t *testing.T) {
+			if got := wholeWordRegexp(t, tt.word).MatchString(tt.text); got != tt.want {
+				t.Fatalf("SQL pattern match = %v, want %v", got, tt.want)
+			}
+			if tt.want && !hasKeys(tt.text, tt.word) {
+				t.Fatalf("the index keys of %q lack those of %q: the index would skip a match", tt.text, tt.word)
+			}
+		})
+	}
+}
+
+func hasKeys(text, word string) bool {
+	keys := AppendWordKeys(nil, []byte(text))
+	for _, k := range WordKeys(word) {
+		if !slices.Contains(keys, k) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestIndexKeysNeverMissAMatch checks the index's promise on random texts:
+// whenever the SQL pattern of a bare word matches a text, the text's index
+// keys include every key of the word.
+func TestIndexKeysNeverMissAMatch(t *testing.T) {
+	alphabet := []string{"a", "B", "k", "K", "\u212A", "s", "ſ", "1", "0", ".", "-", ":", " ", "_", "é", "É", `"`, "\\"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	gen := func(n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	cache := map[string]*regexp.Regexp{}
+	matches := 0
+	for range 20000 {
+		text := gen(4 + rng.IntN(20))
+		// A word taken from the text itself matches often enough to test.
+		r := []rune(text)
+		i := rng.IntN(len(r))
+		word := string(r[i : i+1+rng.IntN(min(4, len(r)-i))])
+		if rng.IntN(3) == 0 {
+			word = gen(1 + rng.IntN(3))
+		}
+		re := cache[word]
+		if re == nil {
+			re = wholeWordRegexp(t, word)
+			cache[word] = re
+		}
+		if !re.MatchString(text) {
+			continue
+		}
+		matches++
+		if !hasKeys(text, word) {
+			t.Fatalf("%q matches %q but its index keys lack the word's", word, text)
+		}
+	}
+	if matches < 1000 {
+		t.Fatalf("only %d matches: the test proves too little", matches)
+	}
+}
+
+func TestWordKeys(t *testing.T) {
+	k := func(s string) []uint64 { return AppendWordKeys(nil, []byte(s)) }
+	tests := []struct {
+		name string
+		got  []uint64
+		want []uint64
+	}{
+		{"case does not matter", k("MimiKatz"), k("mimikatz")},
+		{"separators split words", k("a-b"), k("a.b")},
+		{"one separator makes a pair", k("a.b"), append(k("a"), append(k("b"), pairKey(k("a")[0], k("b")[0]))...)},
+		{"two separators make none", k("a..b"), append(k("a"), k("b")...)},
+		{"no words", k(`":,{}"`), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !reflect.DeepEqual(tt.got, tt.want) {
+				t.Fatalf("got %x, want %x", tt.got, tt.want)
+			}
+		})
+	}
+	if WordKeys("::") != nil {
+		t.Fatal(`WordKeys("::") must be nil: such a phrase cannot use the index`)
+	}
+	if got := WordKeys("a a a"); len(got) != 2 { // a, and the pair a+a
+		t.Fatalf("WordKeys repeats keys: %x", got)
+	}
+}
+
+func TestRequiredWords(t *testing.T) {
+	tests := []struct {
+		q    string
+		want [][]string
+	}{
+		{"mimikatz", [][]string{{"mimikatz"}}},
+		{"mimikatz host.name:ws1", [][]string{{"mimikatz"}}},
+		{`mimikatz "sekurlsa::x"`, [][]string{{"mimikatz"}, {"sekurlsa::x"}}},
+		{"mimikatz OR lsass", [][]string{{"mimikatz", "lsass"}}},
+		{"(a b) OR c", [][]string{{"a", "c"}}},
+		{"mimikatz OR host.name:ws1", nil},
+		{"NOT mimikatz", nil},
+		{"mimi*", nil},
+		{`"::"`, nil},
+		{"host.name:ws1", nil},
+		{"message:mimikatz", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.q, func(t *testing.T) {
+			got, err := compiler().Compile(tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Words, tt.want) {
+				t.Fatalf("Words = %q, want %q", got.Words, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/defender-intake/defender-intake/internal/query"
+)
+
+// DocError lists documents of a Write that were refused (not JSON objects);
+// every other document of the batch was written.
+type DocError struct {
+	Failed []int // indices into the batch, ascending
+	Errs   []error
+}
+
+func (e *DocError) Error() string {
+	return fmt.Sprintf("store: %d documents refused: %v", len(e.Failed), e.Errs[0])
+}
+
+// converted is one document turned into an Appender row.
+type converted struct {
+	row  []driver.Value
+	ts   time.Time
+	keys []uint64 // word index keys of the raw record
+	err  error
+}
+
+// convert builds the rows of a batch on all cores: parsing the documents is
+// most of the CPU a Write costs. Row ids are left 0 for the caller.
+func (s *Store) convert(docs []Doc, now time.Time) []converted {
+	out := make([]converted, len(docs))
+	workers := min(runtime.GOMAXPROCS(0), (len(docs)+127)/128)
+	if workers <= 1 {
+		var keys []uint64
+		for i, d := range docs {
+			out[i].row, out[i].ts, out[i].err = s.builder.build(s.fields, d.JSON, d.Timestamp, 0, now)
+			keys = out[i].appendKeys(keys)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	chunk := (len(docs) + workers - 1) / workers
+	for lo := 0; lo < len(docs); lo += chunk {
+		hi := min(lo+chunk, len(docs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := builders.Get().(*rowBuilder)
+			defer builders.Put(b)
+			var keys []uint64
+			for i := lo; i < hi; i++ {
+				out[i].row, out[i].ts, out[i].err = b.build(s.fields, docs[i].JSON, docs[i].Timestamp, 0, now)
+				keys = out[i].appendKeys(keys)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// appendKeys computes the word index keys of the row's raw record into
+// buf, where c.keys points (buf's later growth leaves them in place).
+func (c *converted) appendKeys(buf []uint64) []uint64 {
+	if c.err != nil {
+		return buf
+	}
+	msg, _ := c.row[len(c.row)-1].(string)
+	start := len(buf)
+	buf = query.AppendWordKeys(buf, msg)
+	c.keys = buf[start:len(buf):len(buf)]
+	return buf
+}
+
+var builders = sync.Pool{New: func() any { return new(rowBuilder) }}
+
+// rowBuilder holds the buffers of one goroutine building rows.
+type rowBuilder struct {
+	parser fastjson.Parser
+	docBuf []byte
+}
+
+// build makes the Appender row for one document and resolves its
+// timestamp (the given one, else @timestamp, else now).
+func (b *rowBuilder) build(fields *fieldSet, doc []byte, ts time.Time, id uint64, now time.Time) ([]driver.Value, time.Time, error) {
+	v, err := b.parser.ParseBytes(doc)
+	if err != nil {
+		return nil, ts, fmt.Errorf("document is not JSON: %w", err)
+	}
+	obj, err := v.Object()
+	if err != nil {
+		return nil, ts, errors.New("document is not a JSON object")
+	}
+	if ts.IsZero() {
+		if t := v.GetStringBytes("@timestamp"); t != nil {
+			ts, _ = time.Parse(time.RFC3339Nano, string(t))
+		}
+		if ts.IsZero() {
+			ts = now
+		}
+	}
+	ts = ts.UTC()
+	var message any
+	if m := v.Get("message"); m != nil && m.Type() == fastjson.TypeString {
+		message = string(m.GetStringBytes())
+	}
+	fields.observe(v)
+	row := make([]driver.Value, 0, len(typedColumns)+5)
+	row = append(row, id, ts, now)
+	for _, c := range typedColumns {
+		row = append(row, extract(v, c))
+	}
+	// The raw record lives in its own column; keeping it out of doc halves
+	// the stored bytes. Get puts it back.
+	obj.Del("message")
+	b.docBuf = v.MarshalTo(b.docBuf[:0])
+	row = append(row, string(b.docBuf), message)
+	return row, ts, nil
+}
