@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // tableStages maps each table the reference knows to its stage.
@@ -61,11 +59,11 @@ var additionalFieldsTables = map[string]bool{
 // unchanged, only when record is not a JSON object, so that the caller can
 // dead-letter it.
 func (n *Normalizer) Append(dst, record []byte, extra ...Field) ([]byte, Meta, error) {
-	root, err := n.parser.ParseBytes(record)
+	root, err := n.parser.parse(b2s(record))
 	if err != nil {
 		return dst, Meta{}, fmt.Errorf("%w: %v", ErrNotObject, err)
 	}
-	if root.Type() != fastjson.TypeObject {
+	if root.Type() != jsonObject {
 		return dst, Meta{}, fmt.Errorf("%w: found a JSON %s", ErrNotObject, root.Type())
 	}
 	r := n.prepare(root)
@@ -103,20 +101,20 @@ func (n *Normalizer) Append(dst, record []byte, extra ...Field) ([]byte, Meta, e
 }
 
 // prepare indexes the record and runs the reference's parsing stages.
-func (n *Normalizer) prepare(root *fastjson.Value) *record {
+func (n *Normalizer) prepare(root *jsonValue) *record {
 	r := &n.rec
 	n.doc.reset()
 	n.props.next()
 	*r = record{root: root, props: n.props, doc: n.doc, scratch: r.scratch[:0], fields: undef, users: undef, rawData: undef, authData: undef}
-	if c := root.Get("category"); c != nil && c.Type() == fastjson.TypeString {
-		r.category = b2s(c.GetStringBytes())
+	if c := root.get("category"); c != nil && c.Type() == jsonString {
+		r.category = c.text()
 		r.table = strings.TrimPrefix(r.category, "AdvancedHunting-")
 	}
-	if p := root.Get("properties"); p != nil && p.Type() == fastjson.TypeObject {
+	if p := root.get("properties"); p != nil && p.Type() == jsonObject {
 		r.hasProps = true
-		p.GetObject().Visit(func(k []byte, v *fastjson.Value) {
-			r.props.add(k, v)
-		})
+		for _, m := range p.members() {
+			r.props.add(m.key, m.val)
+		}
 	}
 	if additionalFieldsTables[r.table] {
 		if s, ok := r.text(pAdditionalFields); ok {
@@ -174,7 +172,7 @@ func lengthOver(v any, n int) bool {
 // cannot be decoded leaves the stage without a result. Each stage has its
 // own parser, whose buffer the decoded strings point into until the next
 // record.
-func parseJSONValue(p *fastjson.Parser, v any) any {
+func parseJSONValue(p *jsonParser, v any) any {
 	s, ok := v.(string)
 	if !ok {
 		if v == nil {
@@ -182,12 +180,12 @@ func parseJSONValue(p *fastjson.Parser, v any) any {
 		}
 		return v
 	}
-	j, err := p.Parse(s)
+	j, err := p.parse(s)
 	if err != nil {
 		return undef
 	}
-	if j.Type() == fastjson.TypeObject {
-		return lazyObject{j.GetObject()}
+	if j.Type() == jsonObject {
+		return lazyObject{j}
 	}
 	return fromJSON(j)
 }
@@ -200,13 +198,13 @@ func fromJSONText(v any) any {
 	if !ok {
 		return undef
 	}
-	var p fastjson.Parser
-	j, err := p.Parse(s)
+	var p jsonParser
+	j, err := p.parse(s)
 	if err != nil {
 		return undef
 	}
-	if j.Type() == fastjson.TypeObject {
-		return lazyObject{j.GetObject()}
+	if j.Type() == jsonObject {
+		return lazyObject{j}
 	}
 	return fromJSON(j)
 }
@@ -216,7 +214,7 @@ func (n *Normalizer) timestamp(r *record) time.Time {
 	if t, ok := timeOf(r.props.get(pTimestamp)); ok {
 		return t
 	}
-	if t, ok := timeOf(r.root.Get("time")); ok {
+	if t, ok := timeOf(r.root.get("time")); ok {
 		return t
 	}
 	return n.opts.Now().UTC()
@@ -224,15 +222,15 @@ func (n *Normalizer) timestamp(r *record) time.Time {
 
 // timeOf reads a time written as text or as a number of seconds (or
 // milliseconds) since the epoch.
-func timeOf(v *fastjson.Value) (time.Time, bool) {
+func timeOf(v *jsonValue) (time.Time, bool) {
 	if v == nil {
 		return time.Time{}, false
 	}
 	switch v.Type() {
-	case fastjson.TypeString:
-		return parseTime(b2s(v.GetStringBytes()))
-	case fastjson.TypeNumber:
-		return epoch(v.GetFloat64()), true
+	case jsonString:
+		return parseTime(v.text())
+	case jsonNumber:
+		return epoch(v.float()), true
 	}
 	return time.Time{}, false
 }

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/valyala/fastjson"
 )
 
 // appendValue writes a stored value as JSON. Objects keep their order.
@@ -254,24 +252,25 @@ func appendStringSlow(dst []byte, s string) []byte {
 // appendSortedJSON writes a parsed JSON value as appendSortedJSON writes
 // its converted form (numbers as Python writes them back, keys sorted, the
 // last of duplicate keys kept), without converting it.
-func (r *record) appendSortedJSON(dst []byte, v *fastjson.Value) []byte {
+func (r *record) appendSortedJSON(dst []byte, v *jsonValue) []byte {
 	switch v.Type() {
-	case fastjson.TypeObject:
+	case jsonObject:
 		type member struct {
 			key string
-			v   *fastjson.Value
+			v   *jsonValue
 		}
 		var buf [32]member
 		members := buf[:0]
-		v.GetObject().Visit(func(k []byte, val *fastjson.Value) {
+	next:
+		for _, kv := range v.members() {
 			for i := range members {
-				if members[i].key == string(k) {
-					members[i].v = val // the last duplicate wins
-					return
+				if members[i].key == kv.key {
+					members[i].v = kv.val // the last duplicate wins
+					continue next
 				}
 			}
-			members = append(members, member{b2s(k), val})
-		})
+			members = append(members, member{kv.key, kv.val})
+		}
 		slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
 		dst = append(dst, '{')
 		for i, m := range members {
@@ -283,25 +282,25 @@ func (r *record) appendSortedJSON(dst []byte, v *fastjson.Value) []byte {
 			dst = r.appendSortedJSON(dst, m.v)
 		}
 		return append(dst, '}')
-	case fastjson.TypeArray:
+	case jsonArray:
 		dst = append(dst, '[')
-		for i, it := range v.GetArray() {
+		for i, it := range v.items() {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
 			dst = r.appendSortedJSON(dst, it)
 		}
 		return append(dst, ']')
-	case fastjson.TypeString:
-		return appendString(dst, b2s(v.GetStringBytes()))
-	case fastjson.TypeNumber:
+	case jsonString:
+		return appendString(dst, v.text())
+	case jsonNumber:
 		if n, ok := r.intValue(v); ok {
 			return strconv.AppendInt(dst, n, 10)
 		}
 		return appendJSON(dst, fromJSON(v), true)
-	case fastjson.TypeTrue:
+	case jsonTrue:
 		return append(dst, "true"...)
-	case fastjson.TypeFalse:
+	case jsonFalse:
 		return append(dst, "false"...)
 	}
 	return append(dst, "null"...)

@@ -8,8 +8,6 @@ package normalize
 import (
 	"errors"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // Field is an extra field set on a document by the caller (for example the
@@ -47,11 +45,11 @@ var ErrNotObject = errors.New("record is not a JSON object")
 // calls, so it is not safe for concurrent use: create one per goroutine.
 type Normalizer struct {
 	opts   Options
-	parser fastjson.Parser
+	parser jsonParser
 	// stageParsers decode the JSON text held in properties
 	// (AdditionalFields, LoggedOnUsers, RawEventData.Data,
 	// AuthenticationDetails).
-	stageParsers [4]fastjson.Parser
+	stageParsers [4]jsonParser
 	props        *propIndex
 	doc          *document
 	rec          record

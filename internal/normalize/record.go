@@ -1,18 +1,15 @@
 package normalize
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/valyala/fastjson"
 )
 
 // record is the state of one normalization: the parsed raw record, the
 // results of the reference's parsing stages, and the document being built.
 type record struct {
-	root     *fastjson.Value
+	root     *jsonValue
 	props    *propIndex // properties by name; empty when properties is not an object
 	hasProps bool
 	category string // "AdvancedHunting-DeviceProcessEvents"
@@ -22,8 +19,6 @@ type record struct {
 	// scratch holds text made while mapping (numbers written as
 	// keywords); strings stored in the document may point into it.
 	scratch []byte
-	// numText receives the text of one JSON number at a time.
-	numText [32]byte
 
 	// Results of the parsing stages; undef when the stage did not run.
 	fields   any // AdditionalFields, parsed (parse_additional_fields)
@@ -81,7 +76,7 @@ type propIndex struct {
 
 type propSlot struct {
 	gen uint64
-	v   *fastjson.Value
+	v   *jsonValue
 }
 
 // convertedProp is fromJSON of a property, kept once made for the record
@@ -103,14 +98,14 @@ func (x *propIndex) next() { x.gen++ }
 
 // add indexes a property of the record; properties the mapping never
 // reads are ignored.
-func (x *propIndex) add(name []byte, v *fastjson.Value) {
-	if id, ok := propIDs.get(b2s(name)); ok {
+func (x *propIndex) add(name string, v *jsonValue) {
+	if id, ok := propIDs.get(name); ok {
 		x.slots[id] = propSlot{gen: x.gen, v: v}
 	}
 }
 
 // get returns the property, or nil when the record has none of that name.
-func (x *propIndex) get(id propID) *fastjson.Value {
+func (x *propIndex) get(id propID) *jsonValue {
 	if s := &x.slots[id]; s.gen == x.gen {
 		return s.v
 	}
@@ -177,17 +172,17 @@ func props(names ...string) propMap {
 func (r *record) copy(path string, id propID) { r.copyValue(path, r.props.get(id)) }
 
 // copyTop is copy for a key of the record itself (beside properties).
-func (r *record) copyTop(path, key string) { r.copyValue(path, r.root.Get(key)) }
+func (r *record) copyTop(path, key string) { r.copyValue(path, r.root.get(key)) }
 
 // copyValue is set(path, fromJSON(v)) done as copy describes.
-func (r *record) copyValue(path string, v *fastjson.Value) {
+func (r *record) copyValue(path string, v *jsonValue) {
 	if v == nil {
 		return
 	}
 	switch v.Type() {
-	case fastjson.TypeNull:
+	case jsonNull:
 		return
-	case fastjson.TypeNumber:
+	case jsonNumber:
 		f := r.doc.field(path)
 		if f.kind == kLong || f.kind == kKeyword || f.kind == kNumber {
 			if n, ok := r.intValue(v); ok {
@@ -202,21 +197,20 @@ func (r *record) copyValue(path string, v *fastjson.Value) {
 				return
 			}
 		}
-	case fastjson.TypeObject:
+	case jsonObject:
 		// An object in a text field is stored as compact JSON with sorted
 		// keys; written straight from the parsed record, not converted.
-		if f := r.doc.field(path); f.kind == kKeyword && v.GetObject().Len() > 0 {
+		if f := r.doc.field(path); f.kind == kKeyword && len(v.members()) > 0 {
 			start := len(r.scratch)
 			r.scratch = r.appendSortedJSON(r.scratch, v)
 			r.doc.putString(f, b2s(r.scratch[start:]))
 			return
 		}
-	case fastjson.TypeString:
-		b := v.GetStringBytes()
-		if len(b) == 0 || len(b) == 1 && b[0] == '$' {
+	case jsonString:
+		s := v.text()
+		if s == "" || s == "$" {
 			return
 		}
-		s := b2s(b)
 		if nv, changed := nativeText(s); changed {
 			r.store(path, nv)
 			return
@@ -243,8 +237,8 @@ func (r *record) copyValue(path string, v *fastjson.Value) {
 // when it is an object (RawEventData is large and few of its keys are
 // read): only the value of the key is converted.
 func (r *record) propAttr(id propID, key string) any {
-	if v := r.props.get(id); v != nil && v.Type() == fastjson.TypeObject {
-		return lazyObject{v.GetObject()}.get(key)
+	if v := r.props.get(id); v != nil && v.Type() == jsonObject {
+		return lazyObject{v}.get(key)
 	}
 	return attr(r.p(id), key)
 }
@@ -252,8 +246,8 @@ func (r *record) propAttr(id propID, key string) any {
 // objectProp returns a property that is a non-empty JSON object, to be
 // read with attr, without converting it.
 func (r *record) objectProp(id propID) (lazyObject, bool) {
-	if v := r.props.get(id); v != nil && v.Type() == fastjson.TypeObject && v.GetObject().Len() > 0 {
-		return lazyObject{v.GetObject()}, true
+	if v := r.props.get(id); v != nil && v.Type() == jsonObject && len(v.members()) > 0 {
+		return lazyObject{v}, true
 	}
 	return lazyObject{}, false
 }
@@ -262,10 +256,10 @@ func (r *record) objectProp(id propID) (lazyObject, bool) {
 // false otherwise).
 func (r *record) text(id propID) (string, bool) {
 	v := r.props.get(id)
-	if v == nil || v.Type() != fastjson.TypeString {
+	if v == nil || v.Type() != jsonString {
 		return "", false
 	}
-	return b2s(v.GetStringBytes()), true
+	return v.text(), true
 }
 
 // has tells whether a property is present and not null (the reference's
@@ -273,7 +267,7 @@ func (r *record) text(id propID) (string, bool) {
 // where it matters).
 func (r *record) has(id propID) bool {
 	v := r.props.get(id)
-	return v != nil && v.Type() != fastjson.TypeNull
+	return v != nil && v.Type() != jsonNull
 }
 
 // length is Jinja's `length` of a property, without converting it (ok is
@@ -284,12 +278,12 @@ func (r *record) length(id propID) (int, bool) {
 		return 0, true // undefined has length 0
 	}
 	switch v.Type() {
-	case fastjson.TypeString:
-		return utf8.RuneCount(v.GetStringBytes()), true
-	case fastjson.TypeArray:
-		return len(v.GetArray()), true
-	case fastjson.TypeObject:
-		return v.GetObject().Len(), true
+	case jsonString:
+		return utf8.RuneCountInString(v.text()), true
+	case jsonArray:
+		return len(v.items()), true
+	case jsonObject:
+		return len(v.members()), true
 	}
 	return 0, false
 }
@@ -298,21 +292,21 @@ func (r *record) length(id propID) (int, bool) {
 func (r *record) truthyProp(id propID) bool { return truthyValue(r.props.get(id)) }
 
 // truthyValue is Python truthiness of a parsed value (false when nil).
-func truthyValue(v *fastjson.Value) bool {
+func truthyValue(v *jsonValue) bool {
 	if v == nil {
 		return false
 	}
 	switch v.Type() {
-	case fastjson.TypeNull, fastjson.TypeFalse:
+	case jsonNull, jsonFalse:
 		return false
-	case fastjson.TypeString:
-		return len(v.GetStringBytes()) > 0
-	case fastjson.TypeNumber:
-		return v.GetFloat64() != 0
-	case fastjson.TypeArray:
-		return len(v.GetArray()) > 0
-	case fastjson.TypeObject:
-		return v.GetObject().Len() > 0
+	case jsonString:
+		return len(v.text()) > 0
+	case jsonNumber:
+		return v.float() != 0
+	case jsonArray:
+		return len(v.items()) > 0
+	case jsonObject:
+		return len(v.members()) > 0
 	}
 	return true
 }
@@ -329,7 +323,7 @@ func (r *record) copyOr(path string, a, b propID) {
 // copyOrTop is set(path, record.key or properties.id): a few keys may
 // sit beside the properties in some exports.
 func (r *record) copyOrTop(path, key string, id propID) {
-	if v := r.root.Get(key); truthyValue(v) {
+	if v := r.root.get(key); truthyValue(v) {
 		r.copyValue(path, v)
 		return
 	}
@@ -363,9 +357,9 @@ func (r *record) actionType() string {
 
 // intValue returns a JSON number written as an integer (a number with a
 // fraction or an exponent is a float, even when integral, as in Python).
-func (r *record) intValue(v *fastjson.Value) (int64, bool) {
-	text := v.MarshalTo(r.numText[:0])
-	if len(text) == 0 || len(text) > 18 || bytes.ContainsAny(text, ".eE") {
+func (r *record) intValue(v *jsonValue) (int64, bool) {
+	text := v.text()
+	if len(text) == 0 || len(text) > 18 || strings.ContainsAny(text, ".eE") {
 		return 0, false
 	}
 	var n int64

@@ -2,8 +2,6 @@ package normalize
 
 import (
 	"strings"
-
-	"github.com/valyala/fastjson"
 )
 
 // Properties copied as they are to action.properties.*.
@@ -65,7 +63,7 @@ func (r *record) commonFields() {
 	r.copy("action.properties.AccountUPN", pAccountUpn)
 	r.setProps(remoteSessionProps)
 	// Only an AdditionalFields that is already an object has these keys.
-	if v := r.props.get(pAdditionalFields); v != nil && v.Type() == fastjson.TypeObject {
+	if v := r.props.get(pAdditionalFields); v != nil && v.Type() == jsonObject {
 		addl := r.p(pAdditionalFields)
 		r.set("action.properties.SourceComputerId", attr(addl, "SourceComputerId"))
 		r.set("action.properties.SourceComputerObjectGuid", attr(addl, "SourceComputerObjectGuid"))

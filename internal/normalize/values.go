@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
-
-	"github.com/valyala/fastjson"
 )
 
 // The reference evaluates its mapping with Python semantics (Jinja
@@ -53,17 +51,17 @@ func (d *dict) put(key string, v any) {
 // lazyObject is a parsed JSON object converted key by key on demand: the
 // objects decoded from text (AdditionalFields, RawEventData.Data) are large
 // and the mapping reads few of their keys.
-type lazyObject struct{ v *fastjson.Object }
+type lazyObject struct{ v *jsonValue }
 
 // get returns the value of the last key named key (the last duplicate wins,
 // as in json.loads), converted.
 func (o lazyObject) get(key string) any {
-	var found *fastjson.Value
-	o.v.Visit(func(k []byte, v *fastjson.Value) {
-		if string(k) == key {
-			found = v
+	var found *jsonValue
+	for _, m := range o.v.members() {
+		if m.key == key {
+			found = m.val
 		}
-	})
+	}
 	return fromJSON(found)
 }
 
@@ -88,54 +86,52 @@ func b2s(b []byte) string {
 }
 
 // fromJSON converts a parsed JSON value to the Python model.
-func fromJSON(v *fastjson.Value) any {
+func fromJSON(v *jsonValue) any {
 	if v == nil {
 		return undef
 	}
 	return convertJSON(v)
 }
 
-func convertJSON(v *fastjson.Value) any {
+func convertJSON(v *jsonValue) any {
 	switch v.Type() {
-	case fastjson.TypeNull:
+	case jsonNull:
 		return nil
-	case fastjson.TypeTrue:
+	case jsonTrue:
 		return true
-	case fastjson.TypeFalse:
+	case jsonFalse:
 		return false
-	case fastjson.TypeString:
-		return b2s(v.GetStringBytes())
-	case fastjson.TypeNumber:
-		var scratch [32]byte
-		return parseNumber(b2s(v.MarshalTo(scratch[:0])))
-	case fastjson.TypeArray:
-		items := v.GetArray()
+	case jsonString:
+		return v.text()
+	case jsonNumber:
+		return parseNumber(v.text())
+	case jsonArray:
+		items := v.items()
 		out := make([]any, len(items))
 		for i, it := range items {
 			out[i] = fromJSON(it)
 		}
 		return out
-	case fastjson.TypeObject:
-		o := v.GetObject()
-		d := &dict{keys: make([]string, 0, o.Len()), vals: make([]any, 0, o.Len())}
+	case jsonObject:
+		members := v.members()
+		d := &dict{keys: make([]string, 0, len(members)), vals: make([]any, 0, len(members))}
 		var index map[string]int // for large objects, to keep duplicates out cheaply
-		if o.Len() > 16 {
-			index = make(map[string]int, o.Len())
+		if len(members) > 16 {
+			index = make(map[string]int, len(members))
 		}
-		o.Visit(func(k []byte, val *fastjson.Value) {
-			key := b2s(k)
+		for _, m := range members {
 			if index == nil {
-				d.put(key, fromJSON(val)) // the last duplicate wins, as in json.loads
-				return
+				d.put(m.key, fromJSON(m.val)) // the last duplicate wins, as in json.loads
+				continue
 			}
-			if i, dup := index[key]; dup {
-				d.vals[i] = fromJSON(val)
-				return
+			if i, dup := index[m.key]; dup {
+				d.vals[i] = fromJSON(m.val)
+				continue
 			}
-			index[key] = len(d.keys)
-			d.keys = append(d.keys, key)
-			d.vals = append(d.vals, fromJSON(val))
-		})
+			index[m.key] = len(d.keys)
+			d.keys = append(d.keys, m.key)
+			d.vals = append(d.vals, fromJSON(m.val))
+		}
 		return d
 	}
 	return undef
