@@ -85,6 +85,7 @@ type slotType uint8
 const (
 	slotAny slotType = iota
 	slotStr
+	slotCleanStr // text with nothing to escape in JSON, written as it is
 	slotInt
 	slotTime
 	slotStrs
@@ -93,7 +94,7 @@ const (
 // get returns the slot's value as an interface.
 func (s *slot) get() any {
 	switch s.typ {
-	case slotStr:
+	case slotStr, slotCleanStr:
 		return s.str
 	case slotInt:
 		return s.n
@@ -109,6 +110,10 @@ func (s *slot) appendJSON(dst []byte) []byte {
 	switch s.typ {
 	case slotStr:
 		return appendString(dst, s.str)
+	case slotCleanStr:
+		dst = append(dst, '"')
+		dst = append(dst, s.str...)
+		return append(dst, '"')
 	case slotInt:
 		return strconv.AppendInt(dst, s.n, 10)
 	case slotTime:
@@ -245,6 +250,13 @@ func (d *document) putString(f *field, v string) {
 	s.typ, s.str, s.value = slotStr, v, nil
 }
 
+// putCleanString stores text known to need no escaping in JSON (see
+// jsonValue.clean), so that it is written as it is.
+func (d *document) putCleanString(f *field, v string) {
+	s := d.use(f)
+	s.typ, s.str, s.value = slotCleanStr, v, nil
+}
+
 // putStrings stores a list of text without boxing it; the list must stay
 // unchanged until the document is reset.
 func (d *document) putStrings(f *field, v []string) {
@@ -295,7 +307,7 @@ func (d *document) str(path string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if s.typ != slotStr {
+	if s.typ != slotStr && s.typ != slotCleanStr {
 		if v, ok := s.value.(string); ok { // not stored by put, but harmless
 			return v, v != ""
 		}

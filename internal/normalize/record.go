@@ -219,7 +219,11 @@ func (r *record) copyValue(path string, v *jsonValue) {
 		// text goes to (store would convert it to the same).
 		switch f := r.doc.field(path); f.kind {
 		case kKeyword:
-			r.doc.putString(f, s)
+			if v.clean {
+				r.doc.putCleanString(f, s)
+			} else {
+				r.doc.putString(f, s)
+			}
 			return
 		case kDate:
 			if t, ok := parseTime(s); ok {
