@@ -71,7 +71,7 @@ func (n *Normalizer) Append(dst, record []byte, extra ...Field) ([]byte, Meta, e
 	if r.table != "DeviceProcessEvents" {
 		r.processFields()
 	}
-	stage, known := tableStages[r.table]
+	stage, known := r.info.stage, r.info.stage != nil
 	if known {
 		stage(r)
 	}
@@ -92,7 +92,10 @@ func (n *Normalizer) Append(dst, record []byte, extra ...Field) ([]byte, Meta, e
 		}
 		r.doc.put(f.Path, f.Value)
 	}
-	meta := Meta{Timestamp: ts, Category: internCategory(r.category)}
+	meta := Meta{Timestamp: ts, Category: r.info.category}
+	if meta.Category == "" {
+		meta.Category = strings.Clone(r.category)
+	}
 	meta.Dataset, _ = r.doc.str("event.dataset")
 	if !known {
 		meta.Dataset = strings.Clone(meta.Dataset)
@@ -109,6 +112,7 @@ func (n *Normalizer) prepare(root *jsonValue) *record {
 	if c := root.get("category"); c != nil && c.Type() == jsonString {
 		r.category = c.text()
 		r.table = strings.TrimPrefix(r.category, "AdvancedHunting-")
+		r.info = knownCategories[r.category]
 	}
 	if p := root.get("properties"); p != nil && p.Type() == jsonObject {
 		r.hasProps = true
@@ -116,7 +120,7 @@ func (n *Normalizer) prepare(root *jsonValue) *record {
 			r.props.add(m.key, m.val)
 		}
 	}
-	if additionalFieldsTables[r.table] {
+	if r.info.additionalFields {
 		if s, ok := r.text(pAdditionalFields); ok {
 			if s != "" {
 				r.fields = parseJSONValue(&n.stageParsers[0], s)
@@ -145,22 +149,22 @@ func (n *Normalizer) prepare(root *jsonValue) *record {
 	return r
 }
 
-// categories holds the category of every known table, so that Meta can
-// name it without copying it out of the parser's buffer.
-var categories = func() map[string]string {
-	m := map[string]string{}
-	for t := range tableStages {
-		m["AdvancedHunting-"+t] = "AdvancedHunting-" + t
+// tableInfo is what the mapping needs to know of a known table, found with
+// one lookup of the record's category.
+type tableInfo struct {
+	category         string // "AdvancedHunting-<table>", not in any record's memory
+	stage            func(*record)
+	additionalFields bool // the reference parses its AdditionalFields
+}
+
+var knownCategories = func() map[string]tableInfo {
+	m := map[string]tableInfo{}
+	for t, stage := range tableStages {
+		c := "AdvancedHunting-" + t
+		m[c] = tableInfo{category: c, stage: stage, additionalFields: additionalFieldsTables[t]}
 	}
 	return m
 }()
-
-func internCategory(c string) string {
-	if s, ok := categories[c]; ok {
-		return s
-	}
-	return strings.Clone(c)
-}
 
 func lengthOver(v any, n int) bool {
 	l, ok := length(v)

@@ -40,9 +40,9 @@ func (n *Normalizer) enrich(r *record) {
 	if v, ok := d.str("url.original"); ok {
 		splitURL(d, v)
 	}
-	for _, prefix := range []string{"url", "source", "destination"} {
-		if v, ok := d.str(domainFields[prefix]); ok {
-			n.splitDomain(d, prefix, v)
+	for i := range domainSides {
+		if v, ok := d.str(domainSides[i].domain); ok {
+			n.splitDomain(d, &domainSides[i], v)
 		}
 	}
 	if v, ok := d.str("user_agent.original"); ok {
@@ -72,7 +72,6 @@ func validIP(s string) bool {
 	return err == nil
 }
 
-var domainFields = map[string]string{"url": "url.domain", "source": "source.domain", "destination": "destination.domain"}
 
 var defaultPorts = map[string]int64{"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
 
@@ -122,18 +121,20 @@ type domainParts struct {
 	ok                      bool
 }
 
-// domainFieldNames are the fields splitDomain sets, per prefix.
-var domainFieldNames = map[string][3]string{
-	"url":         {"url.registered_domain", "url.top_level_domain", "url.subdomain"},
-	"source":      {"source.registered_domain", "source.top_level_domain", "source.subdomain"},
-	"destination": {"destination.registered_domain", "destination.top_level_domain", "destination.subdomain"},
+// domainSide names a domain field and the fields splitDomain sets from it.
+type domainSide struct{ domain, registered, topLevel, sub string }
+
+var domainSides = [...]domainSide{
+	{"url.domain", "url.registered_domain", "url.top_level_domain", "url.subdomain"},
+	{"source.domain", "source.registered_domain", "source.top_level_domain", "source.subdomain"},
+	{"destination.domain", "destination.registered_domain", "destination.top_level_domain", "destination.subdomain"},
 }
 
-// splitDomain sets <prefix>.registered_domain, .top_level_domain and
+// splitDomain sets the side's registered_domain, top_level_domain and
 // .subdomain from the public suffix list. Addresses, single labels and
 // names under no known suffix get none. Results are remembered: a stream
 // names the same few domains over and over.
-func (n *Normalizer) splitDomain(d *document, prefix, domain string) {
+func (n *Normalizer) splitDomain(d *document, side *domainSide, domain string) {
 	p, seen := n.domains[domain]
 	if !seen {
 		// The text may point into the parser's buffer: the cache keeps a
@@ -148,11 +149,10 @@ func (n *Normalizer) splitDomain(d *document, prefix, domain string) {
 	if !p.ok {
 		return
 	}
-	names := domainFieldNames[prefix]
-	d.putText(names[0], p.registered)
-	d.putText(names[1], p.suffix)
+	d.putText(side.registered, p.registered)
+	d.putText(side.topLevel, p.suffix)
 	if p.sub != "" {
-		d.putText(names[2], p.sub)
+		d.putText(side.sub, p.sub)
 	}
 }
 

@@ -12,8 +12,9 @@ type record struct {
 	root     *jsonValue
 	props    *propIndex // properties by name; empty when properties is not an object
 	hasProps bool
-	category string // "AdvancedHunting-DeviceProcessEvents"
-	table    string // "DeviceProcessEvents"
+	category string    // "AdvancedHunting-DeviceProcessEvents"
+	table    string    // "DeviceProcessEvents"
+	info     tableInfo // zero for a table without a mapping of its own
 	doc      *document
 
 	// scratch holds text made while mapping (numbers written as
