@@ -131,7 +131,7 @@ var domainSides = [...]domainSide{
 }
 
 // splitDomain sets the side's registered_domain, top_level_domain and
-// .subdomain from the public suffix list. Addresses, single labels and
+// subdomain from the public suffix list. Addresses, single labels and
 // names under no known suffix get none. Results are remembered: a stream
 // names the same few domains over and over.
 func (n *Normalizer) splitDomain(d *document, side *domainSide, domain string) {
