@@ -57,6 +57,11 @@ func TestNativeText(t *testing.T) {
 		{`5d41402abc4b2a76b9719d911017c592`, `5d41402abc4b2a76b9719d911017c592`},
 		{`3e5f`, `3e5f`},
 		{`12 # a comment`, int64(12)},
+		{`TokenElevationTypeDefault`, `TokenElevationTypeDefault`},
+		{`Normal`, `Normal`},
+		{`TrueColor`, `TrueColor`},
+		{`False # a comment`, false},
+		{`None `, nil},
 	}
 	for _, tt := range tests {
 		got := native(tt.in)

@@ -28,8 +28,12 @@ func nativeText(s string) (v any, ok bool) {
 	if !mayBeLiteral(s[0]) {
 		return nil, false
 	}
-	if c := s[0]; c >= '0' && c <= '9' && !numberChars(s) {
+	switch c := s[0]; {
+	case c >= '0' && c <= '9' && !numberChars(s):
 		return nil, false // a timestamp, an address, a hash: not a number
+	case c == 'T' && !strings.HasPrefix(s, "True"), c == 'F' && !strings.HasPrefix(s, "False"),
+		c == 'N' && !strings.HasPrefix(s, "None"):
+		return nil, false // a name such as TokenElevationTypeDefault
 	}
 	v, err := literalEval(s)
 	if err != nil {
