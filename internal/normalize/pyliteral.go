@@ -35,6 +35,11 @@ func nativeText(s string) (v any, ok bool) {
 		c == 'N' && !strings.HasPrefix(s, "None"):
 		return nil, false // a name such as TokenElevationTypeDefault
 	}
+	if c := s[0]; c == '[' || c == '{' {
+		if v, ok := jsonLiteral(s); ok {
+			return v, true
+		}
+	}
 	v, err := literalEval(s)
 	if err != nil {
 		return nil, false
