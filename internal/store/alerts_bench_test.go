@@ -3,24 +3,32 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 )
 
-// BenchmarkPutAlerts measures a detection batch's alert upsert: 500
+// BenchmarkPutAlerts measures a detection batch's alert upsert: 5 or 500
 // alerts per transaction, new ones and updates of existing ones.
 func BenchmarkPutAlerts(b *testing.B) {
 	ctx := context.Background()
-	st := openTestStore(&testing.T{}, b.TempDir(), 0)
+	st, err := Open(ctx, Config{Dir: b.TempDir()}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer st.Close()
-	batch := make([]alerts.Alert, 500)
-	for _, mode := range []string{"new", "update"} {
+	for _, mode := range []string{"new/5", "update/5", "new/500", "update/500"} {
+		size := 5
+		if strings.HasSuffix(mode, "/500") {
+			size = 500
+		}
+		batch := make([]alerts.Alert, size)
 		b.Run(mode, func(b *testing.B) {
 			n := 0
 			for b.Loop() {
-				if mode == "new" {
+				if strings.HasPrefix(mode, "new") {
 					n++
 				}
 				for i := range batch {

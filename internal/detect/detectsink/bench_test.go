@@ -58,7 +58,7 @@ func BenchmarkWrite(b *testing.B) {
 
 func benchWrite(b *testing.B, cfg Config, corpus []sink.Doc) {
 	dir := b.TempDir()
-	cfg.File = filepath.Join(dir, "sink", "alerts.ndjson")
+	cfg.Store = filepath.Join(dir, "store") // alerts in the store, no alert file: the defaults
 	log := slog.New(slog.DiscardHandler)
 	s, err := Open("bench", cfg, sink.Env{Logger: log})
 	if err != nil {
