@@ -72,7 +72,6 @@ func validIP(s string) bool {
 	return err == nil
 }
 
-
 var defaultPorts = map[string]int64{"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
 
 // splitURL sets the url.* parts of an absolute URL.

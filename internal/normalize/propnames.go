@@ -152,3 +152,73 @@ var (
 	pUserAgent                                = propName("UserAgent")
 	pVendor                                   = propName("Vendor")
 )
+
+// propID numbers a property name the mapping reads.
+type propID int
+
+// propIDs and propNamesByID are filled at package initialization by
+// propName and only read afterwards.
+var (
+	propIDs       = newStrTable(512)
+	propNamesByID []string
+)
+
+// propName registers a property the mapping reads and returns its number.
+func propName(name string) propID {
+	if id, ok := propIDs.get(name); ok {
+		return propID(id)
+	}
+	id := propID(len(propNamesByID))
+	propIDs.put(name, int32(id))
+	propNamesByID = append(propNamesByID, name)
+	return id
+}
+
+// propIndex holds one record's properties by number. Slots carry the
+// number of the record they belong to, so that the index is reused from
+// record to record without being cleared. The mapping probes every
+// property it knows for each record, most of them absent, so the slots are
+// kept small (16 bytes) and the rarely needed converted values apart.
+type propIndex struct {
+	slots     []propSlot
+	converted []convertedProp
+	gen       uint64
+}
+
+type propSlot struct {
+	gen uint64
+	v   *jsonValue
+}
+
+// convertedProp is fromJSON of a property, kept once made for the record
+// of number gen.
+type convertedProp struct {
+	gen   uint64
+	value any
+}
+
+func newPropIndex() *propIndex {
+	return &propIndex{
+		slots:     make([]propSlot, len(propNamesByID)),
+		converted: make([]convertedProp, len(propNamesByID)),
+	}
+}
+
+// next starts a new record.
+func (x *propIndex) next() { x.gen++ }
+
+// add indexes a property of the record; properties the mapping never
+// reads are ignored.
+func (x *propIndex) add(name string, v *jsonValue) {
+	if id, ok := propIDs.get(name); ok {
+		x.slots[id] = propSlot{gen: x.gen, v: v}
+	}
+}
+
+// get returns the property, or nil when the record has none of that name.
+func (x *propIndex) get(id propID) *jsonValue {
+	if s := &x.slots[id]; s.gen == x.gen {
+		return s.v
+	}
+	return nil
+}
