@@ -315,14 +315,25 @@ func (p *jsonParser) escaped(s string, i int) (text string, clean bool, tail str
 	start := len(p.decoded)
 	p.decoded = append(p.decoded, s[:i]...)
 	for i < len(s) {
-		c := s[i]
-		switch {
-		case c == '"':
+		// Copy the run up to the next quote or backslash.
+		j := i
+		for j+8 <= len(s) {
+			m := quoteOrBackslash(load64(s, j))
+			if m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		for j < len(s) && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		p.decoded = append(p.decoded, s[i:j]...)
+		if i = j; i >= len(s) {
+			break
+		}
+		if s[i] == '"' {
 			return b2s(p.decoded[start:]), false, s[i+1:], nil
-		case c != '\\':
-			p.decoded = append(p.decoded, c)
-			i++
-			continue
 		}
 		if i+1 >= len(s) {
 			break
@@ -349,6 +360,14 @@ func (p *jsonParser) escaped(s string, i int) (text string, clean bool, tail str
 		}
 	}
 	return "", false, "", errors.New(`missing closing '"'`)
+}
+
+// quoteOrBackslash has the high bit set in the lowest byte of w that is a
+// quote or a backslash, if there is one (see escapeMask).
+func quoteOrBackslash(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	return ((quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
 
 // unicodeEscape decodes the \uXXXX whose backslash and u end before i,
