@@ -16,7 +16,7 @@ import (
 
 // The word index lets a bare-word search skip the raw records that cannot
 // match instead of reading every one (seconds on ten million events). For
-// each block of 65,536 consecutive event ids it keeps a Bloom filter
+// each block of 16,384 consecutive event ids it keeps a Bloom filter
 // of the word keys of the raw records (query.AppendWordKeys: lowercased
 // words and pairs of words one character apart) and the block's time span.
 // A search reads only the blocks whose filter may hold every key of a
@@ -31,21 +31,23 @@ import (
 // one that is missing, torn or from another database only means that
 // block is read in full (and indexed again in the background).
 
-// indexBlockShift makes index blocks of 65,536 ids (tests make them
-// smaller to cover many blocks with few events).
-var indexBlockShift = 16
+// indexBlockShift makes index blocks of 16,384 ids (tests make them
+// smaller to cover many blocks with few events). Smaller blocks cost little
+// more space (the words of a block's events are mostly their own) and let
+// a search read less around each match or false positive.
+var indexBlockShift = 14
 
 const (
-	// accumWords is the filter a block is built in (2 MiB); it is folded
-	// to the smallest size that keeps the false-positive rate near 1%.
-	accumWords    = 1 << 18
+	// accumWords is the filter a block is built in (1 MiB); it is folded
+	// to the smallest size that keeps false positives rare.
+	accumWords    = 1 << 17
 	minIndexWords = 64
-	// maxIndexFill is the share of set bits a folded filter may have:
-	// four bits per key, so a key absent from the block passes with
-	// probability about maxIndexFill^4 (0.8%).
+	// maxIndexFill is the share of set bits a folded filter may have: six
+	// bits per key, so a key absent from the block passes with
+	// probability about maxIndexFill^6 (0.07%; measured 0.1-0.3%).
 	maxIndexFill = 0.30
 	indexDirName = "wordindex"
-	indexMagic   = "DIWORDS1"
+	indexMagic   = "DIWORDS2"
 	indexHeader  = 64
 )
 
@@ -55,16 +57,18 @@ func blockOf(id uint64) uint64 { return (id - 1) >> indexBlockShift }
 // blockIDs is the first and last id of block b.
 func blockIDs(b uint64) (lo, hi uint64) { return b<<indexBlockShift + 1, (b + 1) << indexBlockShift }
 
-// bloom is a blocked Bloom filter: a key sets four bits of one 64-bit word,
+// bloom is a blocked Bloom filter: a key sets six bits of one 64-bit word,
 // so probing a key reads 8 bytes. Its length is a power of two, which lets
 // a filter be folded in half (OR of both halves) and stay valid.
 type bloom []uint64
 
+// keyBits are the bits a key sets in its word: six 6-bit fields of the
+// key's low 36 bits; wordOf uses the bits from 40 up.
 func keyBits(key uint64) uint64 {
-	return 1<<(key&63) | 1<<(key>>6&63) | 1<<(key>>12&63) | 1<<(key>>18&63)
+	return 1<<(key&63) | 1<<(key>>6&63) | 1<<(key>>12&63) | 1<<(key>>18&63) | 1<<(key>>24&63) | 1<<(key>>30&63)
 }
 
-func wordOf(key uint64, words int) int { return int(key >> 32 & uint64(words-1)) }
+func wordOf(key uint64, words int) int { return int(key >> 40 & uint64(words-1)) }
 
 func (f bloom) add(key uint64) { f[wordOf(key, len(f))] |= keyBits(key) }
 

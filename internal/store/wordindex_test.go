@@ -24,9 +24,11 @@ func smallBlocks(t *testing.T, shift int) {
 }
 
 // waitIndexed waits until every committed block has a filter file.
-func waitIndexed(t testing.TB, s *Store) {
+func waitIndexed(t testing.TB, s *Store) { waitIndexedFor(t, s, time.Minute) }
+
+func waitIndexedFor(t testing.TB, s *Store, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(timeout)
 	for {
 		s.mu.Lock()
 		loaded := s.loadedID
@@ -47,7 +49,7 @@ func waitIndexed(t testing.TB, s *Store) {
 			t.Fatalf("%d blocks still without a word index", missing)
 		}
 		s.kickIndexer()
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
