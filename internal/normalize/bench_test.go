@@ -98,3 +98,49 @@ func BenchmarkBaselineMapRoundTrip(b *testing.B) {
 	}
 	reportRate(b, corpus, cpuStart)
 }
+
+// BenchmarkSpeedup runs the normalizer and the baseline in alternation,
+// 50 passes over the corpus each (tens of milliseconds), and reports how
+// many times faster the normalizer is. On a shared machine the two
+// benchmarks above run at different moments and may see different loads;
+// alternating, both see the same. Each op is one round of both.
+func BenchmarkSpeedup(b *testing.B) {
+	const passes = 50
+	corpus := benchCorpus(b)
+	n := New(Options{Now: func() time.Time { return time.Unix(1700000000, 0) }})
+	var dst []byte
+	for _, rec := range corpus {
+		dst, _, _ = n.Append(dst[:0], rec)
+	}
+	var normalizeTime, baselineTime time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		for range passes {
+			for _, rec := range corpus {
+				var err error
+				if dst, _, err = n.Append(dst[:0], rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		mid := time.Now()
+		for range passes {
+			for _, rec := range corpus {
+				var m map[string]any
+				if err := json.Unmarshal(rec, &m); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := json.Marshal(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		normalizeTime += mid.Sub(start)
+		baselineTime += time.Since(mid)
+	}
+	records := float64(b.N * passes * len(corpus))
+	b.ReportMetric(records/normalizeTime.Seconds(), "normalize-records/s")
+	b.ReportMetric(records/baselineTime.Seconds(), "baseline-records/s")
+	b.ReportMetric(float64(baselineTime)/float64(normalizeTime), "x-baseline")
+}
