@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/defender-intake/defender-intake/internal/config"
 	"github.com/defender-intake/defender-intake/internal/deadletter"
 	"github.com/defender-intake/defender-intake/internal/metrics"
@@ -40,6 +42,10 @@ func init() {
 type HTTPMount func(mux *http.ServeMux, sinks map[string]sink.Sink) error
 
 var httpMounts []HTTPMount
+
+// extraMetrics are registries of components that keep their own metrics,
+// served on /metrics with the service's; add to it from an init.
+var extraMetrics []prometheus.Gatherer
 
 // mountHTTP registers m; call it from an init in the component's own file
 // of this package.
@@ -135,7 +141,7 @@ func runService(ctx context.Context, cfg *config.Config, log *slog.Logger) (err 
 		Workers: cfg.Pipeline.Workers, QueueBatches: cfg.Pipeline.QueueBatches,
 		RetryInitial: cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax, DrainTimeout: cfg.Pipeline.DrainTimeout,
 	})
-	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("GET /metrics", m.Handler(extraMetrics...))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !p.Ready() {

@@ -1,11 +1,6 @@
 package main
 
 import (
-	"net/http"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/sink/besteffort"
 
 	// Forwarding sink types register themselves.
@@ -21,9 +16,6 @@ import (
 
 func init() {
 	// Best-effort queue metrics live in their own registry (sinks are
-	// opened without the service's metrics).
-	mountHTTP(func(mux *http.ServeMux, _ map[string]sink.Sink) error {
-		mux.Handle("GET /metrics/forwarding", promhttp.HandlerFor(besteffort.Registry, promhttp.HandlerOpts{}))
-		return nil
-	})
+	// opened without the service's metrics); /metrics shows them too.
+	extraMetrics = append(extraMetrics, besteffort.Registry)
 }

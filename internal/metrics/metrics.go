@@ -80,7 +80,9 @@ func New() *Metrics {
 	return m
 }
 
-// Handler serves the registry in the Prometheus exposition format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+// Handler serves the registry in the Prometheus exposition format, with
+// the metrics of the given other registries (components that keep their
+// own, such as the best-effort sink queues) on the same page.
+func (m *Metrics) Handler(others ...prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(append(prometheus.Gatherers{m.Registry}, others...), promhttp.HandlerOpts{Registry: m.Registry})
 }

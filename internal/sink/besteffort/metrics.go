@@ -6,7 +6,7 @@ import (
 
 // Registry holds the best-effort queue metrics. Sinks are opened without
 // the service's metrics, so these live in their own registry, served by
-// `run` at /metrics/forwarding.
+// `run` on /metrics beside the service's.
 var Registry = prometheus.NewRegistry()
 
 var (

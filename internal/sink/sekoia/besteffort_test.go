@@ -21,7 +21,7 @@ import (
 // back: the file sink (the sink of record) gets everything and the
 // source's position moves on, the intake's share waits in the on-disk
 // queue, and arrives once the intake is back. The queue is visible at
-// /metrics/forwarding.
+// /metrics.
 func TestBestEffortThroughTheService(t *testing.T) {
 	var down atomic.Bool
 	down.Store(true)
@@ -109,7 +109,7 @@ sinks:
 		t.Fatalf("%d records reached an intake that was down", len(recs))
 	}
 	metrics := func() string {
-		resp, err := http.Get("http://" + listen + "/metrics/forwarding")
+		resp, err := http.Get("http://" + listen + "/metrics")
 		if err != nil {
 			return ""
 		}
@@ -117,7 +117,7 @@ sinks:
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
-	wait("queued bytes in /metrics/forwarding", func() bool {
+	wait("queued bytes in /metrics", func() bool {
 		return strings.Contains(metrics(), `defender_intake_best_effort_queued_bytes{sink="soc"}`)
 	})
 	down.Store(false)
