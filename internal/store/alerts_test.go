@@ -247,3 +247,38 @@ func TestRecentAndRetainAlerts(t *testing.T) {
 		t.Fatalf("after retention: %q %v", alertIDs(page.Alerts), err)
 	}
 }
+
+// The typed columns say what the alert says (for analysts querying the
+// table directly).
+func TestAlertsColumns(t *testing.T) {
+	ctx := context.Background()
+	st := openTestStore(t, t.TempDir(), 0)
+	defer st.Close()
+	a := testAlert("a", "rule-1", "Whoami", "medium", "ws1", 0, 3)
+	a.Tags, a.EventIDs, a.Service, a.GroupKey = []string{"attack.t1033", "attack.discovery"}, []string{strings.Repeat("b", 32), strings.Repeat("c", 32)}, "svc", "g1"
+	empty := testAlert("e", "rule-2", "T", "low", "", 0, 1)
+	empty.Tags, empty.EventIDs, empty.User, empty.Author = nil, nil, "", ""
+	if err := st.PutAlerts(ctx, []alerts.Alert{a, empty}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		id, want string
+	}{
+		{"a", "rule-1|Whoami|Whoami|medium|Test Author|attack.t1033|ws1|jdoe|svc|g1|2026-11-20 09:00:00.123456|2026-11-20 09:02:00.123456|3|2|" + strings.Repeat("c", 32)},
+		{"e", "rule-2|T|T|low|||||||2026-11-20 09:00:00.123456|2026-11-20 09:00:00.123456|1|0|"},
+	}
+	for _, tc := range tests {
+		var got string
+		err := st.db.QueryRowContext(ctx, `SELECT concat_ws('|', rule_id, rule_title, title, level, author,
+			coalesce(from_json(tags, '["VARCHAR"]')[1], ''), host, user_name, service, group_key,
+			strftime(first_seen, '%Y-%m-%d %H:%M:%S.%f'), strftime(last_seen, '%Y-%m-%d %H:%M:%S.%f'), count,
+			len(from_json(event_ids, '["VARCHAR"]')), coalesce(from_json(event_ids, '["VARCHAR"]')[2], ''))
+			FROM alerts WHERE id = ?`, tc.id).Scan(&got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("alert %s columns:\n got %s\nwant %s", tc.id, got, tc.want)
+		}
+	}
+}
