@@ -34,31 +34,40 @@ type converted struct {
 
 // convert builds the rows of a batch on all cores: parsing the documents is
 // most of the CPU a Write costs. Row ids are left 0 for the caller.
+//
+// The word index keys go to buffers kept from one Write to the next (under
+// writeMu): they are large (a hundred keys per record) and only live until
+// Write has added them to the index.
 func (s *Store) convert(docs []Doc, now time.Time) []converted {
 	out := make([]converted, len(docs))
 	workers := min(runtime.GOMAXPROCS(0), (len(docs)+127)/128)
+	for len(s.keyBufs) < max(workers, 1) {
+		s.keyBufs = append(s.keyBufs, nil)
+	}
 	if workers <= 1 {
-		var keys []uint64
+		keys := s.keyBufs[0][:0]
 		for i, d := range docs {
 			out[i].row, out[i].ts, out[i].err = s.builder.build(s.fields, d.JSON, d.Timestamp, 0, now)
 			keys = out[i].appendKeys(keys)
 		}
+		s.keyBufs[0] = keys
 		return out
 	}
 	var wg sync.WaitGroup
 	chunk := (len(docs) + workers - 1) / workers
-	for lo := 0; lo < len(docs); lo += chunk {
+	for w, lo := 0, 0; lo < len(docs); w, lo = w+1, lo+chunk {
 		hi := min(lo+chunk, len(docs))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			b := builders.Get().(*rowBuilder)
 			defer builders.Put(b)
-			var keys []uint64
+			keys := s.keyBufs[w][:0]
 			for i := lo; i < hi; i++ {
 				out[i].row, out[i].ts, out[i].err = b.build(s.fields, docs[i].JSON, docs[i].Timestamp, 0, now)
 				keys = out[i].appendKeys(keys)
 			}
+			s.keyBufs[w] = keys
 		}()
 	}
 	wg.Wait()

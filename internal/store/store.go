@@ -83,6 +83,8 @@ type Store struct {
 	nextID  uint64
 	builder rowBuilder // for recovery; Write uses the pool
 	logBuf  []byte
+	keyBufs [][]uint64   // word index keys of a batch, per convert worker
+	keyed   []keyedEvent // the events of a batch whose keys go to the index
 
 	mu        sync.Mutex // guards the fields below
 	cond      *sync.Cond // broadcast when the loader made progress
@@ -301,6 +303,7 @@ func (s *Store) Write(ctx context.Context, docs []Doc) error {
 	var bad *DocError
 	rows := make([][]driver.Value, 0, len(docs))
 	buf := s.logBuf[:0]
+	s.keyed = s.keyed[:0]
 	id := s.nextID
 	for i, d := range docs {
 		row, ts, err := conv[i].row, conv[i].ts, conv[i].err
@@ -316,13 +319,26 @@ func (s *Store) Write(ctx context.Context, docs []Doc) error {
 			continue
 		}
 		id++
-		s.words.add(id, ts, conv[i].keys)
+		s.keyed = append(s.keyed, keyedEvent{s.words.note(id, ts), conv[i].keys})
 		buf = appendLogRecord(buf, logRecord{id: id, ts: ts, ingested: now, doc: d.JSON})
 		rows = append(rows, row)
 	}
 	s.logBuf = buf
 	if len(rows) > 0 {
-		if err := s.ilog.write(buf); err != nil {
+		// The keys go into the index while the log is being synced, which
+		// is mostly waiting for the disk. Keys of a failed write only
+		// make the index answer "maybe" more often.
+		indexed := make(chan struct{})
+		go func(events []keyedEvent) {
+			for _, e := range events {
+				e.block.addKeys(e.keys)
+			}
+			close(indexed)
+		}(s.keyed)
+		err := s.ilog.write(buf)
+		<-indexed
+		s.keyed = s.keyed[:0]
+		if err != nil {
 			// Later records must not sit behind a torn tail.
 			if rerr := s.ilog.rotate(); rerr != nil {
 				s.log.Error("store: rotating the ingest log after a failed write", "err", rerr)

@@ -115,7 +115,20 @@ func newBlockAccum(b uint64) *blockAccum {
 	return &blockAccum{block: b, next: lo, whole: true, bits: make(bloom, accumWords)}
 }
 
+// add records event id with its keys (the indexer's path).
 func (a *blockAccum) add(id uint64, ts int64, keys []uint64) {
+	a.note(id, ts)
+	a.addKeys(keys)
+}
+
+func (a *blockAccum) addKeys(keys []uint64) {
+	for _, k := range keys {
+		a.bits.add(k)
+	}
+}
+
+// note records that event id of time ts is in the block.
+func (a *blockAccum) note(id uint64, ts int64) {
 	if id != a.next {
 		a.whole = false
 	}
@@ -127,9 +140,6 @@ func (a *blockAccum) add(id uint64, ts int64, keys []uint64) {
 		a.maxTS = ts
 	}
 	a.events++
-	for _, k := range keys {
-		a.bits.add(k)
-	}
 }
 
 // blockInfo is what the index keeps in memory of a block's file.
@@ -263,15 +273,23 @@ func writeSynced(path string, b []byte) error {
 	return f.Close()
 }
 
-// add records the keys of event id (Write, under Store.writeMu).
-func (w *wordIndex) add(id uint64, ts time.Time, keys []uint64) {
+// keyedEvent is an event of a Write whose keys go to its block's filter.
+type keyedEvent struct {
+	block *blockAccum
+	keys  []uint64
+}
+
+// note records event id in its block (Write, under Store.writeMu) and
+// returns the block, for the event's keys.
+func (w *wordIndex) note(id uint64, ts time.Time) *blockAccum {
 	b := blockOf(id)
 	a := w.accums[b]
 	if a == nil {
 		a = newBlockAccum(b)
 		w.accums[b] = a
 	}
-	a.add(id, ts.UnixMicro(), keys)
+	a.note(id, ts.UnixMicro())
+	return a
 }
 
 // takeComplete removes and returns the blocks whose last id is at most
