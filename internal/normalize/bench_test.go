@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/valyala/fastjson"
 )
 
 // benchCorpus is the mixed corpus of the benchmarks: every golden input
@@ -143,4 +145,75 @@ func BenchmarkSpeedup(b *testing.B) {
 	b.ReportMetric(records/normalizeTime.Seconds(), "normalize-records/s")
 	b.ReportMetric(records/baselineTime.Seconds(), "baseline-records/s")
 	b.ReportMetric(float64(baselineTime)/float64(normalizeTime), "x-baseline")
+}
+
+// BenchmarkParse compares ways to parse the records, the choice behind
+// jsonParser: it against valyala/fastjson (what the normalizer used
+// before) and encoding/json into map[string]any, reading every string
+// (as the mapping reads most of them).
+func BenchmarkParse(b *testing.B) {
+	corpus := benchCorpus(b)
+	var sink int
+	b.Run("own", func(b *testing.B) {
+		var p jsonParser
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			v, err := p.parse(b2s(corpus[i%len(corpus)]))
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink += walkOwn(v)
+		}
+	})
+	b.Run("fastjson", func(b *testing.B) {
+		var p fastjson.Parser
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			v, err := p.ParseBytes(corpus[i%len(corpus)])
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink += walkFastjson(v)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			var m map[string]any
+			if err := json.Unmarshal(corpus[i%len(corpus)], &m); err != nil {
+				b.Fatal(err)
+			}
+			sink += len(m)
+		}
+	})
+	_ = sink
+}
+
+func walkOwn(v *jsonValue) int {
+	n := len(v.text())
+	for _, it := range v.items() {
+		n += walkOwn(it)
+	}
+	for _, m := range v.members() {
+		n += len(m.key) + walkOwn(m.val)
+	}
+	return n
+}
+
+func walkFastjson(v *fastjson.Value) int {
+	switch v.Type() {
+	case fastjson.TypeString:
+		return len(v.GetStringBytes())
+	case fastjson.TypeArray:
+		n := 0
+		for _, it := range v.GetArray() {
+			n += walkFastjson(it)
+		}
+		return n
+	case fastjson.TypeObject:
+		n := 0
+		v.GetObject().Visit(func(k []byte, it *fastjson.Value) { n += len(k) + walkFastjson(it) })
+		return n
+	}
+	return 0
 }
