@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -95,6 +96,10 @@ func demoDir(data string) (string, bool, error) {
 	if data == "" {
 		dir, err := os.MkdirTemp("", "defender-intake-demo-")
 		return dir, err == nil, err
+	}
+	if _, err := os.Stat(filepath.Join(data, store.FileName)); err == nil {
+		// Loading the sample again would show every event twice.
+		return "", false, fmt.Errorf("%s already holds a store: give a new or empty directory (or look at it with `defender-intake serve --data %s`)", data, data)
 	}
 	if _, err := os.Stat(data); err == nil {
 		return data, false, nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/defender-intake/defender-intake/internal/alertapi"
 	"github.com/defender-intake/defender-intake/internal/sample"
+	"github.com/defender-intake/defender-intake/internal/store"
 )
 
 // The real binary: `demo` loads every sample record into a fresh store in
@@ -152,5 +153,36 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// demo refuses a directory that already holds a store (the sample would
+// be there twice) and bad flags, before loading anything.
+func TestDemoRefuses(t *testing.T) {
+	data := t.TempDir()
+	st, err := store.Open(context.Background(), store.Config{Dir: data}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"existing store", []string{"--data", data, "--listen", "127.0.0.1:0"}, 1, "already holds a store"},
+		{"argument", []string{"extra"}, 2, `unexpected argument "extra"`},
+		{"exposed without a token", []string{"--listen", "0.0.0.0:0"}, 2, "set a token"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("DEFENDER_INTAKE_WEB_TOKEN", "")
+			var out, errb strings.Builder
+			code := dispatch(append([]string{"demo"}, tc.args...), nil, &out, &errb)
+			if code != tc.code || !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errb.String(), tc.code, tc.want)
+			}
+		})
 	}
 }
