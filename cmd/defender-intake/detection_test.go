@@ -192,7 +192,8 @@ sinks:
 }
 
 // The running binary reloads its rules on SIGHUP and serves the alerts it
-// keeps in the store (no alert file) on GET /api/alerts.
+// keeps in the store (no alert file) on GET /api/alerts, next to the
+// Events page of the store sink sharing that store.
 func TestRunDetectionReloadAndAPI(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -211,7 +212,8 @@ sinks:
     type: detection
     rules: {dirs: [%q], no_builtin: true}
     store: %q
-`, server, filepath.Join(dir, "dead.ndjson"), input, filepath.Join(dir, "rules"), data))
+  - {name: events, type: store, dir: %q}
+`, server, filepath.Join(dir, "dead.ndjson"), input, filepath.Join(dir, "rules"), data, data))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -328,6 +330,21 @@ sinks:
 	} {
 		if !strings.Contains(string(metrics), m) {
 			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+	// The events of the alerts are on the Events page of the same store.
+	req, _ = http.NewRequest(http.MethodGet, "http://"+server+"/api/events?from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z&q=host.name:srv2", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	var events struct{ Total int }
+	for deadline := time.Now().Add(20 * time.Second); events.Total != 1; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&events)
+		resp.Body.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /api/events: %d events of srv2, want 1", events.Total)
 		}
 	}
 	// The first net user record came before the rule: no alert for srv1.
