@@ -61,31 +61,32 @@ var typedByField = func() map[string]typedColumn {
 	return m
 }()
 
-// lookup finds a dotted field in a document: nested objects first, then a
-// flattened "a.b" key, so both document shapes work.
-func lookup(v *fastjson.Value, field string) *fastjson.Value {
-	var keys [8]string
-	parts := keys[:0]
-	rest := field
-	for {
-		i := strings.IndexByte(rest, '.')
-		if i < 0 {
-			parts = append(parts, rest)
-			break
-		}
-		parts = append(parts, rest[:i])
-		rest = rest[i+1:]
+// typedPaths are the typed columns' fields split at dots, made once rather
+// than for every document.
+var typedPaths = func() [][]string {
+	out := make([][]string, len(typedColumns))
+	for i, c := range typedColumns {
+		out[i] = strings.Split(c.Field, ".")
 	}
-	if x := v.Get(parts...); x != nil {
+	return out
+}()
+
+// lookup finds a dotted field (path: its parts) in a document: nested
+// objects first, then a flattened "a.b" key, so both document shapes work.
+func lookup(v *fastjson.Value, field string, path []string) *fastjson.Value {
+	if x := v.Get(path...); x != nil {
 		return x
+	}
+	if len(path) == 1 {
+		return nil
 	}
 	return v.Get(field)
 }
 
-// extract returns the value of a typed column for the Appender: nil when the
-// field is absent or null.
-func extract(doc *fastjson.Value, c typedColumn) any {
-	x := lookup(doc, c.Field)
+// extract returns the value of a typed column for the Appender (strings in
+// a): nil when the field is absent or null.
+func extract(doc *fastjson.Value, c typedColumn, path []string, a *arena) any {
+	x := lookup(doc, c.Field, path)
 	if x == nil || x.Type() == fastjson.TypeNull {
 		return nil
 	}
@@ -111,20 +112,22 @@ func extract(doc *fastjson.Value, c typedColumn) any {
 			arr := x.GetArray()
 			out := make([]string, 0, len(arr))
 			for _, e := range arr {
-				out = append(out, scalarString(e))
+				out = append(out, scalarString(e, a))
 			}
 			return out
 		}
-		return []string{scalarString(x)}
+		return []string{scalarString(x, a)}
 	}
-	return scalarString(x)
+	return scalarString(x, a)
 }
 
 // scalarString renders a JSON value as the text analysts see: strings
 // unquoted, anything else as JSON.
-func scalarString(x *fastjson.Value) string {
+func scalarString(x *fastjson.Value, a *arena) string {
 	if x.Type() == fastjson.TypeString {
-		return string(x.GetStringBytes())
+		return a.string(x.GetStringBytes())
 	}
-	return string(x.MarshalTo(nil))
+	start := len(*a)
+	*a = x.MarshalTo(*a)
+	return a.tail(start)
 }

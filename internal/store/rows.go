@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 
@@ -92,7 +93,6 @@ var builders = sync.Pool{New: func() any { return new(rowBuilder) }}
 // rowBuilder holds the buffers of one goroutine building rows.
 type rowBuilder struct {
 	parser fastjson.Parser
-	docBuf []byte
 }
 
 // build makes the Appender row for one document and resolves its
@@ -115,20 +115,47 @@ func (b *rowBuilder) build(fields *fieldSet, doc []byte, ts time.Time, id uint64
 		}
 	}
 	ts = ts.UTC()
+	// Every string of the row is copied into one arena: one allocation per
+	// document instead of one per column.
+	a := arena(make([]byte, 0, len(doc)+384))
 	var message any
-	if m := v.Get("message"); m != nil && m.Type() == fastjson.TypeString {
-		message = string(m.GetStringBytes())
+	m := v.Get("message")
+	if m != nil && m.Type() == fastjson.TypeString {
+		message = a.string(m.GetStringBytes())
 	}
 	fields.observe(v)
 	row := make([]driver.Value, 0, len(typedColumns)+5)
 	row = append(row, id, ts, now)
-	for _, c := range typedColumns {
-		row = append(row, extract(v, c))
+	for i, c := range typedColumns {
+		row = append(row, extract(v, c, typedPaths[i], &a))
 	}
 	// The raw record lives in its own column; keeping it out of doc halves
 	// the stored bytes. Get puts it back.
-	obj.Del("message")
-	b.docBuf = v.MarshalTo(b.docBuf[:0])
-	row = append(row, string(b.docBuf), message)
+	// A message that is not a string is no raw record: it stays.
+	if message != nil {
+		obj.Del("message")
+	}
+	start := len(a)
+	a = v.MarshalTo(a)
+	row = append(row, a.tail(start), message)
 	return row, ts, nil
+}
+
+// arena holds the strings of one row. A string made from it shares its
+// bytes, which are never written again: appends only ever go past the
+// strings already made, and growing moves later ones to a new array.
+type arena []byte
+
+func (a *arena) string(b []byte) string {
+	start := len(*a)
+	*a = append(*a, b...)
+	return a.tail(start)
+}
+
+// tail is the string of the arena's bytes from start on.
+func (a arena) tail(start int) string {
+	if start == len(a) {
+		return ""
+	}
+	return unsafe.String(&a[start], len(a)-start)
 }
