@@ -423,8 +423,10 @@ func (w *wordIndex) candidates(from, to time.Time, clauses [][][]uint64) (ranges
 func (w *wordIndex) mayMatch(b uint64, info blockInfo, clauses [][][]uint64) (bool, error) {
 	f, err := os.Open(w.path(b))
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) { // removed by retention meanwhile
-			return false, nil
+		if errors.Is(err, os.ErrNotExist) {
+			// Removed by retention meanwhile (no events left) or by hand:
+			// read the block rather than miss a match.
+			return true, nil
 		}
 		return false, fmt.Errorf("store: read word index: %w", err)
 	}

@@ -273,6 +273,32 @@ func TestWordIndexBuiltForOlderEvents(t *testing.T) {
 	}
 }
 
+func TestSearchWithoutTheWordIndexFilesStillFindsEverything(t *testing.T) {
+	smallBlocks(t, 8)
+	dir := t.TempDir()
+	s, err := Open(context.Background(), Config{Dir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	writeEvents(t, s, storetest.New(8, t0, span), 0, 1000)
+	waitIndexed(t, s)
+	// Files removed under a running store (by hand, or a full disk).
+	if err := os.RemoveAll(filepath.Join(dir, indexDirName)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"mimikatz", "dumpcreds"} {
+		f := Filter{Where: compile(t, s, q), From: t0, To: t0.Add(span)}
+		p, err := s.Search(context.Background(), f, 10, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := unnarrowedTotal(t, s, f); p.Total != want || want == 0 {
+			t.Fatalf("%s: total %d, reading every record finds %d", q, p.Total, want)
+		}
+	}
+}
+
 func TestWordIndexOfAnotherDatabaseIsIgnored(t *testing.T) {
 	smallBlocks(t, 8)
 	ctx := context.Background()
