@@ -311,236 +311,6 @@ function addFilter(field, value, out) {
   search(true);
 }
 
-// ---------- histogram ----------
-
-const canvas = $("#histogram");
-let drag = null;
-
-function drawHistogram() {
-  const dpr = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth, h = 110;
-  canvas.width = w * dpr; canvas.height = h * dpr;
-  const g = canvas.getContext("2d");
-  g.setTransform(dpr, 0, 0, dpr, 0, 0);
-  g.clearRect(0, 0, w, h);
-  const b = histo.buckets;
-  const left = 40, bottom = 18, plotW = w - left - 4, plotH = h - bottom - 6;
-  g.font = "10px system-ui, sans-serif";
-  g.fillStyle = "#6b7385";
-  if (!b.length) { g.fillText("no data", left + 4, 20); return; }
-  const max = Math.max(1, ...b.map((x) => x.count));
-  g.strokeStyle = "#e1e4ea";
-  g.beginPath(); g.moveTo(left, 6 + plotH + 0.5); g.lineTo(left + plotW, 6 + plotH + 0.5); g.stroke();
-  g.fillText(max.toLocaleString(), 2, 14);
-  g.fillText("0", 2, 6 + plotH);
-  const span = histo.to - histo.from;
-  const x = (t) => left + plotW * (t - histo.from) / span;
-  g.fillStyle = "#4a7fe0";
-  for (const k of b) {
-    const t = Date.parse(k.start);
-    const x0 = Math.max(left, x(t)), x1 = Math.min(left + plotW, x(t + histo.interval));
-    const bh = plotH * k.count / max;
-    if (k.count > 0) g.fillRect(x0 + 0.5, 6 + plotH - bh, Math.max(1, x1 - x0 - 1), bh);
-  }
-  g.fillStyle = "#6b7385";
-  const ticks = Math.max(2, Math.floor(plotW / 140));
-  for (let i = 0; i <= ticks; i++) {
-    const t = histo.from + span * i / ticks;
-    const label = new Date(t).toISOString().replace("T", " ").slice(span > 2 * 86400e3 ? 5 : 11, 16);
-    const tx = Math.min(left + plotW - g.measureText(label).width, Math.max(left, x(t) - 14));
-    g.fillText(label, tx, h - 4);
-  }
-  if (drag) {
-    g.fillStyle = "rgba(47,111,222,.18)";
-    g.fillRect(Math.min(drag.x0, drag.x1), 6, Math.abs(drag.x1 - drag.x0), plotH);
-  }
-}
-
-function canvasTime(clientX) {
-  const r = canvas.getBoundingClientRect();
-  const left = 40, plotW = r.width - left - 4;
-  const f = Math.min(1, Math.max(0, (clientX - r.left - left) / plotW));
-  return histo.from + f * (histo.to - histo.from);
-}
-
-canvas.addEventListener("mousedown", (e) => {
-  if (!histo.buckets.length) return;
-  const x = e.clientX - canvas.getBoundingClientRect().left;
-  drag = { x0: x, x1: x, t0: canvasTime(e.clientX), t1: canvasTime(e.clientX) };
-});
-window.addEventListener("mousemove", (e) => {
-  const tip = $("#histo-tip");
-  if (drag) {
-    drag.x1 = e.clientX - canvas.getBoundingClientRect().left;
-    drag.t1 = canvasTime(e.clientX);
-    drawHistogram();
-  }
-  const r = canvas.getBoundingClientRect();
-  if (e.clientY < r.top || e.clientY > r.bottom || e.clientX < r.left || e.clientX > r.right || !histo.buckets.length) { tip.hidden = true; return; }
-  const t = canvasTime(e.clientX);
-  const k = histo.buckets.find((b) => t >= Date.parse(b.start) && t < Date.parse(b.start) + histo.interval);
-  if (!k) { tip.hidden = true; return; }
-  tip.textContent = new Date(Date.parse(k.start)).toISOString().replace("T", " ").slice(0, 19) + " UTC · " + k.count.toLocaleString();
-  tip.style.left = Math.min(r.width - 200, e.clientX - r.left + 8) + "px";
-  tip.style.top = "4px";
-  tip.hidden = false;
-});
-window.addEventListener("mouseup", () => {
-  if (!drag) return;
-  const d = drag; drag = null;
-  if (Math.abs(d.x1 - d.x0) < 4) { drawHistogram(); return; }
-  state.range = "custom";
-  state.from = new Date(Math.min(d.t0, d.t1)).toISOString();
-  state.to = new Date(Math.max(d.t0, d.t1)).toISOString();
-  search(true);
-});
-window.addEventListener("resize", drawHistogram);
-
-// ---------- detail drawer ----------
-
-function flatten(obj, prefix, out) {
-  for (const k of Object.keys(obj).sort()) {
-    const v = obj[k], name = prefix ? prefix + "." + k : k;
-    if (v !== null && typeof v === "object" && !Array.isArray(v)) flatten(v, name, out);
-    else out.push([name, v]);
-  }
-  return out;
-}
-
-async function openEvent(id, tr) {
-  document.querySelectorAll("#results tr.selected").forEach((r) => r.classList.remove("selected"));
-  if (tr) tr.classList.add("selected");
-  $("#drawer").hidden = false;
-  $("#drawer-title").textContent = "Event " + id + " · loading…";
-  try {
-    current = await api("/api/events/" + id);
-  } catch (e) { $("#drawer-title").textContent = "Event " + id + ": " + e.message; return; }
-  $("#drawer-title").textContent = (fieldValue(current.doc, "event.dataset") || "event") + " · " + current["@timestamp"];
-  const body = $("#detail tbody");
-  body.textContent = "";
-  for (const [k, v] of flatten(current.doc, "", [])) {
-    if (k === "message") continue;
-    const tr = document.createElement("tr");
-    tr.dataset.field = k;
-    const kd = document.createElement("td"); kd.className = "k"; kd.textContent = k;
-    const vd = document.createElement("td"); vd.className = "v"; vd.textContent = show(v);
-    const ad = document.createElement("td"); ad.className = "a";
-    const plus = document.createElement("button"); plus.type = "button"; plus.textContent = "+"; plus.title = "Filter for this value";
-    const minus = document.createElement("button"); minus.type = "button"; minus.textContent = "−"; minus.title = "Filter out this value";
-    const copy = document.createElement("button"); copy.type = "button"; copy.textContent = "copy"; copy.title = "Copy value";
-    plus.addEventListener("click", () => addFilter(k, Array.isArray(v) ? v[0] : v, false));
-    minus.addEventListener("click", () => addFilter(k, Array.isArray(v) ? v[0] : v, true));
-    copy.addEventListener("click", () => copyText(show(v)));
-    ad.append(plus, minus, copy);
-    tr.append(kd, vd, ad);
-    body.appendChild(tr);
-  }
-  let raw = current.message || "";
-  try { raw = JSON.stringify(JSON.parse(raw), null, 2); } catch (e) { /* not JSON: show as is */ }
-  $("#drawer-raw").textContent = raw || "(no raw record)";
-}
-
-function closeDrawer() {
-  $("#drawer").hidden = true;
-  document.querySelectorAll("#results tr.selected").forEach((r) => r.classList.remove("selected"));
-}
-
-async function copyText(text) {
-  try { await navigator.clipboard.writeText(text); toast("Copied"); } catch (e) {
-    const ta = document.createElement("textarea"); ta.value = text; document.body.appendChild(ta); ta.select();
-    try { document.execCommand("copy"); toast("Copied"); } catch (e2) { toast("Copy failed"); }
-    ta.remove();
-  }
-}
-
-function toast(msg) {
-  const t = $("#toast"); t.textContent = msg; t.hidden = false;
-  clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 1200);
-}
-
-document.querySelectorAll(".tab").forEach((b) => b.addEventListener("click", () => {
-  document.querySelectorAll(".tab").forEach((x) => x.classList.toggle("active", x === b));
-  $("#drawer-fields").hidden = b.dataset.tab !== "fields";
-  $("#drawer-raw").hidden = b.dataset.tab !== "raw";
-}));
-$("#drawer-close").addEventListener("click", closeDrawer);
-$("#copy-doc").addEventListener("click", () => current && copyText(JSON.stringify(current.doc, null, 2)));
-$("#copy-raw").addEventListener("click", () => current && copyText(current.message || ""));
-
-// ---------- query bar: autocompletion of field names ----------
-
-const qInput = $("#q");
-const sug = $("#suggest");
-let sugItems = [], sugActive = -1;
-
-function currentWord() {
-  const pos = qInput.selectionStart, text = qInput.value;
-  let start = pos;
-  while (start > 0 && /[A-Za-z0-9_@.\-]/.test(text[start - 1])) start--;
-  if (text[start] === "-") start++;
-  return { start, end: pos, word: text.slice(start, pos) };
-}
-
-function updateSuggest() {
-  const { word } = currentWord();
-  const text = qInput.value, pos = qInput.selectionStart;
-  if (!word || text[pos] === ":" || /:\S*$/.test(text.slice(0, pos))) { hideSuggest(); return; }
-  const w = word.toLowerCase();
-  sugItems = fields.filter((f) => f.name.toLowerCase().includes(w) && f.name !== word)
-    .sort((a, b) => (b.name.toLowerCase().startsWith(w) - a.name.toLowerCase().startsWith(w)) || (b.typed - a.typed) || a.name.localeCompare(b.name))
-    .slice(0, 12);
-  if ("_exists_".startsWith(w)) sugItems.unshift({ name: "_exists_", type: "operator" });
-  if (!sugItems.length) { hideSuggest(); return; }
-  sugActive = 0;
-  sug.textContent = "";
-  sugItems.forEach((f, i) => {
-    const li = document.createElement("li");
-    const n = document.createElement("span"); n.textContent = f.name;
-    const t = document.createElement("span"); t.className = "type"; t.textContent = f.type;
-    li.append(n, t);
-    li.classList.toggle("active", i === 0);
-    li.addEventListener("mousedown", (e) => { e.preventDefault(); accept(i); });
-    sug.appendChild(li);
-  });
-  sug.hidden = false;
-}
-
-function hideSuggest() { sug.hidden = true; sugItems = []; sugActive = -1; }
-
-function accept(i) {
-  const f = sugItems[i];
-  if (!f) return;
-  const { start, end } = currentWord();
-  const v = qInput.value;
-  qInput.value = v.slice(0, start) + f.name + ":" + v.slice(end);
-  const caret = start + f.name.length + 1;
-  qInput.setSelectionRange(caret, caret);
-  hideSuggest();
-  qInput.focus();
-}
-
-qInput.addEventListener("input", updateSuggest);
-qInput.addEventListener("blur", () => setTimeout(hideSuggest, 100));
-qInput.addEventListener("keydown", (e) => {
-  if (!sug.hidden && sugItems.length) {
-    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
-      e.preventDefault();
-      sugActive = (sugActive + (e.key === "ArrowDown" ? 1 : sugItems.length - 1)) % sugItems.length;
-      [...sug.children].forEach((li, i) => li.classList.toggle("active", i === sugActive));
-      return;
-    }
-    if (e.key === "Tab" || (e.key === "Enter" && sugActive >= 0 && currentWord().word)) { e.preventDefault(); accept(sugActive); return; }
-    if (e.key === "Escape") { hideSuggest(); return; }
-  }
-  if (e.key === "?" && qInput.value === "") { e.preventDefault(); toggleHelp(); }
-});
-
-function toggleHelp() {
-  const h = $("#help");
-  h.hidden = !h.hidden;
-  $("#help-btn").setAttribute("aria-expanded", String(!h.hidden));
-}
-
 // ---------- wiring ----------
 
 function search(push) {
@@ -549,38 +319,43 @@ function search(push) {
   run();
 }
 
-$("#search-form").addEventListener("submit", (e) => {
-  e.preventDefault();
-  hideSuggest();
-  state.q = qInput.value.trim();
-  state.range = $("#range").value;
-  if (state.range === "custom") {
-    state.from = fromLocalInput($("#from").value);
-    state.to = fromLocalInput($("#to").value);
-    if (!state.from || !state.to) { setError(new Error("Set both ends of the custom range.")); return; }
-  } else { state.from = state.to = null; }
-  search(true);
-});
-$("#range").addEventListener("change", () => {
-  const v = $("#range").value;
-  if (v === "custom") {
-    const r = timeRange();
-    state.from = r.from; state.to = r.to; state.range = "custom";
-    syncForm();
-    return;
-  }
-  state.range = v; state.from = state.to = null;
-  state.q = qInput.value.trim();
-  search(true);
-});
-$("#help-btn").addEventListener("click", toggleHelp);
-$("#more").addEventListener("click", loadMore);
-$("#field-filter").addEventListener("input", renderFields);
-document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#drawer").hidden) closeDrawer(); });
-window.addEventListener("popstate", () => { readURL(); applyView(); });
+// wire connects the controls; it runs once every script of the page has
+// run, since some handlers live in the files loaded after this one.
+function wire() {
+  $("#search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    hideSuggest();
+    state.q = qInput.value.trim();
+    state.range = $("#range").value;
+    if (state.range === "custom") {
+      state.from = fromLocalInput($("#from").value);
+      state.to = fromLocalInput($("#to").value);
+      if (!state.from || !state.to) { setError(new Error("Set both ends of the custom range.")); return; }
+    } else { state.from = state.to = null; }
+    search(true);
+  });
+  $("#range").addEventListener("change", () => {
+    const v = $("#range").value;
+    if (v === "custom") {
+      const r = timeRange();
+      state.from = r.from; state.to = r.to; state.range = "custom";
+      syncForm();
+      return;
+    }
+    state.range = v; state.from = state.to = null;
+    state.q = qInput.value.trim();
+    search(true);
+  });
+  $("#help-btn").addEventListener("click", toggleHelp);
+  $("#more").addEventListener("click", loadMore);
+  $("#field-filter").addEventListener("input", renderFields);
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#drawer").hidden) closeDrawer(); });
+  window.addEventListener("popstate", () => { readURL(); applyView(); });
+}
 
 // alerts.js (loaded after this file) defines the views: start once both ran.
 document.addEventListener("DOMContentLoaded", () => {
+  wire();
   readURL();
   writeURL(false);
   loadFields();
