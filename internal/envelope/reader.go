@@ -3,9 +3,11 @@ package envelope
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 )
 
 // MaxRecordBytes bounds the size of one record (or of one top-level value
@@ -301,6 +303,12 @@ func (r *Reader) readValue() error {
 		if len(r.buf) > MaxRecordBytes {
 			return fmt.Errorf("record larger than %d bytes", MaxRecordBytes)
 		}
+		if len(stack) > 0 {
+			var done bool
+			if stack, done = r.scanBuffered(stack); done {
+				return nil
+			}
+		}
 		c, err := r.peek()
 		if err != nil {
 			return errTruncated
@@ -354,6 +362,62 @@ func (r *Reader) readValue() error {
 	}
 }
 
+// scanBuffered is readValue's fast path inside a container: it copies what
+// it can of the value from the read buffer in one go, instead of a call
+// per byte, and stops (leaving the byte to readValue) at anything it does
+// not simply copy: a bracket that does not match, a line break inside a
+// string, a string or escape cut by the end of the buffer. done is set when
+// the outermost container closed.
+func (r *Reader) scanBuffered(stack []byte) (_ []byte, done bool) {
+	chunk, _ := r.br.Peek(r.br.Buffered())
+	i := 0
+scan:
+	for i < len(chunk) {
+		switch c := chunk[i]; c {
+		case '"':
+			j := i + 1
+			for {
+				k := indexStringStop(chunk[j:])
+				if k < 0 {
+					break scan
+				}
+				j += k
+				if chunk[j] == '"' {
+					break
+				}
+				if chunk[j] == '\n' || j+1 >= len(chunk) {
+					break scan
+				}
+				j += 2 // a backslash and the byte it escapes
+			}
+			i = j + 1
+		case '{', '[':
+			stack = append(stack, c)
+			i++
+		case '}', ']':
+			want := byte('{')
+			if c == ']' {
+				want = '['
+			}
+			if stack[len(stack)-1] != want {
+				break scan
+			}
+			stack = stack[:len(stack)-1]
+			i++
+			if len(stack) == 0 {
+				done = true
+				break scan
+			}
+		default:
+			i++
+		}
+	}
+	r.line += bytes.Count(chunk[:i], []byte{'\n'})
+	r.buf = append(r.buf, chunk[:i]...)
+	r.br.Discard(i)
+	return stack, done
+}
+
 func isDelimiter(c byte) bool {
 	switch c {
 	case ',', ']', '}', ' ', '\t', '\r', '\n':
@@ -375,7 +439,7 @@ func (r *Reader) readString() error {
 			}
 			continue
 		}
-		i := bytes.IndexAny(chunk, "\"\\\n")
+		i := indexStringStop(chunk)
 		if i < 0 {
 			r.buf = append(r.buf, chunk...)
 			r.br.Discard(len(chunk))
@@ -401,6 +465,30 @@ func (r *Reader) readString() error {
 			r.buf = append(r.buf, e)
 		}
 	}
+}
+
+// indexStringStop returns the index of the first quote, backslash or line
+// break in b, or -1: where the copy of a string's text stops. Records are
+// mostly text, so it tests eight bytes at a time.
+func indexStringStop(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	has := func(w uint64, c byte) uint64 {
+		x := w ^ (ones * uint64(c))
+		return (x - ones) &^ x & highs // exact for the lowest byte found
+	}
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if m := has(w, '"') | has(w, '\\') | has(w, '\n'); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c == '\n' {
+			return i
+		}
+	}
+	return -1
 }
 
 // SplitBody calls fn with each record of one Event Hub message body. A body

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"strings"
@@ -122,5 +123,26 @@ func TestSplitBody(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || string(e.Raw) != "xx\nyy" || len(recs) != 2 {
 		t.Fatalf("damaged body: recs %v err %v", recs, err)
+	}
+}
+
+// indexStringStop agrees with bytes.IndexAny wherever the stop byte sits.
+func TestIndexStringStop(t *testing.T) {
+	for n := 0; n < 24; n++ {
+		for i := -1; i < n; i++ {
+			for _, stop := range []byte{'"', '\\', '\n'} {
+				b := bytes.Repeat([]byte{'a'}, n)
+				if i >= 0 {
+					b[i] = stop
+				}
+				if n > 3 {
+					b[n-1] = 0x80 // bytes that only look special to a careless test
+				}
+				want := bytes.IndexAny(b, "\"\\\n")
+				if got := indexStringStop(b); got != want {
+					t.Fatalf("indexStringStop(%q) = %d, want %d", b, got, want)
+				}
+			}
+		}
 	}
 }
