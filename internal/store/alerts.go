@@ -91,45 +91,86 @@ type alertRow struct {
 	Alert string `json:"alert"`
 }
 
-// PutAlerts stores the current state of each alert (an upsert by id) in
-// one transaction. It returns nil only once the transaction is committed:
-// DuckDB writes and fsyncs its write-ahead log at commit, so the alerts
-// survive a crash from then on (the detection sink acknowledges a batch
-// only after this). Each id must appear once per call.
+// PutAlerts stores the current state of each alert (an upsert by id). It
+// returns nil only once the states are durable: appended to the alert log
+// and fsynced (alertlog.go), from which a crash recovers them at the next
+// Open, so the detection sink may acknowledge the batch. They reach the
+// alerts table within about a second (loadAlertsEvery), the repeated
+// states of one alert as one row write; every read of alerts (Alerts,
+// RecentAlerts) and Flush load what is pending first, so a reader sees
+// what was put before it started. When an id appears more than once, the
+// last state wins.
 func (s *Store) PutAlerts(ctx context.Context, as []alerts.Alert) error {
-	return s.putAlerts(ctx, as, false)
+	return s.logAlerts(ctx, as)
 }
 
-// ImportAlerts is PutAlerts for alerts read from elsewhere (an alert file
-// of an earlier version): an alert the store already holds in a newer
-// state (more matches, or seen later) is left as it is.
+// ImportAlerts stores alerts read from elsewhere (an alert file of an
+// earlier version): an alert the store already holds in a newer state
+// (more matches, or seen later) is left as it is. Rare (an upgrade, `serve
+// --alerts`), so it commits to DuckDB directly, after loading the states
+// PutAlerts logged so that it compares with them.
 func (s *Store) ImportAlerts(ctx context.Context, as []alerts.Alert) error {
-	return s.putAlerts(ctx, as, true)
-}
-
-func (s *Store) putAlerts(ctx context.Context, as []alerts.Alert, onlyNewer bool) error {
 	if len(as) == 0 {
 		return nil
 	}
-	rows := make([]alertRow, len(as))
-	for i, a := range as {
-		lists := a
-		lists.Tags, lists.EventIDs = nil, nil // in their own columns
-		doc, err := json.Marshal(lists)
+	rows := make([][]byte, 0, len(as))
+	seen := make(map[string]int, len(as))
+	for _, a := range as {
+		row, err := appendAlertRow(nil, a)
 		if err != nil {
-			return fmt.Errorf("store: alert %s: encode: %w", a.ID, err)
+			return err
 		}
-		rows[i] = alertRow{
-			ID: a.ID, RuleID: a.RuleID, RuleTitle: a.RuleTitle, Title: a.Title, Level: a.Level, Author: a.Author,
-			Tags: jsonList(a.Tags), Host: a.Host, User: a.User, Service: a.Service, GroupKey: a.GroupKey,
-			FirstUS: a.FirstSeen.UnixMicro(), LastUS: a.LastSeen.UnixMicro(), Count: int64(a.Count),
-			EventIDs: jsonList(a.EventIDs), Alert: string(doc),
+		if i, ok := seen[a.ID]; ok { // one row per id in a statement
+			rows[i] = row
+			continue
 		}
+		seen[a.ID] = len(rows)
+		rows = append(rows, row)
 	}
-	batch, err := json.Marshal(rows)
+	return s.withAlertsLoaded(ctx, func() error {
+		return s.upsertAlertRows(ctx, rows, true)
+	})
+}
+
+// appendAlertRow appends a as one alertRow JSON document to dst.
+func appendAlertRow(dst []byte, a alerts.Alert) ([]byte, error) {
+	lists := a
+	lists.Tags, lists.EventIDs = nil, nil // in their own columns
+	doc, err := json.Marshal(lists)
 	if err != nil {
-		return fmt.Errorf("store: alerts: encode: %w", err)
+		return dst, fmt.Errorf("store: alert %s: encode: %w", a.ID, err)
 	}
+	row, err := json.Marshal(alertRow{
+		ID: a.ID, RuleID: a.RuleID, RuleTitle: a.RuleTitle, Title: a.Title, Level: a.Level, Author: a.Author,
+		Tags: jsonList(a.Tags), Host: a.Host, User: a.User, Service: a.Service, GroupKey: a.GroupKey,
+		FirstUS: a.FirstSeen.UnixMicro(), LastUS: a.LastSeen.UnixMicro(), Count: int64(a.Count),
+		EventIDs: jsonList(a.EventIDs), Alert: string(doc),
+	})
+	if err != nil {
+		return dst, fmt.Errorf("store: alert %s: encode: %w", a.ID, err)
+	}
+	return append(dst, row...), nil
+}
+
+// upsertAlertRows writes rows (alertRow JSON documents, one per id) to
+// the alerts table in one transaction, returning once it is committed.
+func (s *Store) upsertAlertRows(ctx context.Context, rows [][]byte, onlyNewer bool) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	size := 2
+	for _, r := range rows {
+		size += len(r) + 1
+	}
+	batch := make([]byte, 0, size)
+	batch = append(batch, '[')
+	for i, r := range rows {
+		if i > 0 {
+			batch = append(batch, ',')
+		}
+		batch = append(batch, r...)
+	}
+	batch = append(batch, ']')
 	// A pool connection, not the event loader's: an alert commit does not
 	// wait behind a large load of events, and the tables never conflict.
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -138,7 +179,7 @@ func (s *Store) putAlerts(ctx context.Context, as []alerts.Alert, onlyNewer bool
 	}
 	defer tx.Rollback() // no-op after Commit
 	if _, err := tx.ExecContext(ctx, upsertAlertsSQL(onlyNewer), string(batch)); err != nil {
-		return fmt.Errorf("store: upserting %d alerts: %w", len(as), err)
+		return fmt.Errorf("store: upserting %d alerts: %w", len(rows), err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: alerts: commit: %w", err)
@@ -228,6 +269,9 @@ func (s *Store) Alerts(ctx context.Context, f AlertFilter) (AlertPage, error) {
 	if f.Limit < 0 {
 		return AlertPage{}, errors.New("store: alerts: negative limit")
 	}
+	if err := s.loadAlerts(ctx); err != nil { // read your writes
+		return AlertPage{}, err
+	}
 	where, args := f.where()
 	q := "SELECT alert, tags, event_ids, count(*) OVER () FROM alerts WHERE " + where + " ORDER BY last_seen DESC, id"
 	if f.Limit > 0 {
@@ -251,6 +295,9 @@ func (s *Store) Alerts(ctx context.Context, f AlertFilter) (AlertPage, error) {
 // alert's last sighting: those a new match can still join, for the
 // detection sink to reopen after a restart.
 func (s *Store) RecentAlerts(ctx context.Context, window time.Duration) ([]alerts.Alert, error) {
+	if err := s.loadAlerts(ctx); err != nil {
+		return nil, err
+	}
 	q := "SELECT alert, tags, event_ids, 0 FROM alerts WHERE last_seen >= (SELECT max(last_seen) FROM alerts) - to_microseconds(?) ORDER BY last_seen, id"
 	var out []alerts.Alert
 	err := s.scanAlerts(ctx, q, []any{window.Microseconds()}, func(a alerts.Alert, _ int) { out = append(out, a) })
@@ -295,11 +342,20 @@ func (s *Store) RetainAlerts(ctx context.Context, now time.Time) (int64, error) 
 	if s.cfg.MaxAge <= 0 {
 		return 0, nil
 	}
-	res, err := s.db.ExecContext(ctx, "DELETE FROM alerts WHERE last_seen < ?", now.Add(-s.cfg.MaxAge).UTC())
+	// Pending states first: loaded after the delete, an old one would
+	// stay until the next round.
+	var n int64
+	err := s.withAlertsLoaded(ctx, func() error {
+		res, err := s.db.ExecContext(ctx, "DELETE FROM alerts WHERE last_seen < ?", now.Add(-s.cfg.MaxAge).UTC())
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: alert retention: %w", err)
 	}
-	n, _ := res.RowsAffected()
 	if n > 0 {
 		s.log.Info("store: retention deleted alerts", "alerts", n)
 	}

@@ -2,9 +2,6 @@ package store
 
 import (
 	"context"
-	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -167,17 +164,7 @@ func TestAlertsDurableOnReturn(t *testing.T) {
 	if err := st.PutAlerts(ctx, want); err != nil {
 		t.Fatal(err)
 	}
-	crashed := t.TempDir()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		copyFile(t, filepath.Join(dir, e.Name()), filepath.Join(crashed, e.Name()))
-	}
+	crashed := crashCopy(t, st)
 	st2 := openTestStore(t, crashed, 0)
 	defer st2.Close()
 	page, err := st2.Alerts(ctx, AlertFilter{})
@@ -186,25 +173,6 @@ func TestAlertsDurableOnReturn(t *testing.T) {
 	}
 	if alertIDs(page.Alerts) != "a,b" {
 		t.Fatalf("the copy holds %q, want a,b", alertIDs(page.Alerts))
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -259,6 +227,9 @@ func TestAlertsColumns(t *testing.T) {
 	empty := testAlert("e", "rule-2", "T", "low", "", 0, 1)
 	empty.Tags, empty.EventIDs, empty.User, empty.Author = nil, nil, "", ""
 	if err := st.PutAlerts(ctx, []alerts.Alert{a, empty}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Flush(ctx); err != nil { // the table itself is read below
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -102,6 +102,8 @@ type Store struct {
 	words     *wordIndex    // filters of the raw records' words (wordindex.go)
 	indexWake chan struct{} // asks the indexer to look for unindexed blocks
 	indexDone chan struct{}
+
+	alog alertLog // alert states, logged then loaded (alertlog.go)
 }
 
 const (
@@ -197,7 +199,10 @@ func (s *Store) init(ctx context.Context) error {
 		return fmt.Errorf("store: writer connection: %w", err)
 	}
 	s.conn = conn
-	return s.recover(ctx)
+	if err := s.recover(ctx); err != nil {
+		return err
+	}
+	return s.openAlertLog(ctx) // alertlog.go: replays what a crash left
 }
 
 // recover loads what the ingest log holds beyond DuckDB's last id, then
@@ -262,6 +267,7 @@ func (s *Store) Close() error {
 		errs = append(errs, s.ilog.removeBefore(s.ilog.seq+1))
 	}
 	s.ilog = nil
+	errs = append(errs, s.closeAlertLog()) // alertlog.go: loads pending alerts
 	s.dbMu.Lock()
 	if _, err := s.conn.ExecContext(context.Background(), "CHECKPOINT"); err != nil {
 		errs = append(errs, fmt.Errorf("store: checkpoint: %w", err))
@@ -371,6 +377,9 @@ func (s *Store) kick() {
 
 // Flush waits until everything written so far is searchable.
 func (s *Store) Flush(ctx context.Context) error {
+	if err := s.loadAlerts(ctx); err != nil { // alertlog.go
+		return err
+	}
 	s.mu.Lock()
 	target := s.writtenID
 	s.mu.Unlock()
