@@ -11,7 +11,8 @@
 //	destination.port:[1 TO 1024]  inclusive range ({} exclusive, * open)
 //	@timestamp >= 2024-01-01      comparisons: > >= < <=
 //	_exists_:user.name            field present
-//	mimikatz  "sekurlsa::logonpasswords"   bare words: searched in the raw record
+//	mimikatz  "sekurlsa::logonpasswords"   bare words: whole words of the raw record
+//	*katz*  message:katz          inside words of the raw record
 //
 // Field names never reach the SQL text: they are resolved against a Catalog
 // whose SQL expressions are fixed by the program, and every value is bound
