@@ -170,3 +170,32 @@ func TestRequiredWords(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkAppendWordKeys measures the word index keys of a raw Defender
+// record; the baseline is a loop that only classifies the bytes (the least
+// any tokenizer does).
+func BenchmarkAppendWordKeys(b *testing.B) {
+	rec := []byte(`{"time":"2024-01-01T00:00:00.2592Z","tenantId":"11111111-1111-1111-1111-111111111111","operationName":"Publish","category":"AdvancedHunting-DeviceProcessEvents","properties":{"Timestamp":"2024-01-01T00:00:00.2592Z","DeviceName":"ws0172","DeviceId":"00000000000000000000000000000000000000e2","ActionType":"ProcessCreated","FileName":"powershell.exe","ProcessCommandLine":"powershell.exe -NoProfile -ExecutionPolicy Bypass -File C:\\Users\\Public\\run.ps1","InitiatingProcessFileName":"cmd.exe","AccountName":"carol","AccountDomain":"CONTOSO","SHA256":"4edced8cc8d041d6e005678937fe0bc6a68d89118aa05e70c8820b71859d9422","LocalIP":"10.1.154.226","RemoteIP":"203.0.113.147","RemotePort":53,"RemoteUrl":"https://login.microsoftonline.com/","ReportId":589878}}`)
+	b.Run("baseline-classify", func(b *testing.B) {
+		b.SetBytes(int64(len(rec)))
+		n := 0
+		for b.Loop() {
+			for _, c := range rec {
+				if wordByte[c] {
+					n++
+				}
+			}
+		}
+		if n == 0 {
+			b.Fatal("no word bytes")
+		}
+	})
+	b.Run("keys", func(b *testing.B) {
+		b.SetBytes(int64(len(rec)))
+		var keys []uint64
+		for b.Loop() {
+			keys = AppendWordKeys(keys[:0], rec)
+		}
+		b.ReportMetric(float64(len(keys)), "keys")
+	})
+}
