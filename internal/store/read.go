@@ -298,10 +298,12 @@ func (s *Store) Top(ctx context.Context, field string, f Filter, n int) ([]TopVa
 	var all []any
 	if TopIsSampled(col) {
 		// Parsing JSON costs microseconds per event: fields without a
-		// typed column are counted in the newest matches only (DuckDB
-		// reads the documents of those rows alone).
-		q = "SELECT v, count(*) AS c FROM (SELECT " + expr + " AS v FROM events WHERE " + where + " ORDER BY ts DESC LIMIT " + strconv.Itoa(TopSample) + ") WHERE v IS NOT NULL GROUP BY v ORDER BY c DESC, v LIMIT ?"
-		all = append(append(append([]any{}, col.Args...), args...), n)
+		// typed column are counted in the newest matches only. Their ids
+		// are found first, and the documents read for those rows alone:
+		// sorting whole rows made DuckDB read every matching document
+		// (1.0-1.4 s instead of 0.13 s for 7 days of 10 million events).
+		q = "SELECT v, count(*) AS c FROM (SELECT " + expr + " AS v FROM events WHERE ts >= ? AND ts < ? AND id IN (SELECT id FROM events WHERE " + where + " ORDER BY ts DESC LIMIT " + strconv.Itoa(TopSample) + ")) WHERE v IS NOT NULL GROUP BY v ORDER BY c DESC, v LIMIT ?"
+		all = append(append(append(append([]any{}, col.Args...), f.From.UTC(), f.To.UTC()), args...), n)
 	} else {
 		q = "SELECT v, count(*) AS c FROM (SELECT " + expr + " AS v FROM events WHERE " + where + ") WHERE v IS NOT NULL GROUP BY v ORDER BY c DESC, v LIMIT ?"
 		all = append(append(append([]any{}, col.Args...), args...), n)

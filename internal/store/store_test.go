@@ -455,3 +455,33 @@ func TestInjectionAgainstRealDatabase(t *testing.T) {
 		t.Fatalf("table damaged: %d rows, %v", n, err)
 	}
 }
+
+// TestTopOfJSONFieldCountsTheNewestMatches checks the sampled top values of
+// a field without a typed column against the newest TopSample matches,
+// counted here.
+func TestTopOfJSONFieldCountsTheNewestMatches(t *testing.T) {
+	s, samples := openLoaded(t, TopSample+2000)
+	f := Filter{Where: compile(t, s, ""), From: t0, To: t0.Add(span)}
+	got, err := s.Top(context.Background(), "process.parent.pid", f, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(samples, func(i, j int) bool { return samples[i].ts.After(samples[j].ts) })
+	counts := map[string]int64{}
+	for _, sm := range samples[:TopSample] {
+		counts[fmt.Sprint(get(sm.doc, "process.parent.pid"))]++
+	}
+	var want []TopValue
+	for v, c := range counts {
+		want = append(want, TopValue{Value: v, Count: c})
+	}
+	sort.Slice(want, func(i, j int) bool {
+		if want[i].Count != want[j].Count {
+			return want[i].Count > want[j].Count
+		}
+		return want[i].Value < want[j].Value
+	})
+	if fmt.Sprint(got) != fmt.Sprint(want[:3]) {
+		t.Fatalf("top process.parent.pid = %v, want %v (newest %d of %d matches)", got, want[:3], TopSample, len(samples))
+	}
+}
