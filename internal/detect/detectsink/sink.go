@@ -37,9 +37,10 @@ import (
 // Sink evaluates documents against the detection rules.
 //
 // Acknowledgement: Write returns nil once the alerts the batch created or
-// updated are committed to the store (DuckDB fsyncs its write-ahead log
-// at commit) and, when `file` is set, written to the alert file and
-// fsynced. Documents are evaluated at least once: a batch retried after a
+// updated are durable in the store (store.PutAlerts: appended to its
+// fsynced alert log, in the alerts table within a second, recovered from
+// the log at the next Open after a crash) and, when `file` is set,
+// written to the alert file and fsynced. Documents are evaluated at least once: a batch retried after a
 // failed alert write is not evaluated again (its matches are already counted and wait
 // in memory for the next successful write), but a document the pipeline
 // delivers twice for another reason (a restart before the source's
@@ -289,9 +290,9 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 	return nil
 }
 
-// flush makes the pending alert changes durable: one upsert transaction
-// in the store, then one append and fsync of the alert file when there is
-// one. On error they stay pending for the next flush (both writes are
+// flush makes the pending alert changes durable: one append and fsync of
+// the store's alert log (store.PutAlerts), then one of the alert file
+// when there is one. On error they stay pending for the next flush (both writes are
 // upserts: doing one again is harmless). It returns the number of alerts
 // written.
 func (s *Sink) flush(ctx context.Context) (int, error) {
