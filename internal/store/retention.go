@@ -22,6 +22,7 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (int64, error) {
 		}
 		n, _ := res.RowsAffected()
 		deleted += n
+		s.dropIndexOfDeleted(ctx, n)
 	}
 	if s.cfg.MaxBytes > 0 {
 		prev := int64(-1)
@@ -57,6 +58,7 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (int64, error) {
 			}
 			n, _ := res.RowsAffected()
 			deleted += n
+			s.dropIndexOfDeleted(ctx, n) // before measuring again
 			if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
 				return deleted, fmt.Errorf("store: checkpoint: %w", err)
 			}
@@ -67,17 +69,26 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (int64, error) {
 	}
 	if deleted > 0 {
 		s.log.Info("store: retention deleted events", "events", deleted)
-		var minID sql.NullInt64
-		if err := s.conn.QueryRowContext(ctx, "SELECT min(id) FROM events").Scan(&minID); err != nil {
-			return deleted, fmt.Errorf("store: first id: %w", err)
-		}
-		if minID.Valid {
-			if err := s.words.dropBelow(uint64(minID.Int64)); err != nil {
-				s.log.Warn("store: removing word index files of deleted events", "err", err)
-			}
-		}
 	}
 	return deleted, nil
+}
+
+// dropIndexOfDeleted removes the word index files of blocks whose events
+// are all gone, after deleted events were deleted (caller holds dbMu).
+func (s *Store) dropIndexOfDeleted(ctx context.Context, deleted int64) {
+	if deleted == 0 {
+		return
+	}
+	var minID sql.NullInt64
+	if err := s.conn.QueryRowContext(ctx, "SELECT min(id) FROM events").Scan(&minID); err != nil {
+		s.log.Warn("store: first id after retention", "err", err)
+		return
+	}
+	if minID.Valid {
+		if err := s.words.dropBelow(uint64(minID.Int64)); err != nil {
+			s.log.Warn("store: removing word index files of deleted events", "err", err)
+		}
+	}
 }
 
 // usedBytes is the space the data occupies (blocks in use plus the WAL),
