@@ -37,6 +37,12 @@ const alertLogDir = "alertlog"
 // themselves: they never wait for it).
 const loadAlertsEvery = time.Second
 
+// maxPendingAlerts bounds the alert states waiting for the loader (their
+// memory, and how long a load takes: DuckDB upserts 3,000 to 7,000 alerts
+// carrying 100 event ids a second). Past it, PutAlerts loads them itself
+// before logging more, slowing detection down to what DuckDB takes.
+const maxPendingAlerts = 10_000
+
 // alertLog is the Store's alert log and its loader's state.
 type alertLog struct {
 	loadMu sync.Mutex // one load at a time; held by ImportAlerts and RetainAlerts around their statement
@@ -115,6 +121,14 @@ func (s *Store) logAlerts(ctx context.Context, as []alerts.Alert) error {
 		return err
 	}
 	l := &s.alog
+	l.mu.Lock()
+	backlog := len(l.pending)
+	l.mu.Unlock()
+	if backlog >= maxPendingAlerts {
+		if err := s.loadAlerts(ctx); err != nil {
+			return err
+		}
+	}
 	now := time.Now()
 	// Encoded before taking the lock: a load waits for appends, not for
 	// JSON encoding.
