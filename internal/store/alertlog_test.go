@@ -241,3 +241,34 @@ func TestPutAlertsAfterClose(t *testing.T) {
 		t.Fatal("PutAlerts after Close succeeded")
 	}
 }
+
+// Past maxPendingAlerts alerts waiting for the loader, PutAlerts loads
+// them before logging more: memory stays bounded when DuckDB is slower
+// than detection.
+func TestAlertBacklogBounded(t *testing.T) {
+	ctx := context.Background()
+	st := openTestStore(t, t.TempDir(), 0)
+	defer st.Close()
+	pending := func() int {
+		st.alog.mu.Lock()
+		defer st.alog.mu.Unlock()
+		return len(st.alog.pending)
+	}
+	backlog := make([]alerts.Alert, maxPendingAlerts)
+	for i := range backlog {
+		backlog[i] = testAlert(fmt.Sprintf("a%d", i), "r", "T", "low", "h", 0, 1)
+	}
+	if err := st.PutAlerts(ctx, backlog); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutAlerts(ctx, []alerts.Alert{testAlert("last", "r", "T", "low", "h", time.Hour, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := pending(); n != 1 {
+		t.Errorf("%d alerts pending after a put over a backlog of %d, want the new one only", n, maxPendingAlerts)
+	}
+	page, err := st.Alerts(ctx, AlertFilter{Limit: 1})
+	if err != nil || page.Total != maxPendingAlerts+1 {
+		t.Errorf("stored %d alerts (%v), want %d", page.Total, err, maxPendingAlerts+1)
+	}
+}
