@@ -187,7 +187,7 @@ func loadSample(ctx context.Context, st *store.Store, o demoOptions, log *slog.L
 		if err != nil {
 			return out, fmt.Errorf("sample record %d: %w", i+1, err)
 		}
-		docs = append(docs, sink.Doc{JSON: doc, Dataset: meta.Dataset, Timestamp: meta.Timestamp})
+		docs = append(docs, sink.Doc{JSON: doc, Dataset: meta.Dataset, Timestamp: meta.Timestamp, Raw: r})
 		stDocs = append(stDocs, store.Doc{JSON: doc, Timestamp: meta.Timestamp})
 		out.tables[meta.Category] = true
 	}

@@ -19,6 +19,7 @@ type worker struct {
 	p     *Pipeline
 	norm  Normalizer
 	buf   []byte
+	raws  []byte // the raw records of buf's documents, one after another
 	spans []span
 	docs  []sink.Doc
 	// retry holds, per sink, two buffers that alternate as the pending
@@ -47,13 +48,16 @@ func (w *worker) record(rec []byte) {
 		return
 	}
 	w.buf = out
-	w.spans = append(w.spans, span{start: start, end: len(out), meta: meta})
+	rawStart := len(w.raws)
+	w.raws = append(w.raws, rec...) // rec is only valid during this call
+	w.spans = append(w.spans, span{start: start, end: len(out), rawStart: rawStart, rawEnd: len(w.raws), meta: meta})
 	w.datasets[meta.Dataset]++
 }
 
 type span struct {
-	start, end int
-	meta       normalize.Meta
+	start, end       int // the document in buf
+	rawStart, rawEnd int // its record in raws
+	meta             normalize.Meta
 }
 
 func (p *Pipeline) work(ctx context.Context) {
@@ -74,8 +78,8 @@ func (p *Pipeline) work(ctx context.Context) {
 		p.acks.complete(j.key, j.ticket, err)
 		p.opts.Metrics.BatchesInFlight.WithLabelValues(src).Dec()
 		if len(w.buf) > 8<<20 {
-			// One huge batch must not pin its buffer for the process's life.
-			w.buf = nil
+			// One huge batch must not pin its buffers for the process's life.
+			w.buf, w.raws = nil, nil
 		}
 	}
 }
@@ -86,7 +90,7 @@ func (w *worker) deliver(ctx context.Context, b *Batch) error {
 	p := w.p
 	m := p.opts.Metrics
 	now := p.opts.Now()
-	w.buf, w.spans, w.docs, w.dead = w.buf[:0], w.spans[:0], w.docs[:0], w.dead[:0]
+	w.buf, w.raws, w.spans, w.docs, w.dead = w.buf[:0], w.raws[:0], w.spans[:0], w.docs[:0], w.dead[:0]
 	clear(w.datasets)
 	src := b.Messages[0].Origin.Source
 	part := b.Messages[0].Origin.Partition
@@ -128,7 +132,8 @@ func (w *worker) deliver(ctx context.Context, b *Batch) error {
 	for _, s := range w.spans {
 		// Capacity capped: a sink appending to a document must not write
 		// over the next one.
-		w.docs = append(w.docs, sink.Doc{JSON: w.buf[s.start:s.end:s.end], Dataset: s.meta.Dataset, Timestamp: s.meta.Timestamp})
+		w.docs = append(w.docs, sink.Doc{JSON: w.buf[s.start:s.end:s.end], Dataset: s.meta.Dataset, Timestamp: s.meta.Timestamp,
+			Raw: w.raws[s.rawStart:s.rawEnd:s.rawEnd]})
 	}
 
 	if len(w.dead) > 0 {

@@ -54,6 +54,9 @@ type memSink struct {
 	failures int
 	fail     func(doc string) bool
 	writes   int
+	// badRaw counts documents whose Raw is not the record they were made
+	// from (the test normalizer writes {"r":RECORD}).
+	badRaw int
 }
 
 func (s *memSink) Name() string { return "mem" }
@@ -64,6 +67,9 @@ func (s *memSink) Write(_ context.Context, docs []sink.Doc) error {
 	s.writes++
 	var failed []int
 	for i, d := range docs {
+		if string(d.JSON) != `{"r":`+string(d.Raw)+`}` {
+			s.badRaw++
+		}
 		if s.failures > 0 && s.fail != nil && s.fail(string(d.JSON)) {
 			failed = append(failed, i)
 			continue
@@ -165,6 +171,9 @@ func TestDelivery(t *testing.T) {
 			}
 			if got := len(ms.snapshot()); got != tc.wantDocs {
 				t.Errorf("docs = %d, want %d: %v", got, tc.wantDocs, ms.snapshot())
+			}
+			if ms.badRaw > 0 {
+				t.Errorf("%d documents came with another record than their own in Raw", ms.badRaw)
 			}
 			if len(dl.entries) != tc.wantDead {
 				t.Errorf("dead = %d, want %d", len(dl.entries), tc.wantDead)

@@ -29,6 +29,11 @@ type Doc struct {
 	Dataset string
 	// Timestamp is the document's @timestamp.
 	Timestamp time.Time
+	// Raw is the streaming record the document was made from (the text of
+	// its message field), when the producer has it at hand, so that a
+	// sink needing it does not parse the document back; nil otherwise.
+	// Like JSON, it is valid only during the Write call and read-only.
+	Raw []byte
 }
 
 // Sink stores or forwards documents.

@@ -147,7 +147,7 @@ func normalized(b *testing.B, records []string) []sink.Doc {
 		if err != nil {
 			continue
 		}
-		out = append(out, sink.Doc{JSON: doc, Dataset: meta.Dataset, Timestamp: meta.Timestamp})
+		out = append(out, sink.Doc{JSON: doc, Dataset: meta.Dataset, Timestamp: meta.Timestamp, Raw: []byte(r)})
 	}
 	return out
 }

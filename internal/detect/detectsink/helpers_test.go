@@ -26,7 +26,8 @@ func emailRecord(t time.Time) string {
 }
 
 // docs normalizes raw records with the real normalizer, as the pipeline
-// does before fanning documents out to sinks.
+// does before fanning documents out to sinks (with the raw record beside
+// each document).
 func docs(t *testing.T, records ...string) []sink.Doc {
 	t.Helper()
 	n := normalize.New(normalize.Options{})
@@ -36,7 +37,7 @@ func docs(t *testing.T, records ...string) []sink.Doc {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, sink.Doc{JSON: doc, Dataset: meta.Dataset, Timestamp: meta.Timestamp})
+		out = append(out, sink.Doc{JSON: doc, Dataset: meta.Dataset, Timestamp: meta.Timestamp, Raw: []byte(r)})
 	}
 	return out
 }

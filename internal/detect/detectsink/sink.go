@@ -228,10 +228,12 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 			skipped++
 			continue
 		}
-		v, err := s.parse.ParseBytes(d.JSON)
-		var raw []byte
-		if err == nil {
-			raw = v.GetStringBytes("message")
+		raw := d.Raw
+		if len(raw) == 0 {
+			// A producer without the record at hand: it is the message.
+			if v, err := s.parse.ParseBytes(d.JSON); err == nil {
+				raw = v.GetStringBytes("message")
+			}
 		}
 		if len(raw) == 0 {
 			unreadable++

@@ -118,6 +118,32 @@ func TestBadDocumentsDoNotFailTheBatch(t *testing.T) {
 	}
 }
 
+// A producer that does not pass the raw record (Doc.Raw nil) gets the same
+// alerts, the record being read from the document's message.
+func TestRawRecordFromMessage(t *testing.T) {
+	results := map[bool]alerts.Alert{}
+	for _, withRaw := range []bool{true, false} {
+		dir := t.TempDir()
+		rules := filepath.Join(dir, "rules")
+		writeRule(t, rules, "whoami.yml", whoamiRule)
+		cfg := testConfig(dir, rules)
+		s := openSink(t, cfg)
+		batch := docs(t, procRecord("ws1", "whoami", t0), procRecord("ws1", "whoami /all", t0.Add(time.Minute)))
+		if !withRaw {
+			for i := range batch {
+				batch[i].Raw = nil
+			}
+		}
+		write(t, s, batch)
+		s.Close()
+		results[withRaw] = current(t, cfg.File)["Whoami@ws1"]
+	}
+	a, b := results[true], results[false]
+	if a.Count != 2 || b.Count != 2 || !slices.Equal(a.EventIDs, b.EventIDs) {
+		t.Errorf("with the raw record: %d alerts %v; from the message: %d alerts %v", a.Count, a.EventIDs, b.Count, b.EventIDs)
+	}
+}
+
 func TestReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "rules")
