@@ -69,24 +69,24 @@ func (s *Store) kickIndexer() {
 // block of a store made before the word index existed, and blocks whose
 // first events were written before a restart. Searches read such blocks
 // in full meanwhile.
+//
+// Its queries are never canceled: Close waits for the block being built
+// (tens of milliseconds), since a DuckDB query interrupted by a canceled
+// context while the store closed could leave the database unable to open
+// again in the same process.
 func (s *Store) indexer() {
 	defer close(s.indexDone)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
+	ctx := context.Background()
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
-		if n, err := s.indexMissing(ctx); err != nil && ctx.Err() == nil {
+		if n, err := s.indexMissing(ctx); err != nil {
 			s.log.Warn("store: building the word index", "err", err)
 		} else if n > 0 {
 			s.log.Info("store: word index built for older events", "blocks", n)
 		}
 		select {
-		case <-ctx.Done():
+		case <-s.stop:
 			return
 		case <-s.indexWake:
 		case <-t.C:
@@ -114,6 +114,11 @@ func (s *Store) indexMissing(ctx context.Context) (int, error) {
 		}
 		if s.words.has(b) {
 			continue
+		}
+		select {
+		case <-s.stop: // Close: the rest waits for the next Open
+			return n, nil
+		default:
 		}
 		if err := s.indexBlock(ctx, b); err != nil {
 			return n, err
