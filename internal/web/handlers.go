@@ -82,7 +82,8 @@ func withAlertEventIDs(sql query.SQL, list string) (query.SQL, error) {
 	if sql.Where != "" {
 		where = "(" + sql.Where + ") AND " + where
 	}
-	return query.SQL{Where: where, Args: args}, nil
+	// The ids only narrow the query: the words it needs are still needed.
+	return query.SQL{Where: where, Args: args, Words: sql.Words}, nil
 }
 
 func queryError(err error) error {
