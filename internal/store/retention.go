@@ -105,7 +105,8 @@ func (s *Store) usedBytes(ctx context.Context) (int64, error) {
 	return blockSize*usedBlocks + s.words.size(), nil
 }
 
-// RunRetention applies Retain every interval until ctx ends.
+// RunRetention applies the events' and the alerts' retention (Retain,
+// RetainAlerts) every interval until ctx ends.
 func (s *Store) RunRetention(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -116,6 +117,9 @@ func (s *Store) RunRetention(ctx context.Context, every time.Duration) {
 		case now := <-t.C:
 			if _, err := s.Retain(ctx, now); err != nil {
 				s.log.Warn("store: retention failed", "err", err)
+			}
+			if _, err := s.RetainAlerts(ctx, now); err != nil {
+				s.log.Warn("store: alert retention failed", "err", err)
 			}
 		}
 	}

@@ -95,33 +95,13 @@ func acquire(ctx context.Context, cfg store.Config, strict bool, log *slog.Logge
 	o := &openStore{st: st, cfg: cfg, refs: 1, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(o.done)
-		retain(rctx, st, log)
+		st.RunRetention(rctx, RetentionEvery)
 	}()
 	if shared.byDir == nil {
 		shared.byDir, shared.bySt = map[string]*openStore{}, map[*store.Store]string{}
 	}
 	shared.byDir[key], shared.bySt[st] = o, key
 	return st, nil
-}
-
-// retain applies the events' and the alerts' retention every
-// RetentionEvery until ctx ends.
-func retain(ctx context.Context, st *store.Store, log *slog.Logger) {
-	t := time.NewTicker(RetentionEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			if _, err := st.Retain(ctx, now); err != nil {
-				log.Warn("store: retention failed", "err", err)
-			}
-			if _, err := st.RetainAlerts(ctx, now); err != nil {
-				log.Warn("store: alert retention failed", "err", err)
-			}
-		}
-	}
 }
 
 // Release gives back a store from Acquire or AcquireDir; the last release
