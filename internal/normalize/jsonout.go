@@ -305,3 +305,8 @@ func (r *record) appendSortedJSON(dst []byte, v *jsonValue) []byte {
 	}
 	return append(dst, "null"...)
 }
+
+// AppendJSONString appends s as a JSON string, the way documents write
+// their text (invalid UTF-8 becomes U+FFFD), for packages that write JSON
+// of their own around documents.
+func AppendJSONString(dst, s []byte) []byte { return appendString(dst, b2s(s)) }
