@@ -3,6 +3,7 @@ package query
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,12 @@ type SQL struct {
 	// when the query needs no bare word (then it says nothing about which
 	// records to read). It is implied by Where, never a condition of its own.
 	Words [][]string
+	// WordsOnly is the parsed query itself when it is nothing but single
+	// bare words (IsSingleWord) joined by AND, OR and NOT: whether a
+	// record matches then depends only on which words it holds, so an
+	// index of words can count matches without reading records. Nil
+	// otherwise. Code that adds conditions to Where must leave it nil.
+	WordsOnly Node
 }
 
 // FieldError is a query naming a field that the catalogue does not know, or
@@ -96,7 +103,27 @@ func (c *Compiler) CompileNode(n Node) (SQL, error) {
 	if err := b.node(n); err != nil {
 		return SQL{}, err
 	}
-	return SQL{Where: b.sb.String(), Args: b.args, Words: requiredWords(n)}, nil
+	out := SQL{Where: b.sb.String(), Args: b.args, Words: requiredWords(n)}
+	if wordsOnly(n) {
+		out.WordsOnly = n
+	}
+	return out, nil
+}
+
+// wordsOnly reports whether n is made of single bare words, AND, OR and
+// NOT alone.
+func wordsOnly(n Node) bool {
+	switch n := n.(type) {
+	case Match:
+		return n.Field == "" && n.Like == "" && IsSingleWord(n.Value)
+	case Not:
+		return wordsOnly(n.Node)
+	case And:
+		return len(n.Nodes) > 0 && !slices.ContainsFunc(n.Nodes, func(x Node) bool { return !wordsOnly(x) })
+	case Or:
+		return len(n.Nodes) > 0 && !slices.ContainsFunc(n.Nodes, func(x Node) bool { return !wordsOnly(x) })
+	}
+	return false
 }
 
 // requiredWords returns clauses of bare words that every match holds as

@@ -63,6 +63,12 @@ func mix(h uint64) uint64 {
 	return h
 }
 
+// PairKeyBit is set in the index keys of pairs of words and clear in those
+// of single words, so that an index can keep postings of words alone. The
+// Bloom filter of the store uses bits 0 to 56 of a key only: tagging left
+// filters written before the tag valid.
+const PairKeyBit = 1 << 63
+
 // pairKey is the index key of two words separated by one character.
 func pairKey(a, b uint64) uint64 { return mix(a*0x9e3779b97f4a7c15 ^ b) }
 
@@ -98,9 +104,9 @@ func AppendWordKeys[T ~string | ~[]byte](dst []uint64, text T) []uint64 {
 			}
 		}
 		key := mix(h)
-		dst = append(dst, key)
+		dst = append(dst, key&^PairKeyBit)
 		if prev != 0 { // the previous word ended one separator before start
-			dst = append(dst, pairKey(prev, key))
+			dst = append(dst, pairKey(prev, key)|PairKeyBit)
 		}
 		prev = key
 		// One separator keeps the pair open, more close it.
@@ -132,6 +138,23 @@ func foldRuneHash(h uint64, r rune) uint64 {
 		h = (h ^ uint64(c)) * fnvPrime
 	}
 	return h
+}
+
+// IsSingleWord reports whether v is one word of ASCII letters and digits
+// alone. A record matches such a bare word exactly when one of its words
+// has v's index key (WordKeys(v) is that one key): there is no adjacency
+// to check, and the key folds case as the SQL's RE2 match does (the
+// Kelvin sign is a k to both), so an index of words answers it exactly.
+func IsSingleWord(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c >= 0x80 || !wordByte[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // WordKeys returns the index keys a record must hold to match the bare word

@@ -122,7 +122,9 @@ func TestWordKeys(t *testing.T) {
 	}{
 		{"case does not matter", k("MimiKatz"), k("mimikatz")},
 		{"separators split words", k("a-b"), k("a.b")},
-		{"one separator makes a pair", k("a.b"), append(k("a"), append(k("b"), pairKey(k("a")[0], k("b")[0]))...)},
+		// Keys written before PairKeyBit existed, tag bit aside: filter
+		// files of older stores stay valid.
+		{"one separator makes a pair", k("a.b"), []uint64{0x02c0bdbf481420f8, 0x3e35b21bfb9b6405, 0x746bad96dd0e1b2e | PairKeyBit}},
 		{"two separators make none", k("a..b"), append(k("a"), k("b")...)},
 		{"no words", k(`":,{}"`), nil},
 	}
@@ -132,6 +134,9 @@ func TestWordKeys(t *testing.T) {
 				t.Fatalf("got %x, want %x", tt.got, tt.want)
 			}
 		})
+	}
+	if got := k("x.y"); got[0]&PairKeyBit != 0 || got[1]&PairKeyBit != 0 || got[2]&PairKeyBit == 0 {
+		t.Fatalf("words must have PairKeyBit clear and pairs set: %x", got)
 	}
 	if WordKeys("::") != nil {
 		t.Fatal(`WordKeys("::") must be nil: such a phrase cannot use the index`)
@@ -198,4 +203,31 @@ func BenchmarkAppendWordKeys(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(keys)), "keys")
 	})
+}
+
+func TestWordsOnly(t *testing.T) {
+	c := &Compiler{Catalog: testCatalog{}}
+	for q, want := range map[string]bool{
+		"certutil":                     true,
+		`"certutil"`:                   true,
+		"certutil urlcache":            true,
+		"certutil OR -bitsadmin":       true,
+		"(a OR b) NOT c":               true,
+		"":                             false,
+		"cert*":                        false,
+		"Invoke-Mimikatz":              false, // two words: adjacency matters
+		`"203.0.113.7"`:                false,
+		"école":                        false, // non-ASCII: folding is the SQL's
+		"certutil host.name:ws1":       false,
+		"certutil OR message:certutil": false,
+		"_exists_:process.pid":         false,
+	} {
+		sql, err := c.Compile(q)
+		if err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+		if got := sql.WordsOnly != nil; got != want {
+			t.Errorf("%q: WordsOnly set = %v, want %v", q, got, want)
+		}
+	}
 }

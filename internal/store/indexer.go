@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/query"
@@ -53,7 +52,12 @@ func (s *Store) saveBlocks(blocks []*blockAccum) (backfill bool) {
 		if err := s.words.write(a); err != nil {
 			s.log.Warn("store: saving the word index of a block; it will be rebuilt", "err", err)
 			backfill = true
+			continue
 		}
+		// Its postings take tens of milliseconds to encode: the indexer
+		// writes them, off the loader's path.
+		s.words.queuePostings(a)
+		s.kickIndexer()
 	}
 	return backfill
 }
@@ -65,10 +69,11 @@ func (s *Store) kickIndexer() {
 	}
 }
 
-// indexer builds the filters of committed blocks that have none: every
-// block of a store made before the word index existed, and blocks whose
-// first events were written before a restart. Searches read such blocks
-// in full meanwhile.
+// indexer writes the postings of saved blocks (postings.go) and builds
+// the filters and postings of committed blocks that have none: every block
+// of a store made before the word index (or its postings) existed, blocks
+// whose first events were written before a restart, and blocks whose
+// postings retention removed. Searches read such blocks in full meanwhile.
 //
 // Its queries are never canceled: Close waits for the block being built
 // (tens of milliseconds), since a DuckDB query interrupted by a canceled
@@ -94,9 +99,19 @@ func (s *Store) indexer() {
 	}
 }
 
-// indexMissing indexes every committed block without a filter and returns
-// how many it indexed.
+// writeQueuedPostings writes the postings of the blocks saveBlocks queued.
+func (s *Store) writeQueuedPostings() {
+	for _, a := range s.words.takePostingsQueue() {
+		if err := s.words.writePostings(a); err != nil {
+			s.log.Warn("store: saving the postings of a block; they will be rebuilt", "err", err)
+		}
+	}
+}
+
+// indexMissing indexes every committed block without a filter or postings
+// and returns how many it indexed.
 func (s *Store) indexMissing(ctx context.Context) (int, error) {
+	s.writeQueuedPostings()
 	s.mu.Lock()
 	loaded := s.loadedID
 	s.mu.Unlock()
@@ -112,7 +127,9 @@ func (s *Store) indexMissing(ctx context.Context) (int, error) {
 		if _, hi := blockIDs(b); hi > loaded {
 			return n, nil
 		}
-		if s.words.has(b) {
+		s.writeQueuedPostings() // newer blocks first: they hold memory
+		bloom := !s.words.has(b)
+		if !bloom && !s.words.needsPostings(b) {
 			continue
 		}
 		select {
@@ -120,22 +137,25 @@ func (s *Store) indexMissing(ctx context.Context) (int, error) {
 			return n, nil
 		default:
 		}
-		if err := s.indexBlock(ctx, b); err != nil {
+		if err := s.indexBlock(ctx, b, bloom); err != nil {
 			return n, err
 		}
 		n++
 	}
 }
 
-// indexBlock builds block b's filter from the raw records in DuckDB.
-func (s *Store) indexBlock(ctx context.Context, b uint64) error {
+// indexBlock builds block b's postings, and its filter when bloom is set,
+// from the raw records in DuckDB.
+func (s *Store) indexBlock(ctx context.Context, b uint64, bloom bool) error {
 	lo, hi := blockIDs(b)
+	epoch := s.words.postingsEpoch()
 	rows, err := s.db.QueryContext(ctx, `SELECT id, ts, message FROM events WHERE id BETWEEN ? AND ?`, lo, hi)
 	if err != nil {
 		return fmt.Errorf("store: read block %d for the word index: %w", b, err)
 	}
 	defer rows.Close()
 	a := newBlockAccum(b)
+	a.postsEpoch = epoch
 	var keys []uint64
 	var msg sql.RawBytes
 	for rows.Next() {
@@ -150,56 +170,10 @@ func (s *Store) indexBlock(ctx context.Context, b uint64) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: read block %d for the word index: %w", b, err)
 	}
-	return s.words.write(a)
-}
-
-// narrow restricts f to the ids whose block filters do not rule out its
-// required bare words (query.SQL.Words). The result matches exactly the
-// same events; it only lets DuckDB skip the others.
-func (s *Store) narrow(f Filter) Filter {
-	if len(f.Where.Words) == 0 {
-		return f
-	}
-	clauses := make([][][]uint64, 0, len(f.Where.Words))
-	for _, alts := range f.Where.Words {
-		keys := make([][]uint64, 0, len(alts))
-		for _, w := range alts {
-			keys = append(keys, query.WordKeys(w))
-		}
-		clauses = append(clauses, keys)
-	}
-	ranges, narrowed, err := s.words.candidates(f.From, f.To, clauses)
-	if err != nil {
-		s.log.Warn("store: word index unreadable; searching every record", "err", err)
-		return f
-	}
-	if !narrowed {
-		return f
-	}
-	orig := f.Where
-	if orig.Where == "" {
-		orig.Where = "TRUE"
-	}
-	if len(ranges) == 0 {
-		f.Where = query.SQL{Where: "FALSE"}
-		return f
-	}
-	var b strings.Builder
-	args := make([]any, 0, 2*len(ranges)+len(orig.Args))
-	b.WriteByte('(')
-	for i, r := range ranges {
-		if i > 0 {
-			b.WriteString(" OR ")
-		}
-		if r.hi == 0 {
-			b.WriteString("id >= ?")
-			args = append(args, r.lo)
-		} else {
-			b.WriteString("id BETWEEN ? AND ?")
-			args = append(args, r.lo, r.hi)
+	if bloom {
+		if err := s.words.write(a); err != nil {
+			return err
 		}
 	}
-	b.WriteString(") AND (" + orig.Where + ")")
-	f.Where = query.SQL{Where: b.String(), Args: append(args, orig.Args...)}
-	return f
+	return s.words.writePostings(a)
 }

@@ -100,13 +100,14 @@ func (s *Store) SearchPage(ctx context.Context, f Filter, limit int, cursor stri
 	if limit < 1 {
 		return page, errors.New("store: limit must be positive")
 	}
-	f = s.narrow(f)
-	where, args := f.where()
 	if count {
-		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE "+where, args...).Scan(&page.Total); err != nil {
-			return Page{}, fmt.Errorf("store: count: %w", err)
+		n, err := s.count(ctx, f)
+		if err != nil {
+			return Page{}, err
 		}
+		page.Total = n
 	}
+	f = s.narrow(f)
 	hi := f.To
 	after := ""
 	var afterArgs []any
@@ -150,6 +151,23 @@ func (s *Store) SearchPage(ctx context.Context, f Filter, limit int, cursor stri
 		page.Next = encodeCursor(last.Timestamp, last.ID)
 	}
 	return page, nil
+}
+
+// count counts the matches of f: from the postings where they answer
+// (postingsearch.go), with SQL for the rest.
+func (s *Store) count(ctx context.Context, f Filter) (int64, error) {
+	bk := buckets{from: f.From.UnixMicro(), to: f.To.UnixMicro(), start: f.From.UnixMicro(), counts: make([]int64, 1)}
+	bk.width = max(bk.to-bk.from, 1)
+	rest, _, ok := s.countExact(f, &bk)
+	if !ok {
+		rest = s.narrow(f)
+	}
+	where, args := rest.where()
+	var n int64
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE "+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count: %w", err)
+	}
+	return n + bk.counts[0], nil
 }
 
 func (s *Store) scanEvents(ctx context.Context, q string, args []any, out *[]Event) error {
@@ -225,7 +243,12 @@ func (s *Store) Histogram(ctx context.Context, f Filter, n int) ([]Bucket, time.
 	width := niceWidth(span / time.Duration(n))
 	start := f.From.UTC().Truncate(width)
 	nb := int((f.To.Sub(start) + width - 1) / width)
-	where, args := s.narrow(f).where()
+	bk := buckets{from: f.From.UnixMicro(), to: f.To.UnixMicro(), start: start.UnixMicro(), width: width.Microseconds(), counts: make([]int64, nb)}
+	rest, _, ok := s.countExact(f, &bk)
+	if !ok {
+		rest = s.narrow(f)
+	}
+	where, args := rest.where()
 	q := "SELECT ((epoch_us(ts) - ?) // ?)::BIGINT AS b, count(*) FROM events WHERE " + where + " GROUP BY b ORDER BY b"
 	rows, err := s.db.QueryContext(ctx, q, append([]any{start.UnixMicro(), width.Microseconds()}, args...)...)
 	if err != nil {
@@ -235,6 +258,7 @@ func (s *Store) Histogram(ctx context.Context, f Filter, n int) ([]Bucket, time.
 	out := make([]Bucket, nb)
 	for i := range out {
 		out[i].Start = start.Add(time.Duration(i) * width)
+		out[i].Count = bk.counts[i]
 	}
 	for rows.Next() {
 		var b, c int64
@@ -242,7 +266,7 @@ func (s *Store) Histogram(ctx context.Context, f Filter, n int) ([]Bucket, time.
 			return nil, 0, fmt.Errorf("store: histogram: %w", err)
 		}
 		if b >= 0 && b < int64(nb) {
-			out[b].Count = c
+			out[b].Count += c
 		}
 	}
 	return out, width, rows.Err()

@@ -16,7 +16,13 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (int64, error) {
 	defer s.dbMu.Unlock()
 	var deleted int64
 	if s.cfg.MaxAge > 0 {
-		res, err := s.conn.ExecContext(ctx, "DELETE FROM events WHERE ts < ?", now.Add(-s.cfg.MaxAge).UTC())
+		cutoff := now.Add(-s.cfg.MaxAge).UTC()
+		// Postings list rows as written: those of blocks losing rows go
+		// first (a search then reads those blocks with SQL).
+		if err := s.words.dropPostings(cutoff.UnixMicro() + 1); err != nil { // +1: whatever the rounding
+			return 0, err
+		}
+		res, err := s.conn.ExecContext(ctx, "DELETE FROM events WHERE ts < ?", cutoff)
 		if err != nil {
 			return 0, fmt.Errorf("store: delete by age: %w", err)
 		}
@@ -51,6 +57,9 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (int64, error) {
 			}
 			if cutoff == nil {
 				break
+			}
+			if err := s.words.dropPostings(cutoff.UnixMicro() + 1); err != nil {
+				return deleted, err
 			}
 			res, err := s.conn.ExecContext(ctx, "DELETE FROM events WHERE ts <= ?", *cutoff)
 			if err != nil {

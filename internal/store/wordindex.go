@@ -108,6 +108,8 @@ type blockAccum struct {
 	minTS, maxTS int64 // µs
 	events       uint64
 	bits         bloom
+	posts        postingsAccum // postings.go
+	postsEpoch   uint64        // retention epoch when collection began
 }
 
 func newBlockAccum(b uint64) *blockAccum {
@@ -119,6 +121,8 @@ func newBlockAccum(b uint64) *blockAccum {
 func (a *blockAccum) add(id uint64, ts int64, keys []uint64) {
 	a.note(id, ts)
 	a.addKeys(keys)
+	lo, _ := blockIDs(a.block)
+	a.posts.addWords(int(id-lo), keys)
 }
 
 func (a *blockAccum) addKeys(keys []uint64) {
@@ -140,6 +144,8 @@ func (a *blockAccum) note(id uint64, ts int64) {
 		a.maxTS = ts
 	}
 	a.events++
+	lo, _ := blockIDs(a.block)
+	a.posts.note(int(id-lo), ts)
 }
 
 // blockInfo is what the index keeps in memory of a block's file.
@@ -160,13 +166,15 @@ type wordIndex struct {
 
 	// accums are the blocks being written, guarded by Store.writeMu.
 	accums map[uint64]*blockAccum
+
+	posts postingsSet // postingsfiles.go
 }
 
 // openWordIndex reads the headers of the filter files in dataDir, deleting
 // those that are torn or belong to another database.
 func openWordIndex(dataDir string, storeID [16]byte) (*wordIndex, error) {
 	w := &wordIndex{dir: filepath.Join(dataDir, indexDirName), storeID: storeID,
-		blocks: map[uint64]blockInfo{}, accums: map[uint64]*blockAccum{}}
+		blocks: map[uint64]blockInfo{}, accums: map[uint64]*blockAccum{}, posts: newPostingsSet()}
 	if err := os.MkdirAll(w.dir, 0o750); err != nil {
 		return nil, fmt.Errorf("store: create word index directory: %w", err)
 	}
@@ -176,6 +184,10 @@ func openWordIndex(dataDir string, storeID [16]byte) (*wordIndex, error) {
 	}
 	for _, e := range ents {
 		name := e.Name()
+		if strings.HasSuffix(name, postingsExt) {
+			w.openPostingsFile(name)
+			continue
+		}
 		b, err := strconv.ParseUint(strings.TrimSuffix(name, ".idx"), 10, 64)
 		if !strings.HasSuffix(name, ".idx") || err != nil {
 			os.Remove(filepath.Join(w.dir, name)) // temporary file of a crash
@@ -273,23 +285,37 @@ func writeSynced(path string, b []byte) error {
 	return f.Close()
 }
 
-// keyedEvent is an event of a Write whose keys go to its block's filter.
+// keyedEvent is an event of a Write whose keys go to its block's filter
+// and postings.
 type keyedEvent struct {
-	block *blockAccum
+	block blockRow
 	keys  []uint64
 }
 
+// blockRow is an event's block and row in it.
+type blockRow struct {
+	a   *blockAccum
+	row int
+}
+
+func (r blockRow) addKeys(keys []uint64) {
+	r.a.addKeys(keys)
+	r.a.posts.addWords(r.row, keys)
+}
+
 // note records event id in its block (Write, under Store.writeMu) and
-// returns the block, for the event's keys.
-func (w *wordIndex) note(id uint64, ts time.Time) *blockAccum {
+// returns the block and row, for the event's keys.
+func (w *wordIndex) note(id uint64, ts time.Time) blockRow {
 	b := blockOf(id)
 	a := w.accums[b]
 	if a == nil {
 		a = newBlockAccum(b)
+		a.postsEpoch = w.postingsEpoch()
 		w.accums[b] = a
 	}
 	a.note(id, ts.UnixMicro())
-	return a
+	lo, _ := blockIDs(b)
+	return blockRow{a, int(id - lo)}
 }
 
 // takeComplete removes and returns the blocks whose last id is at most
@@ -341,11 +367,12 @@ func (w *wordIndex) dropBelow(minID uint64) error {
 			w.bytes -= int64(indexHeader + 8*info.words)
 		}
 	}
+	errs = append(errs, w.dropPostingsBelow(minID))
 	return errors.Join(errs...)
 }
 
 func (w *wordIndex) size() int64 {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	return w.bytes
+	return w.bytes + w.posts.size()
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/defender-intake/defender-intake/internal/query"
 	"github.com/defender-intake/defender-intake/internal/store/storetest"
 )
 
@@ -174,15 +173,7 @@ func TestBareWordsMatchWholeWordsThroughTheIndex(t *testing.T) {
 
 func (s *Store) mustCandidates(t *testing.T, f Filter) []idRange {
 	t.Helper()
-	var clauses [][][]uint64
-	for _, alts := range f.Where.Words {
-		var keys [][]uint64
-		for _, w := range alts {
-			keys = append(keys, query.WordKeys(w))
-		}
-		clauses = append(clauses, keys)
-	}
-	r, narrowed, err := s.words.candidates(f.From, f.To, clauses)
+	r, narrowed, err := s.words.candidates(f.From, f.To, wordClauses(f.Where.Words), nil)
 	if err != nil || !narrowed {
 		t.Fatalf("candidates: narrowed=%v err=%v", narrowed, err)
 	}

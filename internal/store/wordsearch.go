@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/defender-intake/defender-intake/internal/query"
 )
 
 // Searching with the word index: which id ranges a query with required
@@ -19,10 +22,76 @@ type idRange struct{ lo, hi uint64 }
 // ranges are merged (reading a few more blocks).
 const maxRanges = 64
 
+// narrow restricts f to the ids whose block filters do not rule out its
+// required bare words (query.SQL.Words). The result matches exactly the
+// same events; it only lets DuckDB skip the others.
+func (s *Store) narrow(f Filter) Filter {
+	if len(f.Where.Words) == 0 {
+		return f
+	}
+	ranges, narrowed, err := s.words.candidates(f.From, f.To, wordClauses(f.Where.Words), nil)
+	if err != nil {
+		s.log.Warn("store: word index unreadable; searching every record", "err", err)
+		return f
+	}
+	if !narrowed {
+		return f
+	}
+	return restrictTo(f, mergeRanges(ranges, maxRanges))
+}
+
+// wordClauses are the index keys of required words (query.SQL.Words).
+func wordClauses(words [][]string) [][][]uint64 {
+	clauses := make([][][]uint64, 0, len(words))
+	for _, alts := range words {
+		keys := make([][]uint64, 0, len(alts))
+		for _, w := range alts {
+			keys = append(keys, query.WordKeys(w))
+		}
+		clauses = append(clauses, keys)
+	}
+	return clauses
+}
+
+// restrictTo adds to f the condition that ids are in ranges (none: no event).
+func restrictTo(f Filter, ranges []idRange) Filter {
+	orig := f.Where
+	if orig.Where == "" {
+		orig.Where = "TRUE"
+	}
+	if len(ranges) == 0 {
+		f.Where = query.SQL{Where: "FALSE"}
+		return f
+	}
+	var b strings.Builder
+	args := make([]any, 0, 2*len(ranges)+len(orig.Args))
+	b.WriteByte('(')
+	for i, r := range ranges {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		if r.hi == 0 {
+			b.WriteString("id >= ?")
+			args = append(args, r.lo)
+		} else {
+			b.WriteString("id BETWEEN ? AND ?")
+			args = append(args, r.lo, r.hi)
+		}
+	}
+	b.WriteString(") AND (" + orig.Where + ")")
+	f.Where = query.SQL{Where: b.String(), Args: append(args, orig.Args...)}
+	return f
+}
+
+// blockHandler answers a block of the time range some other way than SQL
+// (postings); true when it did, so that SQL leaves the block out.
+type blockHandler func(b uint64, info blockInfo) (bool, error)
+
 // candidates returns the id ranges that may hold a match of clauses (keys
-// of a required word, per alternative, per clause) in [from, to). narrowed
-// is false when every block may match (no restriction is worth adding).
-func (w *wordIndex) candidates(from, to time.Time, clauses [][][]uint64) (ranges []idRange, narrowed bool, err error) {
+// of a required word, per alternative, per clause) in [from, to), leaving
+// out the blocks handled answers (handled may be nil). narrowed is false
+// when every block is left to SQL (no restriction is worth adding).
+func (w *wordIndex) candidates(from, to time.Time, clauses [][][]uint64, handled blockHandler) (ranges []idRange, narrowed bool, err error) {
 	w.mu.RLock()
 	blocks := make([]uint64, 0, len(w.blocks))
 	infos := make(map[uint64]blockInfo, len(w.blocks))
@@ -53,6 +122,16 @@ func (w *wordIndex) candidates(from, to time.Time, clauses [][][]uint64) (ranges
 			skipped = true
 			continue
 		}
+		if handled != nil {
+			done, err := handled(b, info)
+			if err != nil {
+				return nil, false, err
+			}
+			if done {
+				skipped = true
+				continue
+			}
+		}
 		may, err := w.mayMatch(b, info, clauses)
 		if err != nil {
 			return nil, false, err
@@ -67,7 +146,13 @@ func (w *wordIndex) candidates(from, to time.Time, clauses [][][]uint64) (ranges
 		return nil, false, nil
 	}
 	include(idRange{next, 0}) // the newest events, not indexed yet
-	for len(ranges) > maxRanges {
+	return ranges, true, nil
+}
+
+// mergeRanges merges the closest ranges until at most max are left (so
+// that SQL reads a few more blocks).
+func mergeRanges(ranges []idRange, max int) []idRange {
+	for len(ranges) > max {
 		best := 0
 		for i := 1; i+1 < len(ranges); i++ {
 			if ranges[i+1].lo-ranges[i].hi < ranges[best+1].lo-ranges[best].hi {
@@ -77,7 +162,7 @@ func (w *wordIndex) candidates(from, to time.Time, clauses [][][]uint64) (ranges
 		ranges[best].hi = ranges[best+1].hi
 		ranges = slices.Delete(ranges, best+1, best+2)
 	}
-	return ranges, true, nil
+	return ranges
 }
 
 // mayMatch probes block b's filter: every clause needs one alternative
