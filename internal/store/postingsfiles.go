@@ -24,6 +24,9 @@ type postingsSet struct {
 	epoch         uint64
 	queue         []*blockAccum
 	queued        map[uint64]bool
+	// spare holds the buffers of written blocks for the next ones (about
+	// ten megabytes a block).
+	spare []postingsAccum
 }
 
 type postedFile struct {
@@ -105,10 +108,11 @@ func (w *wordIndex) writePostings(a *blockAccum) error {
 	skip := a.events == 0 || w.posts.stale(a)
 	w.posts.mu.Unlock()
 	if skip {
+		w.recycle(a)
 		return nil
 	}
 	buf := encodePostings(a.block, w.storeID, &a.posts, a.minTS, a.maxTS)
-	a.posts = postingsAccum{} // the largest part of a block's memory
+	w.recycle(a)
 	path := w.postingsPath(a.block)
 	tmp := path + ".tmp"
 	if err := writeSynced(tmp, buf); err != nil {
@@ -130,6 +134,32 @@ func (w *wordIndex) writePostings(a *blockAccum) error {
 	w.posts.files[a.block] = postedFile{minTS: a.minTS, size: int64(len(buf))}
 	w.posts.bytes += int64(len(buf))
 	return nil
+}
+
+// newPostingsAccum returns an empty accumulator, with the buffers of a
+// written block when there is one.
+func (w *wordIndex) newPostingsAccum() postingsAccum {
+	w.posts.mu.Lock()
+	defer w.posts.mu.Unlock()
+	n := len(w.posts.spare)
+	if n == 0 {
+		return postingsAccum{}
+	}
+	p := w.posts.spare[n-1]
+	w.posts.spare = w.posts.spare[:n-1]
+	return p
+}
+
+// recycle keeps the buffers of a's postings for a later block.
+func (w *wordIndex) recycle(a *blockAccum) {
+	p := a.posts
+	a.posts = postingsAccum{}
+	p.reset()
+	w.posts.mu.Lock()
+	defer w.posts.mu.Unlock()
+	if len(w.posts.spare) < 2 {
+		w.posts.spare = append(w.posts.spare, p)
+	}
 }
 
 // stale reports whether retention may have deleted rows of a since they

@@ -311,6 +311,7 @@ func (w *wordIndex) note(id uint64, ts time.Time) blockRow {
 	if a == nil {
 		a = newBlockAccum(b)
 		a.postsEpoch = w.postingsEpoch()
+		a.posts = w.newPostingsAccum()
 		w.accums[b] = a
 	}
 	a.note(id, ts.UnixMicro())

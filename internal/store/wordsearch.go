@@ -89,7 +89,8 @@ type blockHandler func(b uint64, info blockInfo) (bool, error)
 
 // candidates returns the id ranges that may hold a match of clauses (keys
 // of a required word, per alternative, per clause) in [from, to), leaving
-// out the blocks handled answers (handled may be nil). narrowed is false
+// out the blocks handled answers (handled may be nil; it is asked about
+// the blocks the filters do not rule out). narrowed is false
 // when every block is left to SQL (no restriction is worth adding).
 func (w *wordIndex) candidates(from, to time.Time, clauses [][][]uint64, handled blockHandler) (ranges []idRange, narrowed bool, err error) {
 	w.mu.RLock()
@@ -122,6 +123,14 @@ func (w *wordIndex) candidates(from, to time.Time, clauses [][][]uint64, handled
 			skipped = true
 			continue
 		}
+		may, err := w.mayMatch(b, info, clauses)
+		if err != nil {
+			return nil, false, err
+		}
+		if !may {
+			skipped = true
+			continue
+		}
 		if handled != nil {
 			done, err := handled(b, info)
 			if err != nil {
@@ -131,14 +140,6 @@ func (w *wordIndex) candidates(from, to time.Time, clauses [][][]uint64, handled
 				skipped = true
 				continue
 			}
-		}
-		may, err := w.mayMatch(b, info, clauses)
-		if err != nil {
-			return nil, false, err
-		}
-		if !may {
-			skipped = true
-			continue
 		}
 		include(idRange{bl, bh})
 	}
