@@ -63,6 +63,19 @@ type SQL struct {
 	// index of words can count matches without reading records. Nil
 	// otherwise. Code that adds conditions to Where must leave it nil.
 	WordsOnly Node
+	// Split is set when the query is an AND of words-only terms (as
+	// WordsOnly) and other conditions: a record matches when it holds the
+	// words and Rest matches it, so a word index can answer the words and
+	// SQL the rest without reading raw records. Nil otherwise (and when
+	// WordsOnly is set). Code that adds conditions to Where must leave it
+	// nil.
+	Split *Split
+}
+
+// Split is a query cut into its words-only part and the rest.
+type Split struct {
+	Words Node
+	Rest  SQL
 }
 
 // FieldError is a query naming a field that the catalogue does not know, or
@@ -106,8 +119,31 @@ func (c *Compiler) CompileNode(n Node) (SQL, error) {
 	out := SQL{Where: b.sb.String(), Args: b.args, Words: requiredWords(n)}
 	if wordsOnly(n) {
 		out.WordsOnly = n
+	} else if and, ok := n.(And); ok {
+		var words, rest []Node
+		for _, x := range and.Nodes {
+			if wordsOnly(x) {
+				words = append(words, x)
+			} else {
+				rest = append(rest, x)
+			}
+		}
+		if len(words) > 0 && len(rest) > 0 {
+			r, err := c.CompileNode(andOf(rest))
+			if err != nil {
+				return SQL{}, err
+			}
+			out.Split = &Split{Words: andOf(words), Rest: r}
+		}
 	}
 	return out, nil
+}
+
+func andOf(nodes []Node) Node {
+	if len(nodes) == 1 {
+		return nodes[0]
+	}
+	return And{Nodes: nodes}
 }
 
 // wordsOnly reports whether n is made of single bare words, AND, OR and

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"regexp"
@@ -230,4 +231,44 @@ func TestWordsOnly(t *testing.T) {
 			t.Errorf("%q: WordsOnly set = %v, want %v", q, got, want)
 		}
 	}
+}
+
+func TestSplitWordsFromTheRest(t *testing.T) {
+	c := &Compiler{Catalog: testCatalog{}}
+	for q, want := range map[string]string{
+		"certutil host.name:ws1":                    "certutil | (host_name ILIKE ? ESCAPE '\\')",
+		"certutil -urlcache destination.port:443 y": "certutil -urlcache y | (destination_port = ?)",
+		"certutil":                  "",
+		"certutil OR host.name:ws1": "",
+		"host.name:ws1":             "",
+		`"a b" host.name:ws1`:       "",
+	} {
+		sql, err := c.Compile(q)
+		if err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+		got := ""
+		if sql.Split != nil {
+			got = wordsString(sql.Split.Words) + " | " + sql.Split.Rest.Where
+		}
+		if got != want {
+			t.Errorf("%q: split %q, want %q", q, got, want)
+		}
+	}
+}
+
+func wordsString(n Node) string {
+	switch n := n.(type) {
+	case Match:
+		return n.Value
+	case Not:
+		return "-" + wordsString(n.Node)
+	case And:
+		var parts []string
+		for _, x := range n.Nodes {
+			parts = append(parts, wordsString(x))
+		}
+		return strings.Join(parts, " ")
+	}
+	return fmt.Sprintf("%T", n)
 }

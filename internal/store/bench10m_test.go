@@ -219,6 +219,24 @@ func BenchmarkLarge(b *testing.B) {
 			}
 		})
 	}
+	// A common word with a field filter (SQL reads the raw records of the
+	// filter's rows only), and the sidebar's top values of a common word.
+	b.Run("bare-word-and-field-total-30d", func(b *testing.B) {
+		f := with(month, "certutil host.name:ws0042")
+		for b.Loop() {
+			if _, err := s.Search(ctx, f, 50, ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("top-values-bare-word-30d", func(b *testing.B) {
+		f := with(month, "certutil")
+		for b.Loop() {
+			if _, err := s.Top(ctx, "user.name", f, 10); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	// Inside words: what bare words did before the word index, reading
 	// every raw record.
 	b.Run("inside-words-first-page-30d", func(b *testing.B) {

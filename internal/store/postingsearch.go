@@ -1,8 +1,12 @@
 package store
 
 import (
+	"cmp"
+	"context"
 	"errors"
+	"fmt"
 	"math/bits"
+	"slices"
 
 	"github.com/defender-intake/defender-intake/internal/query"
 )
@@ -31,36 +35,100 @@ func (b *buckets) index(ts int64) int { return int((ts - b.start) / b.width) }
 // returns the filter of the events left for SQL and the number of blocks
 // the postings answered. ok is false when postings do not apply (bk is
 // then untouched).
-func (s *Store) countExact(f Filter, bk *buckets) (rest Filter, answered int, ok bool) {
-	expr := f.Where.WordsOnly
+//
+// A words-only query is counted from the postings alone. A query split
+// into words and a rest (query.Split) asks SQL for the ids and times of
+// the rest's matches in the blocks the postings answer, and keeps those
+// holding the words: no raw record is read.
+func (s *Store) countExact(ctx context.Context, f Filter, bk *buckets) (rest Filter, answered int, ok bool, err error) {
+	expr, other := f.Where.WordsOnly, (*query.SQL)(nil)
+	if expr == nil && f.Where.Split != nil {
+		expr, other = f.Where.Split.Words, &f.Where.Split.Rest
+	}
 	if expr == nil {
-		return f, 0, false
+		return f, 0, false, nil
 	}
 	counts := make([]int64, len(bk.counts))
 	ev := &wordEval{w: s.words, keys: map[string]uint64{}}
 	collectKeys(expr, ev.keys)
+	rows := map[uint64]bitmap{} // of the blocks answered, for other
 	handled := func(b uint64, info blockInfo) (bool, error) {
-		done, err := ev.countBlock(b, info, expr, bk, counts)
+		var done bool
+		if other == nil {
+			done = ev.countBlock(b, info, expr, bk, counts)
+		} else {
+			var m bitmap
+			if m, done = ev.blockRows(b, info, expr); done && m.count() > 0 {
+				rows[b] = m
+			}
+		}
 		if done {
 			answered++
 		}
-		return done, err
+		return done, nil
 	}
 	ranges, narrowed, err := s.words.candidates(f.From, f.To, wordClauses(f.Where.Words), handled)
 	if err != nil {
 		s.log.Warn("store: word index unreadable; searching every record", "err", err)
-		return f, 0, false
+		return f, 0, false, nil
 	}
 	if len(ranges) > maxExactRanges {
-		return f, 0, false
+		return f, 0, false, nil
+	}
+	if other != nil && len(rows) > 0 {
+		if err := s.countOther(ctx, f, *other, rows, bk, counts); err != nil {
+			return f, 0, false, err
+		}
 	}
 	for i, c := range counts {
 		bk.counts[i] += c
 	}
 	if !narrowed {
-		return f, answered, true
+		return f, answered, true, nil
 	}
-	return restrictTo(f, ranges), answered, true
+	return restrictTo(f, ranges), answered, true, nil
+}
+
+// countOther counts the rows that match other (SQL) in the blocks of rows
+// and are among those blocks' rows.
+func (s *Store) countOther(ctx context.Context, f Filter, other query.SQL, rows map[uint64]bitmap, bk *buckets, counts []int64) error {
+	blocks := make([]idRange, 0, len(rows))
+	for b := range rows {
+		lo, hi := blockIDs(b)
+		blocks = append(blocks, idRange{lo, hi})
+	}
+	slices.SortFunc(blocks, func(a, b idRange) int { return cmp.Compare(a.lo, b.lo) })
+	ranges := blocks[:0:0]
+	for _, r := range blocks {
+		if n := len(ranges); n > 0 && ranges[n-1].hi+1 == r.lo {
+			ranges[n-1].hi = r.hi
+			continue
+		}
+		ranges = append(ranges, r)
+	}
+	// Rows of other blocks that merged ranges let in are not in rows.
+	where, args := restrictTo(Filter{Where: other, From: f.From, To: f.To}, mergeRanges(ranges, maxRanges)).where()
+	res, err := s.db.QueryContext(ctx, "SELECT id, epoch_us(ts) FROM events WHERE "+where, args...)
+	if err != nil {
+		return fmt.Errorf("store: count: %w", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var id uint64
+		var ts int64
+		if err := res.Scan(&id, &ts); err != nil {
+			return fmt.Errorf("store: count: %w", err)
+		}
+		b := blockOf(id)
+		lo, _ := blockIDs(b)
+		if m := rows[b]; m != nil && m.has(int(id-lo)) && ts >= bk.from && ts < bk.to {
+			counts[bk.index(ts)]++
+		}
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("store: count: %w", err)
+	}
+	return nil
 }
 
 func collectKeys(n query.Node, keys map[string]uint64) {
@@ -86,35 +154,57 @@ type wordEval struct {
 	keys map[string]uint64
 }
 
-// countBlock counts block b's matches into counts; false when its postings
-// cannot answer.
-func (e *wordEval) countBlock(b uint64, info blockInfo, expr query.Node, bk *buckets, counts []int64) (bool, error) {
+// blockRows returns the rows of block b matching expr; false when its
+// postings cannot answer.
+func (e *wordEval) blockRows(b uint64, info blockInfo, expr query.Node) (bitmap, bool) {
 	p, err := e.w.openPostings(b)
 	if err != nil {
 		// None yet, or unreadable (rewritten by the indexer later):
 		// SQL reads the block.
-		return false, nil
+		return nil, false
 	}
 	defer p.Close()
+	m, _, known := e.evalBlock(p, b, info, expr)
+	return m, known
+}
+
+// evalBlock evaluates expr on an open postings file; it also returns the
+// rows present.
+func (e *wordEval) evalBlock(p *postingsFile, b uint64, info blockInfo, expr query.Node) (m, present bitmap, known bool) {
 	present, err := p.presentRows()
 	if err != nil {
-		return false, nil
+		return nil, nil, false
 	}
-	m, known, err := e.eval(p, b, info, expr, present)
+	m, known, err = e.eval(p, b, info, expr, present)
 	if err != nil || !known {
-		return false, nil
+		return nil, nil, false
+	}
+	return m, present, true
+}
+
+// countBlock counts block b's matches into counts; false when its postings
+// cannot answer.
+func (e *wordEval) countBlock(b uint64, info blockInfo, expr query.Node, bk *buckets, counts []int64) bool {
+	p, err := e.w.openPostings(b)
+	if err != nil {
+		return false
+	}
+	defer p.Close()
+	m, present, known := e.evalBlock(p, b, info, expr)
+	if !known {
+		return false
 	}
 	n := m.count()
 	if n == 0 {
-		return true, nil
+		return true
 	}
 	if p.minTS >= bk.from && p.maxTS < bk.to && bk.index(p.minTS) == bk.index(p.maxTS) {
 		counts[bk.index(p.minTS)] += int64(n)
-		return true, nil
+		return true
 	}
 	ts, err := p.timestamps(present)
 	if err != nil {
-		return false, nil
+		return false
 	}
 	for i, word := range m {
 		for word != 0 {
@@ -125,7 +215,7 @@ func (e *wordEval) countBlock(b uint64, info blockInfo, expr query.Node, bk *buc
 			}
 		}
 	}
-	return true, nil
+	return true
 }
 
 // eval returns the rows of the block matching n; known is false when the

@@ -158,7 +158,10 @@ func (s *Store) SearchPage(ctx context.Context, f Filter, limit int, cursor stri
 func (s *Store) count(ctx context.Context, f Filter) (int64, error) {
 	bk := buckets{from: f.From.UnixMicro(), to: f.To.UnixMicro(), start: f.From.UnixMicro(), counts: make([]int64, 1)}
 	bk.width = max(bk.to-bk.from, 1)
-	rest, _, ok := s.countExact(f, &bk)
+	rest, _, ok, err := s.countExact(ctx, f, &bk)
+	if err != nil {
+		return 0, err
+	}
 	if !ok {
 		rest = s.narrow(f)
 	}
@@ -244,7 +247,10 @@ func (s *Store) Histogram(ctx context.Context, f Filter, n int) ([]Bucket, time.
 	start := f.From.UTC().Truncate(width)
 	nb := int((f.To.Sub(start) + width - 1) / width)
 	bk := buckets{from: f.From.UnixMicro(), to: f.To.UnixMicro(), start: start.UnixMicro(), width: width.Microseconds(), counts: make([]int64, nb)}
-	rest, _, ok := s.countExact(f, &bk)
+	rest, _, ok, err := s.countExact(ctx, f, &bk)
+	if err != nil {
+		return nil, 0, err
+	}
 	if !ok {
 		rest = s.narrow(f)
 	}
