@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -381,4 +382,64 @@ func BenchmarkPostings(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*slots), "ns/event")
 		b.ReportMetric(float64(size)/float64(slots), "bytes/event")
 	})
+}
+
+// TestTopValuesWithPostings compares the top values the postings give with
+// those of SQL alone, for words-only and split queries, over typed, list
+// and JSON fields; then with a sample smaller than the matches.
+func TestTopValuesWithPostings(t *testing.T) {
+	smallBlocks(t, 8)
+	ctx := context.Background()
+	s, err := Open(ctx, Config{Dir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	writeEvents(t, s, storetest.New(6, t0, span), 0, 3000)
+	waitPostings(t, s)
+	fields := []string{"user.name", "host.name", "event.category", "destination.port", "process.pid"}
+	queries := []string{"certutil", "NOT certutil", "certutil host.name:ws00*", "bypass -whoami", "mimikatz", "nosuchword"}
+	for _, q := range queries {
+		for _, field := range fields {
+			f := Filter{Where: compile(t, s, q), From: t0.Add(13 * time.Hour), To: t0.Add(span - 5*time.Hour)}
+			col, ok := s.Catalog().Column(field)
+			if !ok {
+				t.Fatalf("no field %s", field)
+			}
+			got, err := s.TopValues(ctx, field, f, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			expr := col.Expr
+			if col.Kind == query.KeywordList {
+				expr = "unnest(" + expr + ")"
+			} else if col.Kind != query.Keyword && col.Kind != query.Text {
+				expr = "CAST(" + expr + " AS VARCHAR)"
+			}
+			want, err := s.topSQL(ctx, field, col, expr, f, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Sample != 0 && !TopIsSampled(col) || !slices.Equal(got.Values, want) {
+				t.Errorf("%q, %s: %v (sample %d), SQL alone gives %v", q, field, got.Values, got.Sample, want)
+			}
+		}
+	}
+	// A sample of 100 matches: the newest blocks holding 100 certutil
+	// events are read, not all.
+	defer func(n int) { topSample = n }(topSample)
+	topSample = 100
+	f := Filter{Where: compile(t, s, "certutil"), From: t0, To: t0.Add(span)}
+	all := unnarrowedTotal(t, s, f)
+	got, err := s.TopValues(ctx, "user.name", f, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counted int64
+	for _, v := range got.Values {
+		counted += v.Count
+	}
+	if got.Sample != 100 || counted < 100 || counted > all/2 {
+		t.Fatalf("sample %d: %d of %d matches counted", got.Sample, counted, all)
+	}
 }

@@ -182,16 +182,16 @@ func (s *server) top(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	vals, err := s.opts.Store.Top(r.Context(), field, f, n)
+	top, err := s.opts.Store.TopValues(r.Context(), field, f, n)
 	if errors.Is(err, store.ErrUnknownField) {
 		return nil, &apiError{Status: http.StatusNotFound, Msg: "unknown field " + strconv.Quote(field), Hint: "GET /api/fields lists the fields"}
 	}
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{"field": field, "values": vals}
-	if col, ok := s.opts.Store.Catalog().Column(field); ok && store.TopIsSampled(col) {
-		out["sample"] = store.TopSample // counts are within the newest this many matches
+	out := map[string]any{"field": field, "values": top.Values}
+	if top.Sample > 0 {
+		out["sample"] = top.Sample // counts are within the newest this many matches
 	}
 	return out, nil
 }
