@@ -75,7 +75,12 @@ type Store struct {
 	log  *slog.Logger
 
 	dbMu sync.Mutex // serializes the loader, retention and the catalogue on conn
-	conn *sql.Conn  // the one connection that writes
+	conn *sql.Conn  // the connection that writes
+	// The loader commits on conn and conn2 in turn, appending to one
+	// while the other commits (load.go).
+	conn2Mu   sync.Mutex
+	conn2     *sql.Conn
+	loadConns []loadConn
 
 	writeMu sync.Mutex // serializes Write and log rotation
 	ilog    *ingestLog
@@ -86,15 +91,20 @@ type Store struct {
 	keyBufs [][]uint64   // word index keys of a batch, per convert worker
 	keyed   []keyedEvent // the events of a batch whose keys go to the index
 
-	mu        sync.Mutex // guards the fields below
-	cond      *sync.Cond // broadcast when the loader made progress
-	pending   [][]driver.Value
-	writtenID uint64 // last id made durable by Write
-	loadedID  uint64 // last id committed to DuckDB
+	mu        sync.Mutex    // guards the fields below
+	cond      *sync.Cond    // broadcast when the loader made progress
+	pending   []pendingRows // written, not yet taken by the loader (load.go)
+	pendingN  int           // rows in pending
+	writtenID uint64        // last id made durable by Write
+	loadedID  uint64        // last id committed to DuckDB
+	flushTo   uint64        // Flush waits for the loader to commit up to here
+	cuts      []logCut      // ingest log rotations not yet covered by a commit
 	loadErr   error
 	wake      chan struct{}
 	stop      chan struct{}
 	done      chan struct{}
+
+	ld openLoad // the loader's open Appender (load.go)
 
 	fields *fieldSet
 	rate   rateMeter
@@ -105,18 +115,6 @@ type Store struct {
 
 	alog alertLog // alert states, logged then loaded (alertlog.go)
 }
-
-const (
-	// loadBatch is the number of logged events that triggers a load into
-	// DuckDB before loadEvery has passed.
-	loadBatch = 50_000
-	// loadEvery bounds how long a logged event waits before it becomes
-	// searchable.
-	loadEvery = time.Second
-	// maxPending is where Write starts waiting for the loader, bounding
-	// memory when DuckDB is slower than the feed.
-	maxPending = 100_000
-)
 
 // Open opens (creating when needed) the store in cfg.Dir. Events left in
 // the ingest log by a crash are loaded before it returns.
@@ -143,6 +141,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err := s.init(ctx); err != nil {
 		if s.conn != nil {
 			s.conn.Close()
+		}
+		if s.conn2 != nil {
+			s.conn2.Close()
 		}
 		db.Close()
 		return nil, err
@@ -199,6 +200,10 @@ func (s *Store) init(ctx context.Context) error {
 		return fmt.Errorf("store: writer connection: %w", err)
 	}
 	s.conn = conn
+	if s.conn2, err = s.db.Conn(ctx); err != nil {
+		return fmt.Errorf("store: writer connection: %w", err)
+	}
+	s.loadConns = []loadConn{{&s.dbMu, s.conn}, {&s.conn2Mu, s.conn2}}
 	if err := s.recover(ctx); err != nil {
 		return err
 	}
@@ -274,6 +279,9 @@ func (s *Store) Close() error {
 	}
 	errs = append(errs, s.conn.Close())
 	s.dbMu.Unlock()
+	s.conn2Mu.Lock()
+	errs = append(errs, s.conn2.Close())
+	s.conn2Mu.Unlock()
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)
 }
@@ -291,7 +299,7 @@ func (s *Store) Write(ctx context.Context, docs []Doc) error {
 	}
 	// Wait for the loader before taking writeMu, which the loader needs.
 	s.mu.Lock()
-	for len(s.pending) >= maxPending && s.loadErr == nil {
+	for s.pendingN >= maxPending && s.loadErr == nil {
 		s.kick()
 		s.cond.Wait() // the loader broadcasts after every load
 	}
@@ -354,9 +362,10 @@ func (s *Store) Write(ctx context.Context, docs []Doc) error {
 		s.nextID = id
 		s.rate.add(now, len(rows))
 		s.mu.Lock()
-		s.pending = append(s.pending, rows...)
+		s.pending = append(s.pending, pendingRows{rows: rows, written: now})
+		s.pendingN += len(rows)
 		s.writtenID = id
-		full := len(s.pending) >= loadBatch
+		full := s.pendingN >= wakeLoaderAt
 		s.mu.Unlock()
 		if full {
 			s.kick()
@@ -382,6 +391,7 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	target := s.writtenID
+	s.flushTo = max(s.flushTo, target) // the loader commits without waiting for a full row group
 	s.mu.Unlock()
 	for {
 		s.kick()
@@ -402,100 +412,4 @@ func (s *Store) Flush(ctx context.Context) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-}
-
-// loader moves logged events into DuckDB in large transactions.
-func (s *Store) loader() {
-	defer close(s.done)
-	t := time.NewTicker(loadEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			s.load()
-			return
-		case <-s.wake:
-		case <-t.C:
-		}
-		s.load()
-	}
-}
-
-// load commits the pending events to DuckDB, then deletes the log segments
-// holding them. On failure the events stay pending (and logged) and the
-// next round retries.
-func (s *Store) load() {
-	s.writeMu.Lock()
-	s.mu.Lock()
-	rows, upto := s.pending, s.writtenID
-	s.pending = nil
-	s.mu.Unlock()
-	if len(rows) == 0 {
-		s.writeMu.Unlock()
-		return
-	}
-	// Every record of rows is in segments before the new one.
-	err := s.ilog.rotate()
-	cut := s.ilog.seq
-	complete := s.words.takeComplete(upto)
-	s.writeMu.Unlock()
-	backfill := false
-	if err == nil {
-		err = s.appendRows(context.Background(), rows)
-	}
-	if err == nil {
-		if rerr := s.ilog.removeBefore(cut); rerr != nil {
-			s.log.Warn("store: removing loaded ingest log segments", "err", rerr)
-		}
-		// Before loadedID moves: the indexer only looks at loaded blocks,
-		// so it never indexes a block this is saving.
-		backfill = s.saveBlocks(complete)
-	}
-	// Blocks of a failed load are indexed from DuckDB once they are in it.
-	backfill = backfill || err != nil && len(complete) > 0
-	s.mu.Lock()
-	if err != nil {
-		s.log.Error("store: loading events into DuckDB failed; will retry", "events", len(rows), "err", err)
-		s.pending = append(rows, s.pending...)
-		s.loadErr = err
-	} else {
-		s.loadedID, s.loadErr = upto, nil
-	}
-	s.cond.Broadcast()
-	s.mu.Unlock()
-	if backfill {
-		s.kickIndexer()
-	}
-}
-
-// appendRows appends rows in one transaction with the Appender.
-func (s *Store) appendRows(ctx context.Context, rows [][]driver.Value) error {
-	s.dbMu.Lock()
-	defer s.dbMu.Unlock()
-	err := s.conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "events")
-		if err != nil {
-			return fmt.Errorf("store: appender: %w", err)
-		}
-		for _, row := range rows {
-			if err := app.AppendRow(row...); err != nil {
-				app.Clear()
-				app.Close()
-				return fmt.Errorf("store: append: %w", err)
-			}
-		}
-		if err := app.Close(); err != nil { // flushes: one commit
-			return fmt.Errorf("store: commit: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	// The field catalogue is an index for humans: failing to save it must
-	// not fail events that are already committed.
-	if err := s.fields.save(ctx, s.conn); err != nil {
-		s.log.Warn("store: saving field catalogue", "err", err)
-	}
-	return nil
 }
