@@ -1,12 +1,10 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/bits"
-	"slices"
 
 	"github.com/defender-intake/defender-intake/internal/query"
 )
@@ -76,7 +74,9 @@ func (s *Store) countExact(ctx context.Context, f Filter, bk *buckets) (rest Fil
 		return f, 0, false, nil
 	}
 	if other != nil && len(rows) > 0 {
-		if err := s.countOther(ctx, f, *other, rows, bk, counts); err != nil {
+		if err := s.countOther(ctx, f, *other, rows, bk, counts); errors.Is(err, errTooManyIDs) {
+			return f, 0, false, nil
+		} else if err != nil {
 			return f, 0, false, err
 		}
 	}
@@ -89,40 +89,27 @@ func (s *Store) countExact(ctx context.Context, f Filter, bk *buckets) (rest Fil
 	return restrictTo(f, ranges), answered, true, nil
 }
 
-// countOther counts the rows that match other (SQL) in the blocks of rows
-// and are among those blocks' rows.
+// countOther counts the rows of rows' blocks that match other, with SQL
+// (the rows go to DuckDB as a bit string, postingstop.go).
 func (s *Store) countOther(ctx context.Context, f Filter, other query.SQL, rows map[uint64]bitmap, bk *buckets, counts []int64) error {
-	blocks := make([]idRange, 0, len(rows))
-	for b := range rows {
-		lo, hi := blockIDs(b)
-		blocks = append(blocks, idRange{lo, hi})
+	lo, hi, bits, ok := bitsOf(rows)
+	if !ok {
+		return errTooManyIDs
 	}
-	slices.SortFunc(blocks, func(a, b idRange) int { return cmp.Compare(a.lo, b.lo) })
-	ranges := blocks[:0:0]
-	for _, r := range blocks {
-		if n := len(ranges); n > 0 && ranges[n-1].hi+1 == r.lo {
-			ranges[n-1].hi = r.hi
-			continue
-		}
-		ranges = append(ranges, r)
-	}
-	// Rows of other blocks that merged ranges let in are not in rows.
-	where, args := restrictTo(Filter{Where: other, From: f.From, To: f.To}, mergeRanges(ranges, maxRanges)).where()
-	res, err := s.db.QueryContext(ctx, "SELECT id, epoch_us(ts) FROM events WHERE "+where, args...)
+	where, args := bitsWhere(f, other, lo, hi, bits)
+	res, err := s.db.QueryContext(ctx, "SELECT ((epoch_us(ts) - ?) // ?)::BIGINT AS b, count(*) FROM events WHERE "+where+" GROUP BY b",
+		append([]any{bk.start, bk.width}, args...)...)
 	if err != nil {
 		return fmt.Errorf("store: count: %w", err)
 	}
 	defer res.Close()
 	for res.Next() {
-		var id uint64
-		var ts int64
-		if err := res.Scan(&id, &ts); err != nil {
+		var b, c int64
+		if err := res.Scan(&b, &c); err != nil {
 			return fmt.Errorf("store: count: %w", err)
 		}
-		b := blockOf(id)
-		lo, _ := blockIDs(b)
-		if m := rows[b]; m != nil && m.has(int(id-lo)) && ts >= bk.from && ts < bk.to {
-			counts[bk.index(ts)]++
+		if b >= 0 && b < int64(len(counts)) {
+			counts[b] += c
 		}
 	}
 	if err := res.Err(); err != nil {
@@ -130,6 +117,8 @@ func (s *Store) countOther(ctx context.Context, f Filter, other query.SQL, rows 
 	}
 	return nil
 }
+
+var errTooManyIDs = errors.New("store: too many ids for a bit string")
 
 func collectKeys(n query.Node, keys map[string]uint64) {
 	switch n := n.(type) {

@@ -1,32 +1,87 @@
 package store
 
 import (
-	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
-	"slices"
+	"strconv"
 
 	"github.com/defender-intake/defender-intake/internal/query"
 )
 
-// Top values of a query with words the postings answer (postings.go):
-// counting every match of a common word would read every raw record, so the
-// values are counted in the newest matches instead, as for fields without
-// a typed column. Blocks are read newest first until they hold TopSample
-// matches; SQL reads the blocks the postings cannot answer (the newest,
-// not yet indexed events, mostly) whole.
+// SQL over the rows the postings found (postings.go): the rows of the
+// blocks they answered go to DuckDB as one bit string over the ids those
+// blocks span, tested with get_bit, so that SQL counts or groups them
+// without reading a raw record; the blocks they could not answer are read
+// as before. Used for the other conditions of a split query (countOther)
+// and for top values.
 
-// topWithPostings returns the n most frequent values of expr (a column
-// expression with its arguments) among matches of f; ok is false when the
-// postings do not apply. sampled tells whether older matches were left out.
-func (s *Store) topWithPostings(ctx context.Context, expr string, exprArgs []any, f Filter, n int) (vals []TopValue, sampled, ok bool, err error) {
+// bitsOf packs the rows of blocks into a bit string over the ids from lo
+// to hi (the most significant bit first, DuckDB's order for BIT): bit i
+// is id lo+i. ok is false when there are none, or too many ids for
+// get_bit's 32-bit index.
+func bitsOf(rows map[uint64]bitmap) (lo, hi uint64, bits []byte, ok bool) {
+	first, last := uint64(1<<63), uint64(0)
+	for b := range rows {
+		first, last = min(first, b), max(last, b)
+	}
+	if len(rows) == 0 {
+		return 0, 0, nil, false
+	}
+	lo, _ = blockIDs(first)
+	_, hi = blockIDs(last)
+	if hi-lo >= 1<<31 {
+		return 0, 0, nil, false
+	}
+	bits = make([]byte, (hi-lo+1+7)/8)
+	for b, m := range rows {
+		base, _ := blockIDs(b)
+		base -= lo
+		for i, w := range m {
+			for j := 0; j < 64 && w != 0; j, w = j+8, w>>8 {
+				// Row i*64+j.. is id lo+base+i*64+j..; bytes are whole
+				// since blocks start on multiples of 64 ids.
+				at := (base + uint64(i*64+j)) / 8
+				bits[at] = reverseBits[byte(w)]
+			}
+		}
+	}
+	return lo, hi, bits, true
+}
+
+// reverseBits maps a byte of a bitmap (row r in bit r) to DuckDB's order
+// (row r in bit 7-r).
+var reverseBits = func() (t [256]byte) {
+	for i := range t {
+		for j := 0; j < 8; j++ {
+			if i&(1<<j) != 0 {
+				t[i] |= 0x80 >> j
+			}
+		}
+	}
+	return t
+}()
+
+// bitsWhere is the WHERE clause of the ids set in bits (from lo) that match
+// other in f's time range.
+func bitsWhere(f Filter, other query.SQL, lo, hi uint64, bits []byte) (string, []any) {
+	w := other.Where
+	if w == "" {
+		w = "TRUE"
+	}
+	args := append([]any{f.From.UTC(), f.To.UTC(), lo, hi}, other.Args...)
+	return "ts >= ? AND ts < ? AND id BETWEEN ? AND ? AND (" + w + ") AND get_bit(?::BIT, (id - ?)::INTEGER) = 1",
+		append(args, bits, lo)
+}
+
+// topWithPostings returns what topSQL returns, for a query with words the
+// postings answer; ok is false when they do not apply.
+func (s *Store) topWithPostings(ctx context.Context, field string, col query.Column, expr string, f Filter, n int) (vals []TopValue, ok bool, err error) {
 	words, other := f.Where.WordsOnly, query.SQL{}
 	if words == nil && f.Where.Split != nil {
 		words, other = f.Where.Split.Words, f.Where.Split.Rest
 	}
 	if words == nil {
-		return nil, false, false, nil
+		return nil, false, nil
 	}
 	ev := &wordEval{w: s.words, keys: map[string]uint64{}}
 	collectKeys(words, ev.keys)
@@ -40,103 +95,63 @@ func (s *Store) topWithPostings(ctx context.Context, expr string, exprArgs []any
 	}
 	ranges, narrowed, err := s.words.candidates(f.From, f.To, wordClauses(f.Where.Words), handled)
 	if err != nil || len(ranges) > maxExactRanges {
-		return nil, false, false, nil
+		return nil, false, nil
 	}
-	counts := map[string]int64{}
-	// What the postings cannot answer: every match, with SQL.
-	rest := f
-	if narrowed {
-		rest = restrictTo(f, ranges)
+	lo, hi, bits, haveBits := bitsOf(rows)
+	if !haveBits && len(rows) > 0 {
+		return nil, false, nil
 	}
-	where, args := rest.where()
-	res, err := s.db.QueryContext(ctx, "SELECT v, count(*) FROM (SELECT "+expr+" AS v FROM events WHERE "+where+") WHERE v IS NOT NULL GROUP BY v",
-		append(append([]any{}, exprArgs...), args...)...)
+	// The matches, as the union of the rows the postings found and those
+	// SQL finds in the blocks they could not answer.
+	union := func(sel string, selArgs []any) (string, []any) {
+		var q string
+		var args []any
+		if haveBits {
+			w, a := bitsWhere(f, other, lo, hi, bits)
+			q = "SELECT " + sel + " FROM events WHERE " + w
+			args = append(append(args, selArgs...), a...)
+		}
+		if !narrowed || len(ranges) > 0 {
+			rest := f
+			if narrowed {
+				rest = restrictTo(f, ranges)
+			}
+			w, a := rest.where()
+			if q != "" {
+				q += " UNION ALL "
+			}
+			q += "SELECT " + sel + " FROM events WHERE " + w
+			args = append(append(args, selArgs...), a...)
+		}
+		if q == "" {
+			q = "SELECT " + sel + " FROM events WHERE FALSE"
+			args = append(args, selArgs...)
+		}
+		return q, args
+	}
+	var q string
+	var args []any
+	if TopIsSampled(col) {
+		u, ua := union("id, ts", nil)
+		q = "SELECT v, count(*) AS c FROM (SELECT " + expr + " AS v FROM events WHERE ts >= ? AND ts < ? AND id IN (SELECT id FROM (" + u + ") ORDER BY ts DESC LIMIT " + strconv.Itoa(topSample) + ")) WHERE v IS NOT NULL GROUP BY v ORDER BY c DESC, v LIMIT ?"
+		args = append(append(append(append([]any{}, col.Args...), f.From.UTC(), f.To.UTC()), ua...), n)
+	} else {
+		u, ua := union(expr+" AS v", col.Args)
+		q = "SELECT v, count(*) AS c FROM (" + u + ") WHERE v IS NOT NULL GROUP BY v ORDER BY c DESC, v LIMIT ?"
+		args = append(ua, n)
+	}
+	res, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, false, false, fmt.Errorf("store: top values: %w", err)
-	}
-	var seen int64
-	for res.Next() {
-		var v string
-		var c int64
-		if err := res.Scan(&v, &c); err != nil {
-			res.Close()
-			return nil, false, false, fmt.Errorf("store: top values: %w", err)
-		}
-		counts[v] += c
-		seen += c
-	}
-	res.Close()
-	if err := res.Err(); err != nil {
-		return nil, false, false, fmt.Errorf("store: top values: %w", err)
-	}
-	// The newest answered blocks holding TopSample matches (fewer when
-	// other conditions or the time range leave some out).
-	blocks := make([]uint64, 0, len(rows))
-	for b := range rows {
-		blocks = append(blocks, b)
-	}
-	slices.SortFunc(blocks, func(a, b uint64) int { return cmp.Compare(b, a) })
-	take := 0
-	for take < len(blocks) && seen < int64(topSample) {
-		seen += int64(rows[blocks[take]].count())
-		take++
-	}
-	sampled = take < len(blocks)
-	if take > 0 {
-		if err := s.countValues(ctx, expr, exprArgs, f, other, blocks[:take], rows, counts); err != nil {
-			return nil, false, false, err
-		}
-	}
-	for v, c := range counts {
-		vals = append(vals, TopValue{Value: v, Count: c})
-	}
-	slices.SortFunc(vals, func(a, b TopValue) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Value, b.Value)
-	})
-	if len(vals) > n {
-		vals = vals[:n]
-	}
-	if vals == nil {
-		vals = []TopValue{}
-	}
-	return vals, sampled, true, nil
-}
-
-// countValues adds to counts the values of expr in the rows of blocks that
-// are in rows and match other.
-func (s *Store) countValues(ctx context.Context, expr string, exprArgs []any, f Filter, other query.SQL, blocks []uint64, rows map[uint64]bitmap, counts map[string]int64) error {
-	ranges := make([]idRange, 0, len(blocks))
-	for _, b := range blocks { // newest first
-		lo, hi := blockIDs(b)
-		if n := len(ranges); n > 0 && ranges[n-1].lo == hi+1 {
-			ranges[n-1].lo = lo
-			continue
-		}
-		ranges = append(ranges, idRange{lo, hi})
-	}
-	where, args := restrictTo(Filter{Where: other, From: f.From, To: f.To}, mergeRanges(ranges, maxRanges)).where()
-	res, err := s.db.QueryContext(ctx, "SELECT id, "+expr+" FROM events WHERE "+where, append(append([]any{}, exprArgs...), args...)...)
-	if err != nil {
-		return fmt.Errorf("store: top values: %w", err)
+		return nil, false, fmt.Errorf("store: top values of %s: %w", field, err)
 	}
 	defer res.Close()
+	vals = []TopValue{}
 	for res.Next() {
-		var id uint64
-		var v sql.NullString
-		if err := res.Scan(&id, &v); err != nil {
-			return fmt.Errorf("store: top values: %w", err)
+		var tv TopValue
+		if err := res.Scan(&tv.Value, &tv.Count); err != nil {
+			return nil, false, fmt.Errorf("store: top values of %s: %w", field, err)
 		}
-		b := blockOf(id)
-		lo, _ := blockIDs(b)
-		if m := rows[b]; v.Valid && m != nil && m.has(int(id-lo)) {
-			counts[v.String]++
-		}
+		vals = append(vals, tv)
 	}
-	if err := res.Err(); err != nil {
-		return fmt.Errorf("store: top values: %w", err)
-	}
-	return nil
+	return vals, true, res.Err()
 }

@@ -324,14 +324,13 @@ func (s *Store) Top(ctx context.Context, field string, f Filter, n int) ([]TopVa
 type Top struct {
 	Values []TopValue `json:"values"`
 	// Sample, when not 0, is the number of newest matches the values were
-	// counted in (about: whole blocks of events are read).
+	// counted in (fields without a typed column).
 	Sample int `json:"sample,omitempty"`
 }
 
 // TopValues returns the n most frequent values of field among matches of
-// f, counted in every match or in the newest ones (Top.Sample): for
-// fields without a typed column, and for queries with bare words that the
-// word index's postings answer.
+// f, counted in every match or, for fields without a typed column, in the
+// newest ones (Top.Sample).
 func (s *Store) TopValues(ctx context.Context, field string, f Filter, n int) (Top, error) {
 	col, ok := s.Catalog().Column(field)
 	if !ok {
@@ -343,14 +342,10 @@ func (s *Store) TopValues(ctx context.Context, field string, f Filter, n int) (T
 	} else if col.Kind != query.Keyword && col.Kind != query.Text {
 		expr = "CAST(" + expr + " AS VARCHAR)"
 	}
-	if vals, sampled, ok, err := s.topWithPostings(ctx, expr, col.Args, f, n); ok || err != nil {
-		t := Top{Values: vals}
-		if sampled {
-			t.Sample = topSample
-		}
-		return t, err
+	vals, ok, err := s.topWithPostings(ctx, field, col, expr, f, n)
+	if !ok && err == nil {
+		vals, err = s.topSQL(ctx, field, col, expr, f, n)
 	}
-	vals, err := s.topSQL(ctx, field, col, expr, f, n)
 	t := Top{Values: vals}
 	if TopIsSampled(col) {
 		t.Sample = topSample
