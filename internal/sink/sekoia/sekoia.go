@@ -84,8 +84,7 @@ type Sink struct {
 	log     *slog.Logger
 	keyJSON []byte
 	body    bytes.Buffer
-	raws    [][]byte
-	rawBuf  []byte
+	raws    forward.Encoded
 	parser  fastjson.Parser
 }
 
@@ -123,51 +122,10 @@ func (s *Sink) Close() error {
 // A chunk that still fails after the retries makes it and every later
 // chunk a *sink.PartialError (the pipeline retries them).
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
-	s.raws, s.rawBuf = s.raws[:0], s.rawBuf[:0]
-	var ends []int
-	for _, d := range docs {
-		s.rawBuf = s.appendRaw(s.rawBuf, d.JSON)
-		ends = append(ends, len(s.rawBuf))
-	}
-	start := 0
-	for _, end := range ends {
-		s.raws = append(s.raws, s.rawBuf[start:end])
-		start = end
-	}
-	idx := make([]int, len(docs))
-	for i := range idx {
-		idx[i] = i
-	}
-	for start := 0; start < len(idx); {
-		end := s.chunkEnd(idx, start)
-		if err := s.send(ctx, docs, idx[start:end]); err != nil {
-			return &sink.PartialError{Failed: idx[start:], Err: err}
-		}
-		start = end
-	}
-	return nil
-}
-
-// chunkEnd returns the end of the chunk starting at idx[start], bounded
-// in records and bytes (a record larger than the bound goes alone).
-func (s *Sink) chunkEnd(idx []int, start int) int {
-	size := len(`{"intake_key":,"jsons":[]}`) + len(s.keyJSON)
-	end := start
-	for end < len(idx) && end-start < s.cfg.MaxBatchRecords {
-		n := len(s.raws[idx[end]]) + 1
-		if end > start && size+n > s.cfg.MaxBatchBytes {
-			break
-		}
-		size += n
-		end++
-	}
-	return end
-}
-
-// send posts the records of idx; a permanent refusal is narrowed down to
-// the records refused on their own, which are dead-lettered.
-func (s *Sink) send(ctx context.Context, docs []sink.Doc, idx []int) error {
-	return forward.Narrow(idx, func(idx []int) error { return s.post(ctx, idx) }, func(i int, err error) error {
+	s.raws.Encode(docs, func(dst []byte, d sink.Doc) []byte { return s.appendRaw(dst, d.JSON) })
+	chunks := forward.Chunks{MaxItems: s.cfg.MaxBatchRecords, MaxBytes: s.cfg.MaxBatchBytes,
+		Overhead: len(`{"intake_key":,"jsons":[]}`) + len(s.keyJSON), PerItem: 1}
+	return chunks.Send(s.raws.Items, func(idx []int) error { return s.post(ctx, idx) }, func(i int, err error) error {
 		s.log.Warn("record refused by the intake; dead-lettered", "err", err)
 		return s.rejects.Write(ctx, docs, []int{i}, []string{err.Error()})
 	})
@@ -188,7 +146,7 @@ func (s *Sink) post(ctx context.Context, idx []int) error {
 		if k > 0 {
 			s.body.WriteByte(',')
 		}
-		s.body.Write(s.raws[i])
+		s.body.Write(s.raws.Items[i])
 	}
 	s.body.WriteString("]}")
 	payload := s.body.Bytes()

@@ -96,11 +96,10 @@ type Sink struct {
 	rejects *forward.Rejects
 	log     *slog.Logger
 	// fixed is the JSON of the keys every event shares.
-	fixed    []byte
-	events   [][]byte
-	eventBuf []byte
-	body     bytes.Buffer
-	parser   fastjson.Parser
+	fixed  []byte
+	events forward.Encoded
+	body   bytes.Buffer
+	parser fastjson.Parser
 	// warnedNoAck: the missing-ackId warning was logged once.
 	warnedNoAck bool
 }
@@ -145,41 +144,12 @@ func (s *Sink) Close() error {
 // with ack, the indexers acknowledged it), or refused an event for good
 // and it was dead-lettered.
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
-	s.events, s.eventBuf = s.events[:0], s.eventBuf[:0]
-	ends := make([]int, 0, len(docs))
-	for _, d := range docs {
-		s.eventBuf = s.event(s.eventBuf, d)
-		ends = append(ends, len(s.eventBuf))
-	}
-	start := 0
-	for _, end := range ends {
-		s.events = append(s.events, s.eventBuf[start:end])
-		start = end
-	}
-	idx := make([]int, len(docs))
-	for i := range idx {
-		idx[i] = i
-	}
-	for start := 0; start < len(idx); {
-		end, size := start, 0
-		for end < len(idx) && end-start < s.cfg.MaxBatchEvents {
-			n := len(s.events[end])
-			if end > start && size+n > s.cfg.MaxBatchBytes {
-				break
-			}
-			size += n
-			end++
-		}
-		err := forward.Narrow(idx[start:end], func(idx []int) error { return s.post(ctx, idx) }, func(i int, err error) error {
-			s.log.Warn("event refused by HEC; dead-lettered", "err", err)
-			return s.rejects.Write(ctx, docs, []int{i}, []string{err.Error()})
-		})
-		if err != nil {
-			return &sink.PartialError{Failed: idx[start:], Err: err}
-		}
-		start = end
-	}
-	return nil
+	s.events.Encode(docs, s.event)
+	chunks := forward.Chunks{MaxItems: s.cfg.MaxBatchEvents, MaxBytes: s.cfg.MaxBatchBytes}
+	return chunks.Send(s.events.Items, func(idx []int) error { return s.post(ctx, idx) }, func(i int, err error) error {
+		s.log.Warn("event refused by HEC; dead-lettered", "err", err)
+		return s.rejects.Write(ctx, docs, []int{i}, []string{err.Error()})
+	})
 }
 
 // event appends the HEC event of d: time in epoch seconds (millisecond
@@ -217,7 +187,7 @@ type hecReply struct {
 func (s *Sink) post(ctx context.Context, idx []int) error {
 	s.body.Reset()
 	for _, i := range idx {
-		s.body.Write(s.events[i])
+		s.body.Write(s.events.Items[i])
 	}
 	payload := s.body.Bytes()
 	resp, err := s.retry.Do(ctx, s.client, s.request(s.base+"/services/collector/event", payload))
