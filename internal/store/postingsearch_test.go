@@ -144,16 +144,9 @@ func TestSplitQueriesCountedWithPostingsMatchAFullScan(t *testing.T) {
 }
 
 func TestPostingsAfterRetentionAndRebuild(t *testing.T) {
-	smallBlocks(t, 8)
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(ctx, Config{Dir: dir, MaxAge: 24 * time.Hour}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := storetest.New(8, t0, span)
-	g.Step = time.Minute
-	writeEvents(t, s, g, 0, 2000)
+	s := minuteStore(t, dir, 8, 2000)
 	waitPostings(t, s)
 	// Deletes the events before t0+900m: block 3 (ids 769-1024) loses
 	// part of its rows.
@@ -181,7 +174,7 @@ func TestPostingsAfterRetentionAndRebuild(t *testing.T) {
 	for _, f := range files {
 		os.Remove(f)
 	}
-	s, err = Open(ctx, Config{Dir: dir}, nil)
+	s, err := Open(ctx, Config{Dir: dir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -334,18 +334,26 @@ func TestWordIndexOfAnotherDatabaseIsIgnored(t *testing.T) {
 	}
 }
 
-func TestRetentionDropsWordIndexOfDeletedEvents(t *testing.T) {
+// minuteStore opens a store in dir keeping a day of events and writes n
+// events, one per minute from t0 (event k at t0+k minutes, id k+1), in
+// blocks of 256 ids.
+func minuteStore(t *testing.T, dir string, seed uint64, n int) *Store {
+	t.Helper()
 	smallBlocks(t, 8)
-	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, Config{Dir: dir, MaxAge: 24 * time.Hour}, nil)
+	s, err := Open(context.Background(), Config{Dir: dir, MaxAge: 24 * time.Hour}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Timestamps increase with ids: one per minute from t0.
-	g := storetest.New(7, t0, span)
+	g := storetest.New(seed, t0, span)
 	g.Step = time.Minute
-	writeEvents(t, s, g, 0, 1200)
+	writeEvents(t, s, g, 0, n)
+	return s
+}
+
+func TestRetentionDropsWordIndexOfDeletedEvents(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := minuteStore(t, dir, 7, 1200)
 	waitIndexed(t, s)
 	// Event n is at t0+n minutes: a day before t0+800m+24h deletes
 	// events 1-799, so blocks 0-2 (ids 1-768) go and block 3 stays.
@@ -358,7 +366,7 @@ func TestRetentionDropsWordIndexOfDeletedEvents(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(ctx, Config{Dir: dir}, nil)
+	s, err := Open(ctx, Config{Dir: dir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
