@@ -29,52 +29,94 @@ type buckets struct {
 
 func (b *buckets) index(ts int64) int { return int((ts - b.start) / b.width) }
 
+// postingsPlan is how a query with words is read with the postings: the
+// words-only part, the other conditions of a split query, and what SQL
+// must still read.
+type postingsPlan struct {
+	words query.Node
+	other query.SQL // Where empty: none (a words-only query)
+	// ranges are the ids SQL reads with the whole query (narrowed false:
+	// every id of the range); answered counts the blocks postings answered.
+	ranges   []idRange
+	narrowed bool
+	answered int
+}
+
+// planPostings asks answer about every block of f's range that the
+// filters do not rule out: true when the block's postings answered it
+// (answer keeps what it needs), false to leave it to SQL. ok is false when
+// postings do not apply to f.
+func (s *Store) planPostings(f Filter, answer func(ev *wordEval, b uint64, info blockInfo, words query.Node) bool) (plan postingsPlan, ok bool) {
+	switch {
+	case f.Where.WordsOnly != nil:
+		plan.words = f.Where.WordsOnly
+	case f.Where.Split != nil:
+		plan.words, plan.other = f.Where.Split.Words, f.Where.Split.Rest
+	default:
+		return plan, false
+	}
+	ev := &wordEval{w: s.words, keys: map[string]uint64{}}
+	collectKeys(plan.words, ev.keys)
+	handled := func(b uint64, info blockInfo) (bool, error) {
+		done := answer(ev, b, info, plan.words)
+		if done {
+			plan.answered++
+		}
+		return done, nil
+	}
+	var err error
+	plan.ranges, plan.narrowed, err = s.words.candidates(f.From, f.To, wordClauses(f.Where.Words), handled)
+	if err != nil {
+		s.log.Warn("store: word index unreadable; searching every record", "err", err)
+		return plan, false
+	}
+	// Ranges next to answered blocks cannot be merged.
+	return plan, len(plan.ranges) <= maxExactRanges
+}
+
+// rest is f restricted to what SQL must still read.
+func (p postingsPlan) rest(f Filter) Filter {
+	if !p.narrowed {
+		return f
+	}
+	return restrictTo(f, p.ranges)
+}
+
+// collectRows is a planPostings answer that keeps the rows of each block
+// the postings answer (blocks without a match left out).
+func collectRows(rows map[uint64]bitmap) func(*wordEval, uint64, blockInfo, query.Node) bool {
+	return func(ev *wordEval, b uint64, info blockInfo, words query.Node) bool {
+		m, done := ev.blockRows(b, info, words)
+		if done && m.count() > 0 {
+			rows[b] = m
+		}
+		return done
+	}
+}
+
 // countExact counts into bk the matches of f that postings answer, and
 // returns the filter of the events left for SQL and the number of blocks
 // the postings answered. ok is false when postings do not apply (bk is
 // then untouched).
 //
-// A words-only query is counted from the postings alone. A query split
-// into words and a rest (query.Split) asks SQL for the ids and times of
-// the rest's matches in the blocks the postings answer, and keeps those
-// holding the words: no raw record is read.
+// A words-only query is counted from the postings alone. A split query
+// (words and other conditions) is counted by SQL on the rows the postings
+// found, which DuckDB gets as a bit string: no raw record is read.
 func (s *Store) countExact(ctx context.Context, f Filter, bk *buckets) (rest Filter, answered int, ok bool, err error) {
-	expr, other := f.Where.WordsOnly, (*query.SQL)(nil)
-	if expr == nil && f.Where.Split != nil {
-		expr, other = f.Where.Split.Words, &f.Where.Split.Rest
-	}
-	if expr == nil {
-		return f, 0, false, nil
-	}
 	counts := make([]int64, len(bk.counts))
-	ev := &wordEval{w: s.words, keys: map[string]uint64{}}
-	collectKeys(expr, ev.keys)
-	rows := map[uint64]bitmap{} // of the blocks answered, for other
-	handled := func(b uint64, info blockInfo) (bool, error) {
-		var done bool
-		if other == nil {
-			done = ev.countBlock(b, info, expr, bk, counts)
-		} else {
-			var m bitmap
-			if m, done = ev.blockRows(b, info, expr); done && m.count() > 0 {
-				rows[b] = m
-			}
+	rows := map[uint64]bitmap{}
+	collect := collectRows(rows)
+	plan, ok := s.planPostings(f, func(ev *wordEval, b uint64, info blockInfo, words query.Node) bool {
+		if f.Where.WordsOnly != nil {
+			return ev.countBlock(b, info, words, bk, counts)
 		}
-		if done {
-			answered++
-		}
-		return done, nil
-	}
-	ranges, narrowed, err := s.words.candidates(f.From, f.To, wordClauses(f.Where.Words), handled)
-	if err != nil {
-		s.log.Warn("store: word index unreadable; searching every record", "err", err)
+		return collect(ev, b, info, words)
+	})
+	if !ok {
 		return f, 0, false, nil
 	}
-	if len(ranges) > maxExactRanges {
-		return f, 0, false, nil
-	}
-	if other != nil && len(rows) > 0 {
-		if err := s.countOther(ctx, f, *other, rows, bk, counts); errors.Is(err, errTooManyIDs) {
+	if len(rows) > 0 {
+		if err := s.countOther(ctx, f, plan.other, rows, bk, counts); errors.Is(err, errTooManyIDs) {
 			return f, 0, false, nil
 		} else if err != nil {
 			return f, 0, false, err
@@ -83,10 +125,7 @@ func (s *Store) countExact(ctx context.Context, f Filter, bk *buckets) (rest Fil
 	for i, c := range counts {
 		bk.counts[i] += c
 	}
-	if !narrowed {
-		return f, answered, true, nil
-	}
-	return restrictTo(f, ranges), answered, true, nil
+	return plan.rest(f), plan.answered, true, nil
 }
 
 // countOther counts the rows of rows' blocks that match other, with SQL

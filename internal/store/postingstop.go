@@ -76,25 +76,9 @@ func bitsWhere(f Filter, other query.SQL, lo, hi uint64, bits []byte) (string, [
 // topWithPostings returns what topSQL returns, for a query with words the
 // postings answer; ok is false when they do not apply.
 func (s *Store) topWithPostings(ctx context.Context, field string, col query.Column, expr string, f Filter, n int) (vals []TopValue, ok bool, err error) {
-	words, other := f.Where.WordsOnly, query.SQL{}
-	if words == nil && f.Where.Split != nil {
-		words, other = f.Where.Split.Words, f.Where.Split.Rest
-	}
-	if words == nil {
-		return nil, false, nil
-	}
-	ev := &wordEval{w: s.words, keys: map[string]uint64{}}
-	collectKeys(words, ev.keys)
 	rows := map[uint64]bitmap{}
-	handled := func(b uint64, info blockInfo) (bool, error) {
-		m, done := ev.blockRows(b, info, words)
-		if done && m.count() > 0 {
-			rows[b] = m
-		}
-		return done, nil
-	}
-	ranges, narrowed, err := s.words.candidates(f.From, f.To, wordClauses(f.Where.Words), handled)
-	if err != nil || len(ranges) > maxExactRanges {
+	plan, ok := s.planPostings(f, collectRows(rows))
+	if !ok {
 		return nil, false, nil
 	}
 	lo, hi, bits, haveBits := bitsOf(rows)
@@ -107,16 +91,12 @@ func (s *Store) topWithPostings(ctx context.Context, field string, col query.Col
 		var q string
 		var args []any
 		if haveBits {
-			w, a := bitsWhere(f, other, lo, hi, bits)
+			w, a := bitsWhere(f, plan.other, lo, hi, bits)
 			q = "SELECT " + sel + " FROM events WHERE " + w
 			args = append(append(args, selArgs...), a...)
 		}
-		if !narrowed || len(ranges) > 0 {
-			rest := f
-			if narrowed {
-				rest = restrictTo(f, ranges)
-			}
-			w, a := rest.where()
+		if !plan.narrowed || len(plan.ranges) > 0 {
+			w, a := plan.rest(f).where()
 			if q != "" {
 				q += " UNION ALL "
 			}
