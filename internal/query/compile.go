@@ -112,6 +112,13 @@ func (c *Compiler) Compile(src string) (SQL, error) {
 
 // CompileNode compiles a parsed query.
 func (c *Compiler) CompileNode(n Node) (SQL, error) {
+	if c.Now == nil {
+		// One clock reading for the whole query, Split.Rest included.
+		now := time.Now()
+		fixed := *c
+		fixed.Now = func() time.Time { return now }
+		c = &fixed
+	}
 	b := &builder{c: c}
 	if err := b.node(n); err != nil {
 		return SQL{}, err

@@ -19,7 +19,8 @@ func (s *Store) Retain(ctx context.Context, now time.Time) (int64, error) {
 		cutoff := now.Add(-s.cfg.MaxAge).UTC()
 		// Postings list rows as written: those of blocks losing rows go
 		// first (a search then reads those blocks with SQL).
-		if err := s.words.dropPostings(cutoff.UnixMicro() + 1); err != nil { // +1: whatever the rounding
+		// +1: a cutoff between two microseconds may round either way.
+		if err := s.words.dropPostings(cutoff.UnixMicro() + 1); err != nil {
 			return 0, err
 		}
 		res, err := s.conn.ExecContext(ctx, "DELETE FROM events WHERE ts < ?", cutoff)
