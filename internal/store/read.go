@@ -153,24 +153,44 @@ func (s *Store) SearchPage(ctx context.Context, f Filter, limit int, cursor stri
 	return page, nil
 }
 
-// count counts the matches of f: from the postings where they answer
-// (postingsearch.go), with SQL for the rest.
+// count counts the matches of f.
 func (s *Store) count(ctx context.Context, f Filter) (int64, error) {
 	bk := buckets{from: f.From.UnixMicro(), to: f.To.UnixMicro(), start: f.From.UnixMicro(), counts: make([]int64, 1)}
 	bk.width = max(bk.to-bk.from, 1)
-	rest, _, ok, err := s.countExact(ctx, f, &bk)
+	err := s.countIn(ctx, f, &bk)
+	return bk.counts[0], err
+}
+
+// countIn adds the matches of f to bk's buckets: from the postings where
+// they answer (postingsearch.go), with SQL for the rest.
+func (s *Store) countIn(ctx context.Context, f Filter, bk *buckets) error {
+	rest, _, ok, err := s.countExact(ctx, f, bk)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if !ok {
 		rest = s.narrow(f)
 	}
 	where, args := rest.where()
-	var n int64
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE "+where, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: count: %w", err)
+	q := "SELECT ((epoch_us(ts) - ?) // ?)::BIGINT AS b, count(*) FROM events WHERE " + where + " GROUP BY b"
+	rows, err := s.db.QueryContext(ctx, q, append([]any{bk.start, bk.width}, args...)...)
+	if err != nil {
+		return fmt.Errorf("store: count: %w", err)
 	}
-	return n + bk.counts[0], nil
+	defer rows.Close()
+	for rows.Next() {
+		var b, c int64
+		if err := rows.Scan(&b, &c); err != nil {
+			return fmt.Errorf("store: count: %w", err)
+		}
+		if b >= 0 && b < int64(len(bk.counts)) {
+			bk.counts[b] += c
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: count: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) scanEvents(ctx context.Context, q string, args []any, out *[]Event) error {
@@ -247,35 +267,14 @@ func (s *Store) Histogram(ctx context.Context, f Filter, n int) ([]Bucket, time.
 	start := f.From.UTC().Truncate(width)
 	nb := int((f.To.Sub(start) + width - 1) / width)
 	bk := buckets{from: f.From.UnixMicro(), to: f.To.UnixMicro(), start: start.UnixMicro(), width: width.Microseconds(), counts: make([]int64, nb)}
-	rest, _, ok, err := s.countExact(ctx, f, &bk)
-	if err != nil {
-		return nil, 0, err
-	}
-	if !ok {
-		rest = s.narrow(f)
-	}
-	where, args := rest.where()
-	q := "SELECT ((epoch_us(ts) - ?) // ?)::BIGINT AS b, count(*) FROM events WHERE " + where + " GROUP BY b ORDER BY b"
-	rows, err := s.db.QueryContext(ctx, q, append([]any{start.UnixMicro(), width.Microseconds()}, args...)...)
-	if err != nil {
+	if err := s.countIn(ctx, f, &bk); err != nil {
 		return nil, 0, fmt.Errorf("store: histogram: %w", err)
 	}
-	defer rows.Close()
 	out := make([]Bucket, nb)
 	for i := range out {
-		out[i].Start = start.Add(time.Duration(i) * width)
-		out[i].Count = bk.counts[i]
+		out[i] = Bucket{Start: start.Add(time.Duration(i) * width), Count: bk.counts[i]}
 	}
-	for rows.Next() {
-		var b, c int64
-		if err := rows.Scan(&b, &c); err != nil {
-			return nil, 0, fmt.Errorf("store: histogram: %w", err)
-		}
-		if b >= 0 && b < int64(nb) {
-			out[b].Count += c
-		}
-	}
-	return out, width, rows.Err()
+	return out, width, nil
 }
 
 var niceWidths = []time.Duration{
