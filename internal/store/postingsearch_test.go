@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -225,5 +226,60 @@ func TestTopValuesWithPostings(t *testing.T) {
 				t.Errorf("%q, %s: %v (sample %d), SQL alone gives %v", q, field, got.Values, got.Sample, want)
 			}
 		}
+	}
+}
+
+// TestRandomWordQueriesMatchAFullScan counts random trees of words (common,
+// rare, once-per-block and absent ones, under AND, OR and NOT, alone or
+// with a field condition) with the postings and with a full scan.
+func TestRandomWordQueriesMatchAFullScan(t *testing.T) {
+	smallBlocks(t, 8)
+	s, err := Open(context.Background(), Config{Dir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	writeEvents(t, s, storetest.New(9, t0, span), 0, 2500)
+	waitPostings(t, s)
+	words := []string{"certutil", "powershell", "bypass", "whoami", "cmd", "exe", "alice", "ws0001", "ws0100",
+		"mimikatz", "dumpcreds", "sekurlsa", "nosuchword", "CERTUTIL"}
+	rng := rand.New(rand.NewPCG(11, 12))
+	var tree func(depth int) string
+	tree = func(depth int) string {
+		if depth == 0 || rng.IntN(3) == 0 {
+			w := words[rng.IntN(len(words))]
+			if rng.IntN(4) == 0 {
+				return "-" + w
+			}
+			return w
+		}
+		op := []string{" ", " OR ", " AND "}[rng.IntN(3)]
+		q := "(" + tree(depth-1) + op + tree(depth-1) + ")"
+		if rng.IntN(5) == 0 {
+			q = "NOT " + q
+		}
+		return q
+	}
+	fields := []string{"", "", " host.name:ws00*", " user.name:alice", " event.dataset:test"}
+	answered := 0
+	for i := 0; i < 150; i++ {
+		q := tree(3) + fields[rng.IntN(len(fields))]
+		lo := t0.Add(time.Duration(rng.IntN(48)) * time.Hour)
+		f := Filter{Where: compile(t, s, q), From: lo, To: lo.Add(time.Duration(1+rng.IntN(240)) * time.Hour)}
+		want := unnarrowedTotal(t, s, f)
+		got, err := s.count(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("%q: %d counted, a full scan finds %d", q, got, want)
+		}
+		bk := buckets{from: f.From.UnixMicro(), to: f.To.UnixMicro(), start: f.From.UnixMicro(), width: 1 << 62, counts: make([]int64, 1)}
+		if _, n, _, _ := s.countExact(context.Background(), f, &bk); n > 0 {
+			answered++
+		}
+	}
+	if answered < 50 {
+		t.Fatalf("the postings answered blocks of only %d queries in 150", answered)
 	}
 }
