@@ -161,7 +161,7 @@ func checkpoint(b *testing.B, s *Store) {
 
 // realDocs normalizes the project's sample records (every Defender table)
 // and repeats them to n documents.
-func realDocs(b *testing.B, n int) []Doc {
+func realDocs(b testing.TB, n int) []Doc {
 	_, file, _, _ := runtime.Caller(0)
 	f, err := os.Open(filepath.Join(filepath.Dir(file), "..", "..", "examples", "defender-sample.ndjson"))
 	if err != nil {

@@ -86,7 +86,11 @@ func lookup(v *fastjson.Value, field string, path []string) *fastjson.Value {
 // extract returns the value of a typed column for the Appender (strings in
 // a): nil when the field is absent or null.
 func extract(doc *fastjson.Value, c typedColumn, path []string, a *arena) any {
-	x := lookup(doc, c.Field, path)
+	return extractValue(lookup(doc, c.Field, path), c, a)
+}
+
+// extractValue is extract for the field's value x (nil when absent).
+func extractValue(x *fastjson.Value, c typedColumn, a *arena) any {
 	if x == nil || x.Type() == fastjson.TypeNull {
 		return nil
 	}

@@ -24,9 +24,12 @@ import (
 // events come too slowly to fill one within maxLoadDelay. Commits run on
 // their own goroutine and connection, so the next row group is appended
 // while the previous one is compressed.
-const (
-	// rowGroupSize is DuckDB's row group size (rows per row group).
-	rowGroupSize = 122_880
+// rowGroupSize is DuckDB's row group size (rows per row group).
+const rowGroupSize = 122_880
+
+// When the loader commits a row group that is not full (variables so that
+// tests can make it wait for whole row groups).
+var (
 	// loadEvery is how long a logged event waits at most before it
 	// becomes searchable when events come too slowly to fill a row group
 	// within maxLoadDelay.
@@ -38,6 +41,9 @@ const (
 	// maxLoadWait bounds the wait of an event in the open Appender once
 	// the loader has caught up with Write.
 	maxLoadWait = 10 * time.Second
+)
+
+const (
 	// loadTick is how often the loader looks at the pending events.
 	loadTick = 100 * time.Millisecond
 	// wakeLoaderAt is the number of pending events at which Write wakes
@@ -238,7 +244,9 @@ func (s *Store) mustLoadNow() bool {
 		return false
 	}
 	s.mu.Lock()
-	flush := s.flushTo > ld.handed
+	// (Once the load holds what Flush waits for: what was written since
+	// the last take is taken first, filling the row group if it can.)
+	flush := s.flushTo > ld.handed && ld.upto >= s.flushTo
 	s.mu.Unlock()
 	if flush {
 		return true

@@ -92,12 +92,29 @@ var builders = sync.Pool{New: func() any { return new(rowBuilder) }}
 
 // rowBuilder holds the buffers of one goroutine building rows.
 type rowBuilder struct {
-	parser fastjson.Parser
+	parser  fastjson.Parser
+	scanner rowScanner
 }
 
 // build makes the Appender row for one document and resolves its
-// timestamp (the given one, else @timestamp, else now).
+// timestamp (the given one, else @timestamp, else now). Most documents
+// take the scanner's one pass (rowscan.go); the rest, and those the field
+// catalogue samples, are parsed into a tree: both give the same row.
 func (b *rowBuilder) build(fields *fieldSet, doc []byte, ts time.Time, id uint64, now time.Time) ([]driver.Value, time.Time, error) {
+	row, rowTS, ok := b.scanner.build(doc, ts, id, now)
+	if !ok {
+		return b.buildParsed(fields, doc, ts, id, now, true)
+	}
+	// As fieldSet.observe counts: every document that is a JSON object.
+	if n := fields.seen.Add(1); n <= sampleFirst || n%sampleEvery == 0 {
+		return b.buildParsed(fields, doc, ts, id, now, false)
+	}
+	return row, rowTS, nil
+}
+
+// buildParsed is build through a fastjson tree. count tells whether the
+// document is still to be counted by the field catalogue's sampling.
+func (b *rowBuilder) buildParsed(fields *fieldSet, doc []byte, ts time.Time, id uint64, now time.Time, count bool) ([]driver.Value, time.Time, error) {
 	v, err := b.parser.ParseBytes(doc)
 	if err != nil {
 		return nil, ts, fmt.Errorf("document is not JSON: %w", err)
@@ -123,7 +140,11 @@ func (b *rowBuilder) build(fields *fieldSet, doc []byte, ts time.Time, id uint64
 	if m != nil && m.Type() == fastjson.TypeString {
 		message = a.string(m.GetStringBytes())
 	}
-	fields.observe(v)
+	if count {
+		fields.observe(v)
+	} else {
+		fields.walk(v, "")
+	}
 	row := make([]driver.Value, 0, len(typedColumns)+5)
 	row = append(row, id, ts, now)
 	for i, c := range typedColumns {
