@@ -444,28 +444,24 @@ func (r *rowScanner) literal(s string) bool {
 }
 
 // skipString moves past the string at r.pos: its end is the first quote
-// not escaped by a backslash, as fastjson finds it.
+// after an even number of backslashes, as fastjson finds it.
 func (r *rowScanner) skipString() bool {
 	d := r.doc
-	i := r.pos + 1
-	end := bytes.IndexByte(d[i:], '"')
-	if end < 0 {
-		return false
-	}
-	if bytes.IndexByte(d[i:i+end], '\\') < 0 {
-		r.pos = i + end + 1
-		return true
-	}
-	for i < len(d) {
-		switch d[i] {
-		case '\\':
-			i += 2
-		case '"':
-			r.pos = i + 1
-			return true
-		default:
-			i++
+	first := r.pos + 1
+	for i := first; ; {
+		end := bytes.IndexByte(d[i:], '"')
+		if end < 0 {
+			return false
 		}
+		q := i + end
+		k := q
+		for k > first && d[k-1] == '\\' {
+			k--
+		}
+		if (q-k)%2 == 0 {
+			r.pos = q + 1
+			return true
+		}
+		i = q + 1
 	}
-	return false
 }
