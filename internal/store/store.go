@@ -289,10 +289,11 @@ func (s *Store) Close() error {
 // Write stores docs. It returns nil only once every document is durable
 // (fsynced to the ingest log, from which a crash recovers it), so a caller
 // may checkpoint its source past them. Documents become searchable within
-// about a second (Flush waits for it). On error nothing of the batch counts
-// as written and Write may be retried with the same batch. Documents that
-// are not JSON objects are refused with a *DocError naming them; the rest
-// of the batch is written.
+// about a second at moderate rates and within a few seconds at high rates,
+// once their DuckDB row group is full (load.go); Flush waits for them. On
+// error nothing of the batch counts as written and Write may be retried
+// with the same batch. Documents that are not JSON objects are refused
+// with a *DocError naming them; the rest of the batch is written.
 func (s *Store) Write(ctx context.Context, docs []Doc) error {
 	if len(docs) == 0 {
 		return nil
