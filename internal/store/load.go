@@ -86,7 +86,6 @@ type openLoad struct {
 	upto   uint64    // last id appended (also of earlier loads)
 	handed uint64    // last id handed to a commit
 	oldest time.Time // Write time of the oldest event appended
-	newest time.Time // Write time of the newest event appended
 	// committing, when not nil, delivers the result of the commit in
 	// flight.
 	committing chan error
@@ -156,9 +155,9 @@ func (s *Store) load(final bool) {
 		}
 	}
 	for {
-		rows, oldest, newest, upto := s.takePending(rowGroupSize - ld.rows)
+		rows, oldest, upto := s.takePending(rowGroupSize - ld.rows)
 		if len(rows) > 0 {
-			if err := s.appendToLoad(rows, oldest, newest, upto); err != nil {
+			if err := s.appendToLoad(rows, oldest, upto); err != nil {
 				s.loadFailed(err)
 				return
 			}
@@ -195,18 +194,17 @@ func (s *Store) waitCommit() error {
 // takePending takes up to n pending rows (the oldest first). When it takes
 // them all it rotates the ingest log, so that the closed segments hold
 // only events up to the last one taken.
-func (s *Store) takePending(n int) (rows [][]driver.Value, oldest, newest time.Time, upto uint64) {
+func (s *Store) takePending(n int) (rows [][]driver.Value, oldest time.Time, upto uint64) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pendingN == 0 || n <= 0 {
-		return nil, oldest, newest, 0
+		return nil, oldest, 0
 	}
 	oldest = s.pending[0].written
 	for len(s.pending) > 0 && len(rows) < n {
 		p := &s.pending[0]
-		newest = p.written
 		k := min(len(p.rows), n-len(rows))
 		rows = append(rows, p.rows[:k]...)
 		p.rows = p.rows[k:]
@@ -227,7 +225,7 @@ func (s *Store) takePending(n int) (rows [][]driver.Value, oldest, newest time.T
 			s.cuts = append(s.cuts, logCut{seq: s.ilog.seq, id: upto})
 		}
 	}
-	return rows, oldest, newest, upto
+	return rows, oldest, upto
 }
 
 // mustLoadNow reports whether the open load, which holds every event
@@ -255,14 +253,15 @@ func (s *Store) mustLoadNow() bool {
 	if age < loadEvery {
 		return false
 	}
-	span := max(ld.newest.Sub(ld.oldest), time.Millisecond)
-	return age >= maxLoadWait || int64(maxLoadDelay)*int64(ld.rows) < int64(span)*rowGroupSize
+	// The load holds every event written since its oldest one: rows/age
+	// is the rate.
+	return age >= maxLoadWait || int64(maxLoadDelay)*int64(ld.rows) < int64(age)*rowGroupSize
 }
 
 // appendToLoad appends rows to the open Appender, creating it if needed.
-func (s *Store) appendToLoad(rows [][]driver.Value, oldest, newest time.Time, upto uint64) error {
+func (s *Store) appendToLoad(rows [][]driver.Value, oldest time.Time, upto uint64) error {
 	ld := &s.ld
-	ld.upto, ld.newest = upto, newest // a failure from here on reloads them from the log
+	ld.upto = upto // a failure from here on reloads them from the log
 	if ld.app == nil {
 		on := &s.loadConns[ld.next]
 		on.mu.Lock()
@@ -406,7 +405,7 @@ func (s *Store) reloadFromLog() error {
 	ld := &s.ld
 	from, upto := s.loaded(), ld.upto
 	var rows [][]driver.Value
-	var oldest, newest time.Time
+	var oldest time.Time
 	s.writeMu.Lock() // Write appends to the current segment
 	_, err := replay(s.cfg.Dir, func(r logRecord) error {
 		if r.id <= from || r.id > upto {
@@ -419,7 +418,6 @@ func (s *Store) reloadFromLog() error {
 		if oldest.IsZero() {
 			oldest = r.ingested
 		}
-		newest = r.ingested
 		rows = append(rows, row)
 		return nil
 	})
@@ -430,7 +428,7 @@ func (s *Store) reloadFromLog() error {
 	if len(rows) == 0 || rows[len(rows)-1][0].(uint64) != upto {
 		return errors.New("store: the ingest log lacks events of a failed load")
 	}
-	if err := s.appendToLoad(rows, oldest, newest, upto); err != nil {
+	if err := s.appendToLoad(rows, oldest, upto); err != nil {
 		return err
 	}
 	ld.reload = false

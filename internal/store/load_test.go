@@ -148,26 +148,27 @@ func TestMustLoadNow(t *testing.T) {
 	tests := []struct {
 		name       string
 		rows       int
-		age, span  time.Duration
+		age        time.Duration
 		committing bool
 		flush      bool
 		want       bool
 	}{
-		{"young load", 100, 500 * time.Millisecond, 400 * time.Millisecond, false, false, false},
-		{"slow feed after a second", 5000, 1100 * time.Millisecond, time.Second, false, false, true},
-		{"fast feed fills the row group", 60_000, 1500 * time.Millisecond, 1400 * time.Millisecond, false, false, false},
-		{"fast feed, commit in flight", 60_000, 3 * time.Second, 1400 * time.Millisecond, true, false, false},
-		{"slow feed, commit in flight", 5000, 3 * time.Second, 2 * time.Second, true, false, false},
-		{"flush waits", 10, time.Millisecond, 0, false, true, true},
-		{"flush waits behind a commit", 10, time.Millisecond, 0, true, true, false},
-		{"waited too long", 120_000, maxLoadWait, maxLoadWait / 2, false, false, true},
-		{"feed just fast enough", rowGroupSize / 2, 2 * time.Second, maxLoadDelay/2 - 10*time.Millisecond, false, false, false},
-		{"feed just too slow", rowGroupSize / 2, 3 * time.Second, maxLoadDelay/2 + 10*time.Millisecond, false, false, true},
+		{"young load", 100, 500 * time.Millisecond, false, false, false},
+		{"one write a second ago", 100, 1100 * time.Millisecond, false, false, true},
+		{"slow feed after a second", 5000, 1100 * time.Millisecond, false, false, true},
+		{"fast feed fills the row group", 60_000, 1500 * time.Millisecond, false, false, false},
+		{"fast feed, commit in flight", 60_000, 3 * time.Second, true, false, false},
+		{"slow feed, commit in flight", 5000, 3 * time.Second, true, false, false},
+		{"flush waits", 10, time.Millisecond, false, true, true},
+		{"flush waits behind a commit", 10, time.Millisecond, true, true, false},
+		{"waited too long", 120_000, maxLoadWait, false, false, true},
+		{"feed just fast enough", rowGroupSize / 2, maxLoadDelay/2 - 10*time.Millisecond, false, false, false},
+		{"feed just too slow", rowGroupSize / 2, maxLoadDelay/2 + 10*time.Millisecond, false, false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &Store{}
-			s.ld = openLoad{rows: tc.rows, oldest: now.Add(-tc.age), newest: now.Add(-tc.age + tc.span), upto: 100, handed: 50}
+			s.ld = openLoad{rows: tc.rows, oldest: now.Add(-tc.age), upto: 100, handed: 50}
 			if tc.committing {
 				s.ld.committing = make(chan error)
 			}
