@@ -149,7 +149,7 @@ func (s *Store) indexMissing(ctx context.Context) (int, error) {
 func (s *Store) indexBlock(ctx context.Context, b uint64, bloom bool) error {
 	lo, hi := blockIDs(b)
 	epoch := s.words.postingsEpoch()
-	rows, err := s.db.QueryContext(ctx, `SELECT id, ts, message FROM events WHERE id BETWEEN ? AND ? ORDER BY id`, lo, hi)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, ts, message FROM events WHERE id BETWEEN ?::UBIGINT AND ?::UBIGINT ORDER BY id`, lo, hi)
 	if err != nil {
 		return fmt.Errorf("store: read block %d for the word index: %w", b, err)
 	}

@@ -69,7 +69,7 @@ func bitsWhere(f Filter, other query.SQL, lo, hi uint64, bits []byte) (string, [
 		w = "TRUE"
 	}
 	args := append([]any{f.From.UTC(), f.To.UTC(), lo, hi}, other.Args...)
-	return "ts >= ? AND ts < ? AND id BETWEEN ? AND ? AND (" + w + ") AND get_bit(?::BIT, (id - ?)::INTEGER) = 1",
+	return "ts >= ? AND ts < ? AND id BETWEEN ?::UBIGINT AND ?::UBIGINT AND (" + w + ") AND get_bit(?::BIT, (id - ?::UBIGINT)::INTEGER) = 1",
 		append(args, bits, lo)
 }
 

@@ -116,7 +116,7 @@ func (s *Store) SearchPage(ctx context.Context, f Filter, limit int, cursor stri
 		if err != nil {
 			return Page{}, err
 		}
-		after = "(ts < ? OR (ts = ? AND id < ?)) AND "
+		after = "(ts < ? OR (ts = ? AND id < ?::UBIGINT)) AND "
 		afterArgs = []any{ts, ts, id}
 		if c := ts.Add(time.Microsecond); c.Before(hi) {
 			hi = c
@@ -223,7 +223,7 @@ func (s *Store) Get(ctx context.Context, id uint64) (Event, error) {
 	var e Event
 	var doc string
 	var msg *string
-	err := s.db.QueryRowContext(ctx, "SELECT id, ts, coalesce(event_dataset, ''), doc, message FROM events WHERE id = ?", id).
+	err := s.db.QueryRowContext(ctx, "SELECT id, ts, coalesce(event_dataset, ''), doc, message FROM events WHERE id = ?::UBIGINT", id).
 		Scan(&e.ID, &e.Timestamp, &e.Dataset, &doc, &msg)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {

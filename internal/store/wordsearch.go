@@ -71,10 +71,10 @@ func restrictTo(f Filter, ranges []idRange) Filter {
 			b.WriteString(" OR ")
 		}
 		if r.hi == 0 {
-			b.WriteString("id >= ?")
+			b.WriteString("id >= ?::UBIGINT")
 			args = append(args, r.lo)
 		} else {
-			b.WriteString("id BETWEEN ? AND ?")
+			b.WriteString("id BETWEEN ?::UBIGINT AND ?::UBIGINT")
 			args = append(args, r.lo, r.hi)
 		}
 	}
