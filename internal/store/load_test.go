@@ -162,7 +162,7 @@ func TestMustLoadNow(t *testing.T) {
 		{"flush waits", 10, time.Millisecond, false, true, true},
 		{"flush waits behind a commit", 10, time.Millisecond, true, true, false},
 		{"waited too long", 120_000, maxLoadWait, false, false, true},
-		{"feed just fast enough", rowGroupSize / 2, maxLoadDelay/2 - 10*time.Millisecond, false, false, false},
+		{"feed just fast enough", rowGroupSize / 2, maxLoadDelay/2 - 200*time.Millisecond, false, false, false},
 		{"feed just too slow", rowGroupSize / 2, maxLoadDelay/2 + 10*time.Millisecond, false, false, true},
 	}
 	for _, tc := range tests {
