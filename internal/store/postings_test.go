@@ -145,7 +145,7 @@ func waitPostingsFor(t testing.TB, s *Store, timeout time.Duration) {
 			if _, hi := blockIDs(b); hi > loaded {
 				break
 			}
-			if !s.words.has(b) || s.words.needsPostings(b) {
+			if !s.words.has(b) || !s.words.postingsWritten(b) {
 				missing++
 			}
 		}

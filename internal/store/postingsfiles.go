@@ -93,6 +93,15 @@ func (w *wordIndex) needsPostings(b uint64) bool {
 	return !ok && !w.posts.queued[b]
 }
 
+// postingsWritten reports whether block b's postings are settled: a file
+// written, or nothing to write (queued ones are not).
+func (w *wordIndex) postingsWritten(b uint64) bool {
+	w.posts.mu.Lock()
+	defer w.posts.mu.Unlock()
+	_, ok := w.posts.files[b]
+	return ok
+}
+
 // writePostings saves the postings of a block whose events are committed:
 // a temporary file, synced, then renamed. A block holding an event older
 // than the last retention cutoff gets none (retention may have deleted
