@@ -30,6 +30,21 @@ type wordSlot struct {
 // in, which skips a word repeated in a record.
 type wordRows struct{ count, last uint32 }
 
+// newPostingsAccumSized returns an accumulator with room for a block of words
+// distinct words and entries occurrences (0: grow as needed).
+func newPostingsAccumSized(words, entries int) postingsAccum {
+	if words == 0 {
+		return postingsAccum{}
+	}
+	slots := 1 << 16
+	for slots < 2*words+words/4 {
+		slots *= 2
+	}
+	words += words / 8
+	return postingsAccum{table: make([]wordSlot, slots), words: make([]uint64, 0, words),
+		stats: make([]wordRows, 0, words), entries: make([]uint64, 0, entries+entries/8)}
+}
+
 // occupied marks a used slot; word keys have it clear (query.PairKeyBit).
 const occupied = 1 << 63
 

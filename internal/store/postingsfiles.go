@@ -27,6 +27,10 @@ type postingsSet struct {
 	// spare holds the buffers of written blocks for the next ones (about
 	// ten megabytes a block).
 	spare []postingsAccum
+	// lastWords and lastEntries are the sizes of the last block written:
+	// new buffers start that large rather than grow (blocks wait for a
+	// whole row group's commit, so several are filled at once).
+	lastWords, lastEntries int
 }
 
 type postedFile struct {
@@ -152,7 +156,7 @@ func (w *wordIndex) newPostingsAccum() postingsAccum {
 	defer w.posts.mu.Unlock()
 	n := len(w.posts.spare)
 	if n == 0 {
-		return postingsAccum{}
+		return newPostingsAccumSized(w.posts.lastWords, w.posts.lastEntries)
 	}
 	p := w.posts.spare[n-1]
 	w.posts.spare = w.posts.spare[:n-1]
@@ -163,9 +167,13 @@ func (w *wordIndex) newPostingsAccum() postingsAccum {
 func (w *wordIndex) recycle(a *blockAccum) {
 	p := a.posts
 	a.posts = postingsAccum{}
+	words, entries := len(p.words), len(p.entries)
 	p.reset()
 	w.posts.mu.Lock()
 	defer w.posts.mu.Unlock()
+	if entries > 0 {
+		w.posts.lastWords, w.posts.lastEntries = words, entries
+	}
 	if len(w.posts.spare) < 2 {
 		w.posts.spare = append(w.posts.spare, p)
 	}
