@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"math/rand/v2"
 	"os"
 	"testing"
@@ -125,39 +126,34 @@ func TestPostingsFileRoundTrip(t *testing.T) {
 	}
 }
 
+// indexedStore opens a store in a temporary directory with blocks of 256
+// ids, writes n generated events (specials among them) and waits for their
+// word index and postings.
+func indexedStore(t *testing.T, seed uint64, n int) *Store {
+	t.Helper()
+	smallBlocks(t, 8)
+	s, err := Open(context.Background(), Config{Dir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	writeEvents(t, s, storetest.New(seed, t0, span), 0, n)
+	waitPostings(t, s)
+	return s
+}
+
 // waitPostings waits until every committed block has its filter and its
 // postings.
 func waitPostings(t testing.TB, s *Store) { waitPostingsFor(t, s, time.Minute) }
 
 func waitPostingsFor(t testing.TB, s *Store, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var minID uint64
-	if err := s.db.QueryRow("SELECT coalesce(min(id), 1) FROM events").Scan(&minID); err != nil {
+	// Blocks before the first event left were emptied by retention.
+	var first uint64
+	if err := s.db.QueryRow("SELECT coalesce(min(id), 1) FROM events").Scan(&first); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		s.mu.Lock()
-		loaded := s.loadedID
-		s.mu.Unlock()
-		missing := 0
-		for b := blockOf(minID); ; b++ {
-			if _, hi := blockIDs(b); hi > loaded {
-				break
-			}
-			if !s.words.has(b) || !s.words.postingsWritten(b) {
-				missing++
-			}
-		}
-		if missing == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d blocks still without postings", missing)
-		}
-		s.kickIndexer()
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitBlocks(t, s, timeout, first, "postings", func(b uint64) bool { return s.words.has(b) && s.words.postingsWritten(b) })
 }
 
 // BenchmarkPostings measures what postings cost per event at ingest:

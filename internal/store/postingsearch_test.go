@@ -84,14 +84,7 @@ var wordsOnlyQueries = []string{
 }
 
 func TestWordsOnlyCountsFromPostingsMatchAFullScan(t *testing.T) {
-	smallBlocks(t, 8)
-	s, err := Open(context.Background(), Config{Dir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	writeEvents(t, s, storetest.New(4, t0, span), 0, 3000)
-	waitPostings(t, s)
+	s := indexedStore(t, 4, 3000)
 	ranges := [][2]time.Time{
 		{t0, t0.Add(span)},
 		{t0.Add(span - 24*time.Hour), t0.Add(span)},
@@ -123,14 +116,7 @@ var splitQueries = []string{
 }
 
 func TestSplitQueriesCountedWithPostingsMatchAFullScan(t *testing.T) {
-	smallBlocks(t, 8)
-	s, err := Open(context.Background(), Config{Dir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	writeEvents(t, s, storetest.New(5, t0, span), 0, 3000)
-	waitPostings(t, s)
+	s := indexedStore(t, 5, 3000)
 	ranges := [][2]time.Time{
 		{t0, t0.Add(span)},
 		{t0.Add(37*time.Hour + 17*time.Minute), t0.Add(101*time.Hour + 3*time.Second)},
@@ -233,14 +219,7 @@ func TestTopValuesWithPostings(t *testing.T) {
 // rare, once-per-block and absent ones, under AND, OR and NOT, alone or
 // with a field condition) with the postings and with a full scan.
 func TestRandomWordQueriesMatchAFullScan(t *testing.T) {
-	smallBlocks(t, 8)
-	s, err := Open(context.Background(), Config{Dir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	writeEvents(t, s, storetest.New(9, t0, span), 0, 2500)
-	waitPostings(t, s)
+	s := indexedStore(t, 9, 2500)
 	words := []string{"certutil", "powershell", "bypass", "whoami", "cmd", "exe", "alice", "ws0001", "ws0100",
 		"mimikatz", "dumpcreds", "sekurlsa", "nosuchword", "CERTUTIL"}
 	rng := rand.New(rand.NewPCG(11, 12))

@@ -27,17 +27,24 @@ func waitIndexed(t testing.TB, s *Store) { waitIndexedFor(t, s, time.Minute) }
 
 func waitIndexedFor(t testing.TB, s *Store, timeout time.Duration) {
 	t.Helper()
+	waitBlocks(t, s, timeout, 1, "a word index", s.words.has)
+}
+
+// waitBlocks waits until ready holds for every committed block from the
+// one of id first on.
+func waitBlocks(t testing.TB, s *Store, timeout time.Duration, first uint64, what string, ready func(b uint64) bool) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		s.mu.Lock()
 		loaded := s.loadedID
 		s.mu.Unlock()
 		missing := 0
-		for b := uint64(0); ; b++ {
+		for b := blockOf(first); ; b++ {
 			if _, hi := blockIDs(b); hi > loaded {
 				break
 			}
-			if !s.words.has(b) {
+			if !ready(b) {
 				missing++
 			}
 		}
@@ -45,7 +52,7 @@ func waitIndexedFor(t testing.TB, s *Store, timeout time.Duration) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d blocks still without a word index", missing)
+			t.Fatalf("%d blocks still without %s", missing, what)
 		}
 		s.kickIndexer()
 		time.Sleep(20 * time.Millisecond)
@@ -103,14 +110,7 @@ func unnarrowedTotal(t *testing.T, s *Store, f Filter) int64 {
 }
 
 func TestBareWordsMatchWholeWordsThroughTheIndex(t *testing.T) {
-	smallBlocks(t, 8) // 256 ids per block: 3,000 events make 11 indexed blocks and a tail
-	s, err := Open(context.Background(), Config{Dir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	writeEvents(t, s, storetest.New(3, t0, span), 0, 3000)
-	waitIndexed(t, s)
+	s := indexedStore(t, 3, 3000)
 	ctx := context.Background()
 	all := Filter{From: t0, To: t0.Add(span)}
 	tests := []struct {
@@ -183,14 +183,7 @@ func (s *Store) mustCandidates(t *testing.T, f Filter) []idRange {
 // TestWordIndexNeverChangesResults compares every kind of bare-word query,
 // with the index, with a count that reads every record.
 func TestWordIndexNeverChangesResults(t *testing.T) {
-	smallBlocks(t, 8)
-	s, err := Open(context.Background(), Config{Dir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	writeEvents(t, s, storetest.New(4, t0, span), 0, 3000)
-	waitIndexed(t, s)
+	s := indexedStore(t, 4, 3000)
 	ctx := context.Background()
 	queries := []string{
 		"certutil", "CERTUTIL", "ws0042", `"203.0.113.7"`, `"cmd.exe /c whoami"`, "bypass AND ws0001",
