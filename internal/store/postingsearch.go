@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/bits"
 
 	"github.com/defender-intake/defender-intake/internal/query"
@@ -136,25 +135,7 @@ func (s *Store) countOther(ctx context.Context, f Filter, other query.SQL, rows 
 		return errTooManyIDs
 	}
 	where, args := bitsWhere(f, other, lo, hi, bits)
-	res, err := s.db.QueryContext(ctx, "SELECT ((epoch_us(ts) - ?) // ?)::BIGINT AS b, count(*) FROM events WHERE "+where+" GROUP BY b",
-		append([]any{bk.start, bk.width}, args...)...)
-	if err != nil {
-		return fmt.Errorf("store: count: %w", err)
-	}
-	defer res.Close()
-	for res.Next() {
-		var b, c int64
-		if err := res.Scan(&b, &c); err != nil {
-			return fmt.Errorf("store: count: %w", err)
-		}
-		if b >= 0 && b < int64(len(counts)) {
-			counts[b] += c
-		}
-	}
-	if err := res.Err(); err != nil {
-		return fmt.Errorf("store: count: %w", err)
-	}
-	return nil
+	return s.countBuckets(ctx, where, args, bk.start, bk.width, counts)
 }
 
 var errTooManyIDs = errors.New("store: too many ids for a bit string")

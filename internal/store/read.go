@@ -172,8 +172,14 @@ func (s *Store) countIn(ctx context.Context, f Filter, bk *buckets) error {
 		rest = s.narrow(f)
 	}
 	where, args := rest.where()
+	return s.countBuckets(ctx, where, args, bk.start, bk.width, bk.counts)
+}
+
+// countBuckets adds to counts the events of where (with args) per bucket
+// of width µs from start.
+func (s *Store) countBuckets(ctx context.Context, where string, args []any, start, width int64, counts []int64) error {
 	q := "SELECT ((epoch_us(ts) - ?) // ?)::BIGINT AS b, count(*) FROM events WHERE " + where + " GROUP BY b"
-	rows, err := s.db.QueryContext(ctx, q, append([]any{bk.start, bk.width}, args...)...)
+	rows, err := s.db.QueryContext(ctx, q, append([]any{start, width}, args...)...)
 	if err != nil {
 		return fmt.Errorf("store: count: %w", err)
 	}
@@ -183,8 +189,8 @@ func (s *Store) countIn(ctx context.Context, f Filter, bk *buckets) error {
 		if err := rows.Scan(&b, &c); err != nil {
 			return fmt.Errorf("store: count: %w", err)
 		}
-		if b >= 0 && b < int64(len(bk.counts)) {
-			bk.counts[b] += c
+		if b >= 0 && b < int64(len(counts)) {
+			counts[b] += c
 		}
 	}
 	if err := rows.Err(); err != nil {
