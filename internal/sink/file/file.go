@@ -5,9 +5,11 @@ package file
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -94,38 +96,58 @@ func (s *Sink) open() error {
 	} else {
 		s.bw.Reset(f)
 	}
-	if err := endLine(f, st.Size()); err != nil {
+	cut, err := cutTornLine(s.cfg.Path, st.Size())
+	if err != nil {
 		s.f.Close()
 		s.f = nil
 		return fmt.Errorf("file sink %s: %w", s.name, err)
 	}
+	if cut > 0 {
+		s.size -= cut
+		slog.Warn("file sink: cut a torn last line left by a crash", "sink", s.name, "path", s.cfg.Path, "bytes", cut)
+	}
 	return nil
 }
 
-// endLine terminates a torn last line left by a crash in the middle of a
-// write, so that the next document starts on a line of its own. The torn
-// document was never acknowledged, so it is delivered again anyway.
-func endLine(f *os.File, size int64) error {
+// cutTornLine truncates the file at path back to the end of its last
+// complete line and returns how many bytes it removed. A crash in the
+// middle of a write leaves part of a document at the end; that document
+// was never acknowledged (Write acknowledges after fsync), so it is
+// delivered again, and cutting it keeps the file valid NDJSON for its
+// readers instead of leaving one unparseable line in it.
+func cutTornLine(path string, size int64) (int64, error) {
 	if size == 0 {
-		return nil
+		return 0, nil
 	}
-	last := make([]byte, 1)
-	if _, err := f.ReadAt(last, size-1); err != nil {
-		// Opened write-only: reopen read-only just to look.
-		r, err := os.Open(f.Name())
-		if err != nil {
-			return err
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open to check the last line: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	end := size
+	for end > 0 {
+		n := min(int64(len(buf)), end)
+		chunk := buf[:n]
+		if _, err := f.ReadAt(chunk, end-n); err != nil {
+			return 0, fmt.Errorf("read the last line: %w", err)
 		}
-		defer r.Close()
-		if _, err := r.ReadAt(last, size-1); err != nil {
-			return err
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
 		}
+		end -= n
 	}
-	if last[0] == '\n' {
-		return nil
+	if end == size {
+		return 0, nil
 	}
-	_, err := f.Write([]byte{'\n'})
-	return err
+	if err := f.Truncate(end); err != nil {
+		return 0, fmt.Errorf("cut the torn last line: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("cut the torn last line: fsync: %w", err)
+	}
+	return size - end, nil
 }
 
 // Name implements sink.Sink.

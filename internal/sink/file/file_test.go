@@ -1,10 +1,14 @@
 package file
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,23 +84,120 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// A crash can leave half a document at the end of the file; the next
-// document must still start on its own line.
-func TestTornLineAfterCrash(t *testing.T) {
+// A crash can leave half a document at the end of the file. The next
+// Open cuts it, so that the file stays valid NDJSON: the torn document was
+// never acknowledged and is delivered again.
+func TestTornLineCutAtOpen(t *testing.T) {
+	long := strings.Repeat("x", 200<<10) // longer than one backwards read
+	tests := []struct {
+		name, before, want string
+	}{
+		{"torn tail", "{\"a\":1}\n{\"torn\":", "{\"a\":1}\n{\"b\":2}\n"},
+		{"only a torn line", "{\"torn\":", "{\"b\":2}\n"},
+		{"torn tail longer than a read", "{\"a\":1}\n{\"" + long, "{\"a\":1}\n{\"b\":2}\n"},
+		{"complete lines are kept", "{\"a\":1}\n", "{\"a\":1}\n{\"b\":2}\n"},
+		{"empty file", "", "{\"b\":2}\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "ecs.ndjson")
+			if err := os.WriteFile(p, []byte(tc.before), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open("f", Config{Path: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := int64(strings.LastIndex(tc.before, "\n") + 1); s.size != want {
+				t.Errorf("size after open = %d, want %d", s.size, want)
+			}
+			if err := s.Write(context.Background(), []sink.Doc{{JSON: []byte(`{"b":2}`)}}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			b, _ := os.ReadFile(p)
+			if string(b) != tc.want {
+				t.Errorf("file = %.80q, want %.80q", b, tc.want)
+			}
+		})
+	}
+}
+
+// A process killed with SIGKILL while it writes leaves at most a torn last
+// line; after the next Open every line of the file is a JSON document and
+// every acknowledged document is there.
+func TestKilledWriterLeavesValidNDJSON(t *testing.T) {
+	if p := os.Getenv("FILE_SINK_CRASH_CHILD"); p != "" {
+		crashChild(p)
+		return
+	}
 	p := filepath.Join(t.TempDir(), "ecs.ndjson")
-	if err := os.WriteFile(p, []byte("{\"a\":1}\n{\"torn\":"), 0o600); err != nil {
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestKilledWriterLeavesValidNDJSON$")
+	cmd.Env = append(os.Environ(), "FILE_SINK_CRASH_CHILD="+p)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Documents of 300 KB do not fit the sink's 256 KB buffer, so a kill
+	// often lands between two write(2) calls of one document.
+	acked := 0
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if n, err := strconv.Atoi(sc.Text()); err == nil {
+			acked = n
+		}
+		if acked >= 50 {
+			break
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if acked < 50 {
+		t.Fatalf("the child acknowledged %d documents", acked)
 	}
 	s, err := Open("f", Config{Path: p})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(context.Background(), []sink.Doc{{JSON: []byte(`{"b":2}`)}}); err != nil {
+	s.Close()
+	b, err := os.ReadFile(p)
+	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	b, _ := os.ReadFile(p)
-	if want := "{\"a\":1}\n{\"torn\":\n{\"b\":2}\n"; string(b) != want {
-		t.Errorf("file = %q, want %q", b, want)
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		t.Fatalf("the file does not end with a newline after Open")
 	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	for i, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("line %d is not JSON: %.60q", i+1, l)
+		}
+	}
+	if len(lines) < acked {
+		t.Errorf("%d documents in the file, %d were acknowledged", len(lines), acked)
+	}
+	t.Logf("%d acknowledged, %d complete lines", acked, len(lines))
+}
+
+// crashChild writes documents of 300 KB to the sink at path, printing the
+// number acknowledged after every Write, until it is killed.
+func crashChild(path string) {
+	s, err := Open("f", Config{Path: path})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	doc := []byte(`{"message":"` + strings.Repeat("y", 300<<10) + `"}`)
+	deadline := time.Now().Add(time.Minute)
+	for i := 1; i <= 1000 && time.Now().Before(deadline); i++ {
+		if err := s.Write(context.Background(), []sink.Doc{{JSON: doc}}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Println(i)
+	}
+	os.Exit(3)
 }
