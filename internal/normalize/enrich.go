@@ -1,7 +1,6 @@
 package normalize
 
 import (
-	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -65,11 +64,6 @@ func (d *document) putList(path string, fields ...string) {
 	if end := len(d.lists); end > start {
 		d.putStrings(d.field(path), d.lists[start:end:end])
 	}
-}
-
-func validIP(s string) bool {
-	_, err := netip.ParseAddr(s)
-	return err == nil
 }
 
 var defaultPorts = map[string]int64{"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}

@@ -2,7 +2,6 @@ package normalize
 
 import (
 	"math"
-	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -42,6 +41,7 @@ var fieldKinds = map[string]kind{
 	"process.parent.pid":   kLong,
 	"source.ip":            kIP,
 	"destination.ip":       kIP,
+	"related.ip":           kIP, // derived from source.ip and destination.ip (enrich)
 	"email.attachments":    kNested,
 	"microsoft.defender.operation.properties": kObject,
 
@@ -139,8 +139,8 @@ func convert(k kind, v any) (any, bool) {
 		}
 	case kIP:
 		if s, ok := v.(string); ok {
-			if _, err := netip.ParseAddr(s); err == nil {
-				return s, true
+			if c, ok := canonicalIP(s); ok {
+				return c, true
 			}
 		}
 	case kObject:
