@@ -23,7 +23,7 @@ import (
 )
 
 // buildBinary builds the real defender-intake binary into a test dir.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "defender-intake")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// baselineEnv makes the test binary run the baseline program instead of
+// the tests (see TestMain): the yardstick of BenchmarkNormalizeProcess.
+const baselineEnv = "DEFENDER_INTAKE_BASELINE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(baselineEnv) == "1" {
+		os.Exit(baselineRoundTrip(os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// baselineRoundTrip is the whole-process baseline: for each line of in,
+// it decodes the record into a map[string]any with encoding/json and
+// encodes it again to out, one per line, as BenchmarkSpeedup's baseline
+// does in-process: the least a program that reads Defender records and
+// writes JSON does (it maps nothing). It ends with the same statistics
+// line as `normalize --stats`.
+func baselineRoundTrip(in io.Reader, out, stderr io.Writer) int {
+	w := bufio.NewWriterSize(out, 1<<20)
+	lines := bufio.NewScanner(in)
+	lines.Buffer(make([]byte, 1<<20), 64<<20)
+	records := 0
+	for lines.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
+			fmt.Fprintf(stderr, "baseline: line %d: %v\n", records+1, err)
+			return 1
+		}
+		doc, err := json.Marshal(m)
+		if err != nil {
+			fmt.Fprintf(stderr, "baseline: %v\n", err)
+			return 1
+		}
+		w.Write(doc)
+		w.WriteByte('\n')
+		records++
+	}
+	if err := lines.Err(); err != nil {
+		fmt.Fprintf(stderr, "baseline: %v\n", err)
+		return 1
+	}
+	if err := w.Flush(); err != nil {
+		fmt.Fprintf(stderr, "baseline: %v\n", err)
+		return 1
+	}
+	printRunStats(stderr, "baseline", records)
+	return 0
+}
+
+// processRun is what one run of a program over a corpus cost.
+type processRun struct {
+	wall, cpu time.Duration
+	records   int
+	mallocs   uint64 // heap allocations, from the stats line
+	allocated uint64 // bytes allocated
+	gcs       uint64
+	maxRSS    int64 // bytes
+}
+
+// runProcess runs argv with the corpus file on stdin and stdout to
+// /dev/null. oneCore pins it to CPU 0 with GOMAXPROCS=1; otherwise it
+// runs with the default GOMAXPROCS on every CPU.
+func runProcess(tb testing.TB, argv []string, extraEnv []string, corpus string, oneCore bool) processRun {
+	tb.Helper()
+	in, err := os.Open(corpus)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer in.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer null.Close()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, baselineEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, extraEnv...)
+	if oneCore {
+		argv = append([]string{"taskset", "-c", "0"}, argv...)
+		env = append(env, "GOMAXPROCS=1")
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, in, null, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("%v: %v\n%s", argv, err, stderr.Bytes())
+	}
+	run := processRun{wall: time.Since(start),
+		cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	if !parseRunStats(stderr.String(), &run) {
+		tb.Fatalf("%v: no statistics line in its stderr:\n%s", argv, stderr.Bytes())
+	}
+	return run
+}
+
+func parseRunStats(stderr string, run *processRun) bool {
+	i := strings.Index(stderr, ": stats: ")
+	if i < 0 {
+		return false
+	}
+	line, _, _ := strings.Cut(stderr[i+len(": stats: "):], "\n")
+	for _, field := range strings.Fields(line) {
+		k, v, _ := strings.Cut(field, "=")
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return false
+		}
+		switch k {
+		case "records":
+			run.records = int(n)
+		case "mallocs":
+			run.mallocs = n
+		case "alloc-bytes":
+			run.allocated = n
+		case "gcs":
+			run.gcs = n
+		case "max-rss-bytes":
+			run.maxRSS = int64(n)
+		}
+	}
+	return true
+}
+
+// BenchmarkNormalizeProcess compares `defender-intake normalize` with the
+// baseline program (baselineRoundTrip) as whole processes, standard input
+// from a corpus file to standard output on /dev/null, alternating the two
+// in the same run so that both see the same machine load. Each op is one
+// run of each over 30,000 records. Corpora:
+//
+//   - DeviceProcessEvents: records of 4.1 KB, the most common table.
+//   - reference: the reference intake's conformance inputs (mixed tables,
+//     2.7 KB on average) from ../shared, skipped when absent
+//     (NORMALIZE_BENCH_REFERENCE names another directory of such cases).
+//   - shipped: the golden inputs and the sample's records (mixed tables),
+//     which every clone has.
+//
+// Each corpus runs on one core (taskset -c 0, GOMAXPROCS=1) and with the
+// default GOMAXPROCS on every CPU. x-baseline is the baseline's wall time
+// over normalize's (the speedup); x-baseline-cpu the same in CPU time.
+func BenchmarkNormalizeProcess(b *testing.B) {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		b.Skip("taskset (util-linux) is needed to pin the processes to one core")
+	}
+	bin := buildBinary(b)
+	baseline := []string{os.Args[0], "-test.run=^$"}
+	dir := b.TempDir()
+	corpora := []struct {
+		name string
+		recs func(testing.TB) [][]byte
+	}{
+		{"DeviceProcessEvents", deviceProcessCorpus},
+		{"reference", referenceCorpus},
+		{"shipped", shippedCorpus},
+	}
+	for _, c := range corpora {
+		b.Run(c.name, func(b *testing.B) {
+			path := filepath.Join(dir, c.name+".ndjson")
+			records := writeCorpus(b, path, c.recs(b), processCorpusRecords)
+			for _, cores := range []struct {
+				name    string
+				oneCore bool
+			}{{"1cpu", true}, {"default", false}} {
+				b.Run(cores.name, func(b *testing.B) {
+					var norm, base processRun
+					add := func(sum *processRun, r processRun) {
+						if r.records != records {
+							b.Fatalf("%d records out of %d", r.records, records)
+						}
+						sum.wall += r.wall
+						sum.cpu += r.cpu
+						sum.mallocs += r.mallocs
+						sum.allocated += r.allocated
+						sum.gcs += r.gcs
+						sum.maxRSS = max(sum.maxRSS, r.maxRSS)
+					}
+					for i := 0; b.Loop(); i++ {
+						runNorm := func() {
+							add(&norm, runProcess(b, []string{bin, "normalize", "--stats"}, nil, path, cores.oneCore))
+						}
+						runBase := func() {
+							add(&base, runProcess(b, baseline, []string{baselineEnv + "=1"}, path, cores.oneCore))
+						}
+						if i%2 == 0 {
+							runNorm()
+							runBase()
+						} else {
+							runBase()
+							runNorm()
+						}
+					}
+					total := float64(b.N * records)
+					b.ReportMetric(total/norm.wall.Seconds(), "records/s")
+					b.ReportMetric(total/base.wall.Seconds(), "baseline-records/s")
+					b.ReportMetric(float64(base.wall)/float64(norm.wall), "x-baseline")
+					b.ReportMetric(float64(base.cpu)/float64(norm.cpu), "x-baseline-cpu")
+					b.ReportMetric(float64(norm.mallocs)/total, "allocs/record")
+					b.ReportMetric(float64(base.mallocs)/total, "baseline-allocs/record")
+					b.ReportMetric(float64(norm.allocated)/total, "B-alloc/record")
+					b.ReportMetric(float64(norm.gcs)/float64(b.N), "gcs/run")
+					b.ReportMetric(float64(norm.maxRSS)/(1<<20), "max-RSS-MB")
+					b.ReportMetric(float64(base.maxRSS)/(1<<20), "baseline-max-RSS-MB")
+				})
+			}
+		})
+	}
+}
+
+// processCorpusRecords is the size of each corpus, in records.
+const processCorpusRecords = 30_000
+
+// writeCorpus writes n records to path, one per line, cycling through
+// recs, and returns n.
+func writeCorpus(tb testing.TB, path string, recs [][]byte, n int) int {
+	tb.Helper()
+	var buf bytes.Buffer
+	for i := range n {
+		buf.Write(recs[i%len(recs)])
+		buf.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
