@@ -66,6 +66,8 @@ type field struct {
 	// numbers, not text, to know which objects to open and close.
 	prefixes []int32
 	kind     kind
+	// keepsEmpty: an empty list or object is stored, not dropped.
+	keepsEmpty bool
 }
 
 // slot holds a field's value. Text, integers and times are kept unboxed
@@ -146,7 +148,8 @@ func newDocument() *document {
 // Normalizer; a bounded number of extra paths (from callers) is allowed.
 func (d *document) register(path string) *field {
 	path = strings.Clone(path)
-	f := &field{id: int32(len(d.slots)), path: path, segs: strings.Split(path, "."), kind: kindOf(path)}
+	f := &field{id: int32(len(d.slots)), path: path, segs: strings.Split(path, "."), kind: kindOf(path),
+		keepsEmpty: keepsEmptyContainers(path)}
 	for i, seg := range f.segs {
 		f.keys = append(f.keys, append(appendString(nil, seg), ':'))
 		if i < len(f.segs)-1 {

@@ -79,6 +79,10 @@ func (r *record) store(path string, v any) {
 	f := r.doc.field(path)
 	if out, ok := convert(f.kind, v); ok {
 		r.doc.putField(f, out)
+	} else if f.keepsEmpty {
+		if out, ok := emptyContainer(f.kind, v); ok {
+			r.doc.putField(f, out)
+		}
 	}
 }
 
