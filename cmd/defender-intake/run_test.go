@@ -99,8 +99,8 @@ sinks:
 	if code := post(bytes.Join(recs[20:], []byte("\n"))); code != 200 {
 		t.Fatalf("POST NDJSON = %d", code)
 	}
-	if code := post([]byte("\xff\xfe not json")); code != 200 {
-		t.Fatalf("POST garbage = %d (it is dead-lettered, and that is delivery)", code)
+	if code := post([]byte("\xff\xfe not json")); code != 400 {
+		t.Fatalf("POST garbage = %d, want 400 (no usable record; it is dead-lettered)", code)
 	}
 	if code := post([]byte("   ")); code != 200 {
 		t.Fatalf("POST empty = %d", code)
@@ -132,10 +132,11 @@ sinks:
 		series string
 		value  float64
 	}{
-		{`defender_intake_messages_received_total{partition="http",source="web"}`, 4},
+		// One message per record, per bad stretch and per empty body.
+		{`defender_intake_messages_received_total{partition="http",source="web"}`, 32},
 		{`defender_intake_records_received_total{partition="http",source="web"}`, 30},
 		{`defender_intake_records_normalized_total{dataset="device_process_events",source="web"}`, 30},
-		{`defender_intake_dead_lettered_total{source="web",stage="envelope"}`, 1},
+		{`defender_intake_dead_lettered_total{source="web",stage="source"}`, 1}, // the source splits HTTP bodies
 		{`defender_intake_empty_messages_total{source="web"}`, 1},
 		{`defender_intake_sink_documents_total{sink="out"}`, 30},
 		{`defender_intake_sink_write_seconds_count{sink="out"}`, 2},

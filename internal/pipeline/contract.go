@@ -71,6 +71,20 @@ type Batch struct {
 	// request is answered on its own). A failed unordered batch does not
 	// hold back others.
 	Unordered bool
+	// Outcome is set by the pipeline before a nil Ack: what became of the
+	// batch's records, for a source that answers a client (HTTP).
+	Outcome Outcome
+}
+
+// Outcome counts what delivery did with the records of a batch.
+type Outcome struct {
+	// Taken is the number of records written to every sink.
+	Taken int
+	// Refused is the number of dead-letter entries written: records, or
+	// stretches of input, that could not be used.
+	Refused int
+	// Reason is the first refusal's reason, "" when none.
+	Reason string
 }
 
 // Emitter is how a source hands batches to the pipeline.

@@ -152,6 +152,10 @@ func (w *worker) deliver(ctx context.Context, b *Batch) error {
 	if !lastEnqueued.IsZero() {
 		m.LagSeconds.WithLabelValues(src, part).Set(p.opts.Now().Sub(lastEnqueued).Seconds())
 	}
+	b.Outcome = Outcome{Taken: len(w.docs), Refused: len(w.dead)}
+	if len(w.dead) > 0 {
+		b.Outcome.Reason = w.dead[0].Reason
+	}
 	return nil
 }
 

@@ -89,8 +89,9 @@ func (h *httpHarness) harness() deliverytest.SourceHarness {
 			defer h.mu.Unlock()
 			return h.delivered[dir]
 		},
-		MaxBatchMessages:  1,
-		RecordsPerMessage: perRequest,
+		// A request is one batch, one message per record.
+		MaxBatchMessages:  perRequest,
+		RecordsPerMessage: 1,
 	}
 }
 

@@ -1,17 +1,20 @@
 // Package http is the source that receives Defender records by HTTP POST:
-// envelopes {"records":[...]}, records, arrays or NDJSON in the body. A
-// request is answered 200 only once its records are durably accepted by
-// every sink (or dead-lettered), so a client that retries on anything else
-// loses nothing.
+// envelopes {"records":[...]}, records, arrays or NDJSON in the body, plain
+// or gzip/deflate encoded. A request is answered only once its records are
+// durably accepted by every sink (or dead-lettered): 200 with the count of
+// records taken and refused, 400 when none could be used, 503 (retry) when
+// delivery was not confirmed. A client that retries on 503 loses nothing.
+//
+// A slow client cannot hold others back: headers and bodies have read
+// deadlines, bodies are read before the request waits for a delivery slot,
+// and the requests in progress are bounded (more are answered 503 at once
+// with Retry-After, rather than left waiting).
 package http
 
 import (
 	"context"
-	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,20 +33,40 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Path accepts POSTs.
 	Path string `yaml:"path"`
-	// Token, when set, is required as "Authorization: Bearer TOKEN".
+	// Token, when set, is required as "Authorization: Bearer TOKEN" (the
+	// scheme in any case).
 	Token config.Secret `yaml:"token"`
-	// MaxBodyMB bounds one request body.
+	// MaxBodyMB bounds one request body as sent (compressed or not).
 	MaxBodyMB int `yaml:"max_body_mb"`
-	// Timeout bounds the wait for delivery before answering 503.
+	// MaxDecodedMB bounds a compressed body once decoded: more is a
+	// compression bomb, refused with 413 and dead-lettered as sent.
+	MaxDecodedMB int `yaml:"max_decoded_mb"`
+	// Timeout bounds the wait for a delivery slot and for delivery before
+	// answering 503.
 	Timeout time.Duration `yaml:"timeout"`
-	// MaxConcurrent bounds the requests whose bodies are read at once;
-	// others wait (memory stays below max_concurrent x max_body_mb).
+	// ReadHeaderTimeout bounds the time a client has to send the request
+	// line and headers; the connection is closed after it.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// BodyTimeout bounds the time a client has to send the whole body,
+	// counted from the end of the headers; it is answered 408 after it.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConcurrent bounds the requests being delivered by the pipeline at
+	// once; others, their bodies read, wait up to Timeout for a slot.
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// MaxPending bounds the requests in progress (reading a body, waiting
+	// for a slot, being delivered); more are answered 503 with
+	// Retry-After at once. Memory stays below about
+	// max_pending x (max_body_mb + max_decoded_mb).
+	MaxPending int `yaml:"max_pending"`
 }
 
 // DefaultConfig holds the section's defaults.
 func DefaultConfig() *Config {
-	return &Config{Listen: "127.0.0.1:8514", Path: "/ingest", MaxBodyMB: 16, Timeout: time.Minute, MaxConcurrent: 8}
+	return &Config{Listen: "127.0.0.1:8514", Path: "/ingest", MaxBodyMB: 16, MaxDecodedMB: 64,
+		Timeout: time.Minute, ReadHeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		MaxConcurrent: 8, MaxPending: 32}
 }
 
 // Validate implements source.Section.
@@ -55,14 +78,21 @@ func (c *Config) Validate() error {
 	if !strings.HasPrefix(c.Path, "/") {
 		errs = append(errs, errors.New("path: must start with /"))
 	}
-	if c.MaxBodyMB < 1 {
-		errs = append(errs, errors.New("max_body_mb: must be >= 1"))
+	for _, v := range []struct {
+		key string
+		n   int
+	}{{"max_body_mb", c.MaxBodyMB}, {"max_decoded_mb", c.MaxDecodedMB}, {"max_concurrent", c.MaxConcurrent}, {"max_pending", c.MaxPending}} {
+		if v.n < 1 {
+			errs = append(errs, fmt.Errorf("%s: must be >= 1", v.key))
+		}
 	}
-	if c.Timeout <= 0 {
-		errs = append(errs, errors.New("timeout: must be > 0"))
-	}
-	if c.MaxConcurrent < 1 {
-		errs = append(errs, errors.New("max_concurrent: must be >= 1"))
+	for _, v := range []struct {
+		key string
+		d   time.Duration
+	}{{"timeout", c.Timeout}, {"read_header_timeout", c.ReadHeaderTimeout}, {"body_timeout", c.BodyTimeout}, {"idle_timeout", c.IdleTimeout}} {
+		if v.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be > 0", v.key))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -83,7 +113,10 @@ type Source struct {
 	log  *slog.Logger
 	seq  atomic.Int64
 	out  pipeline.Emitter
-	// slots admits MaxConcurrent requests to read their bodies.
+	// pending admits MaxPending requests, from the first byte of their
+	// body to their answer; the others are turned away with 503.
+	pending chan struct{}
+	// slots admits MaxConcurrent requests, bodies read, into the pipeline.
 	slots chan struct{}
 	// addr is the bound address once Run listens (tests use port 0).
 	addr atomic.Value
@@ -94,7 +127,8 @@ func New(name string, cfg Config, env source.Env) *Source {
 	if env.Logger == nil {
 		env.Logger = slog.Default()
 	}
-	return &Source{name: name, cfg: cfg, log: env.Logger.With("source", name), slots: make(chan struct{}, max(1, cfg.MaxConcurrent))}
+	return &Source{name: name, cfg: cfg, log: env.Logger.With("source", name),
+		pending: make(chan struct{}, max(1, cfg.MaxPending)), slots: make(chan struct{}, max(1, cfg.MaxConcurrent))}
 }
 
 // Name implements pipeline.Source.
@@ -118,10 +152,17 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 	s.addr.Store(ln.Addr().String())
 	mux := http.NewServeMux()
 	mux.Handle(s.cfg.Path, s)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context {
-		// Requests outlive the stop signal: they finish delivering.
-		return context.WithoutCancel(ctx)
-	}}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
+		// Counted from the end of the headers: a handler reads for at
+		// most BodyTimeout then waits at most Timeout, so this only cuts
+		// a client that does not read its answer.
+		WriteTimeout:   s.cfg.BodyTimeout + s.cfg.Timeout + 10*time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext: func(net.Listener) context.Context {
+			// Requests outlive the stop signal: they finish delivering.
+			return context.WithoutCancel(ctx)
+		}}
 	s.log.Info("http source listening", "addr", ln.Addr().String(), "path", s.cfg.Path, "auth", s.cfg.Token.IsSet())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -130,76 +171,10 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 		return fmt.Errorf("http source %s: %w", s.name, err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout+5*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.BodyTimeout+s.cfg.Timeout+5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("http source %s: shutdown: %w", s.name, err)
 	}
 	return nil
-}
-
-// ServeHTTP accepts one POST.
-func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		reply(w, http.StatusMethodNotAllowed, "use POST")
-		return
-	}
-	if s.cfg.Token.IsSet() {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token.Value())) != 1 {
-			reply(w, http.StatusUnauthorized, "missing or wrong bearer token")
-			return
-		}
-	}
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	case <-r.Context().Done():
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBodyMB)<<20))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d MB", s.cfg.MaxBodyMB))
-			return
-		}
-		reply(w, http.StatusBadRequest, "reading body: "+err.Error())
-		return
-	}
-	done := make(chan error, 1)
-	batch := &pipeline.Batch{
-		Messages: []pipeline.Message{{
-			Origin: pipeline.Origin{Source: s.name, Type: "http", Stream: s.cfg.Path, Partition: "http",
-				Offset: -1, SequenceNumber: s.seq.Add(1)},
-			Body: body,
-		}},
-		Ack:       func(err error) { done <- err },
-		Unordered: true,
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
-	defer cancel()
-	if err := s.out.Emit(ctx, batch); err != nil {
-		reply(w, http.StatusServiceUnavailable, "not accepted, retry later: "+err.Error())
-		return
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			reply(w, http.StatusServiceUnavailable, "not delivered, retry later: "+err.Error())
-			return
-		}
-		reply(w, http.StatusOK, "delivered")
-	case <-ctx.Done():
-		// The batch may still be delivered: a retry can duplicate it,
-		// which at-least-once allows; answering 200 could lose it.
-		reply(w, http.StatusServiceUnavailable, "delivery not confirmed in time, retry later")
-	}
-}
-
-func reply(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]string{"status": http.StatusText(code), "message": msg})
 }

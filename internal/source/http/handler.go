@@ -1,0 +1,179 @@
+package http
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/pipeline"
+)
+
+// retryAfter is the Retry-After of every 503, in seconds: the conditions
+// behind one (too many requests, a stuck sink) last seconds, not hours.
+const retryAfter = "2"
+
+// ServeHTTP accepts one POST. It reads the whole body (within
+// body_timeout and max_body_mb) before it waits for a delivery slot, so
+// a client that sends slowly only holds a max_pending place, and only for
+// body_timeout.
+func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	// Also bounds the server's drain of an unread body after an early
+	// answer. Not supported outside a real server (tests call ServeHTTP
+	// directly): ignored there.
+	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		s.refuseUnread(w, rc, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	if s.cfg.Token.IsSet() && !s.authorized(r.Header.Get("Authorization")) {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		s.refuseUnread(w, rc, http.StatusUnauthorized, "missing or wrong bearer token")
+		return
+	}
+	enc, ok := encodingOf(r.Header.Get("Content-Encoding"))
+	if !ok {
+		w.Header().Set("Accept-Encoding", "gzip, deflate")
+		s.refuseUnread(w, rc, http.StatusUnsupportedMediaType,
+			fmt.Sprintf("Content-Encoding %q not supported: send identity, gzip or deflate", r.Header.Get("Content-Encoding")))
+		return
+	}
+	if r.ContentLength > s.maxBody() {
+		s.refuseUnread(w, rc, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d MB", s.cfg.MaxBodyMB))
+		return
+	}
+	select {
+	case s.pending <- struct{}{}:
+		defer func() { <-s.pending }()
+	default:
+		w.Header().Set("Retry-After", retryAfter)
+		s.refuseUnread(w, rc, http.StatusServiceUnavailable, fmt.Sprintf("%d requests in progress, retry later", s.cfg.MaxPending))
+		return
+	}
+
+	raw, err := s.readBody(w, r)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			s.refuseUnread(w, rc, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d MB", s.cfg.MaxBodyMB))
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.refuseUnread(w, rc, http.StatusRequestTimeout, fmt.Sprintf("body not received within %s", s.cfg.BodyTimeout))
+		default:
+			s.refuseUnread(w, rc, http.StatusBadRequest, "reading body: "+err.Error())
+		}
+		return
+	}
+	// The body is in: lift the deadline, or the server's check for a
+	// closed connection would fail on it and cancel the request while
+	// it waits for delivery.
+	_ = rc.SetReadDeadline(time.Time{})
+
+	seq := s.seq.Add(1)
+	body, bad := decode(enc, raw, int64(s.cfg.MaxDecodedMB)<<20)
+	var msgs []pipeline.Message
+	if bad != nil {
+		// Kept as sent, for audit.
+		msgs = []pipeline.Message{{Origin: s.origin(seq, -1), Body: raw, DecodeError: bad.reason}}
+	} else if msgs = s.split(body, seq); len(msgs) == 0 {
+		// No record and nothing wrong (a keep-alive, "[]"): the pipeline
+		// counts it as an empty message.
+		msgs = []pipeline.Message{{Origin: s.origin(seq, -1), Body: body}}
+	}
+	out, code, msg := s.deliver(r.Context(), msgs)
+	switch {
+	case code != http.StatusOK:
+		w.Header().Set("Retry-After", retryAfter)
+		reply(w, code, msg, nil)
+	case bad != nil:
+		reply(w, bad.status, bad.reason+" (dead-lettered)", &out)
+	case out.Taken == 0 && out.Refused > 0:
+		reply(w, http.StatusBadRequest, "no usable record (dead-lettered): "+out.Reason, &out)
+	case out.Taken == 0 && out.Refused == 0:
+		reply(w, http.StatusOK, "no records in the body", &out)
+	case out.Refused > 0:
+		reply(w, http.StatusOK, fmt.Sprintf("%d records delivered, %d refused (dead-lettered), first: %s", out.Taken, out.Refused, out.Reason), &out)
+	default:
+		reply(w, http.StatusOK, fmt.Sprintf("%d records delivered", out.Taken), &out)
+	}
+}
+
+// deliver emits msgs as one batch once a delivery slot is free, and
+// waits for its acknowledgement: it returns the batch's outcome and 200,
+// or 503 and why, all within Timeout.
+func (s *Source) deliver(ctx context.Context, msgs []pipeline.Message) (pipeline.Outcome, int, string) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return pipeline.Outcome{}, http.StatusServiceUnavailable, "no delivery slot free in time, retry later"
+	}
+	done := make(chan error, 1)
+	batch := &pipeline.Batch{Messages: msgs, Ack: func(err error) { done <- err }, Unordered: true}
+	if err := s.out.Emit(ctx, batch); err != nil {
+		return pipeline.Outcome{}, http.StatusServiceUnavailable, "not accepted, retry later: " + err.Error()
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return pipeline.Outcome{}, http.StatusServiceUnavailable, "not delivered, retry later: " + err.Error()
+		}
+		return batch.Outcome, http.StatusOK, ""
+	case <-ctx.Done():
+		// The batch may still be delivered: a retry can duplicate it,
+		// which at-least-once allows; answering 200 could lose it.
+		return pipeline.Outcome{}, http.StatusServiceUnavailable, "delivery not confirmed in time, retry later"
+	}
+}
+
+// authorized checks an Authorization header against the token. The
+// scheme is case-insensitive (RFC 7235). Both sides are hashed first so
+// that the constant-time compare does not leak the token's length either.
+func (s *Source) authorized(header string) bool {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimLeft(token, " ")))
+	want := sha256.Sum256([]byte(s.cfg.Token.Value()))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// refuseUnread answers a request whose body was not (fully) read and
+// closes the connection at once: the rest of the body is not waited for,
+// and cannot be mistaken for the next request.
+func (s *Source) refuseUnread(w http.ResponseWriter, rc *http.ResponseController, code int, msg string) {
+	w.Header().Set("Connection", "close")
+	reply(w, code, msg, nil)
+	_ = rc.Flush()
+	_ = rc.SetReadDeadline(time.Now())
+}
+
+// answer is the JSON body of every answer; Taken and Refused are present
+// once the records were handled.
+type answer struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	Taken   *int   `json:"taken,omitempty"`
+	Refused *int   `json:"refused,omitempty"`
+}
+
+func reply(w http.ResponseWriter, code int, msg string, out *pipeline.Outcome) {
+	a := answer{Status: http.StatusText(code), Message: msg}
+	if out != nil {
+		a.Taken, a.Refused = &out.Taken, &out.Refused
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(a)
+}
