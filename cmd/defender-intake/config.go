@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/defender-intake/defender-intake/internal/config"
 )
@@ -15,18 +17,32 @@ func init() {
 func configCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("config", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: defender-intake config check FILE")
-		fmt.Fprintln(stderr, "\nLoads FILE strictly (unknown keys are errors), expands ${ENV} references and validates every section.")
+	usage := func(w io.Writer) {
+		fmt.Fprintln(w, "usage: defender-intake config check FILE")
+		fmt.Fprintln(w, "\nLoads FILE strictly (unknown keys are errors), expands ${ENV} references and validates every")
+		fmt.Fprintln(w, "section: the errors name the file and line. Exit status 0 when FILE is valid, 1 when it is not.")
+	}
+	fs.Usage = func() {} // printed below, on stdout when asked for
+	// Flags may come before or after the subcommand: config -h, config check -h.
+	if len(args) > 0 && args[0] == "check" {
+		args = args[1:]
+	} else if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		usage(stderr)
+		return 2
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return 0
+		}
+		usage(stderr)
 		return 2
 	}
-	if fs.NArg() != 2 || fs.Arg(0) != "check" {
-		fs.Usage()
+	if fs.NArg() != 1 {
+		usage(stderr)
 		return 2
 	}
-	cfg, err := loadConfig(fs.Arg(1))
+	cfg, err := loadConfig(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

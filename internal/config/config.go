@@ -29,6 +29,9 @@ type Config struct {
 
 	// File is the path the config was loaded from, for messages.
 	File string `yaml:"-"`
+	// lines holds the line of each key of the top-level sections
+	// ("log.level"), for messages; nil for a Config built in code.
+	lines map[string]int
 }
 
 // Server is the HTTP listener for /metrics, /healthz, /readyz and the
@@ -102,20 +105,22 @@ func Load(path string) (*Config, error) {
 
 // Parse is Load on bytes already read; file names them in messages.
 func Parse(file string, b []byte) (*Config, error) {
+	protected, refs := protectEnvRefs(b)
 	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+	if err := yaml.Unmarshal(protected, &doc); err != nil {
+		return nil, syntaxError(file, protected, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: empty config", file)
 	}
 	var errs []string
-	expandEnv(file, &doc, lookupEnv, &errs)
+	expandEnv(file, &doc, refs, lookupEnv, &errs)
 	if len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "\n"))
 	}
 	cfg := Default()
 	cfg.File = file
+	cfg.lines = keyLines(&doc)
 	raw := rawConfig{Server: &cfg.Server, Log: &cfg.Log, Pipeline: &cfg.Pipeline, DeadLetter: &cfg.DeadLetter}
 	if err := decodeStrict(file, &doc, &raw); err != nil {
 		return nil, err
@@ -186,39 +191,51 @@ func decodeComponent(file string, n *yaml.Node, kind string, lookup func(string)
 }
 
 // Validate checks the whole configuration without changing it and
-// reports every problem at once.
+// reports every problem at once, each with the line it is about.
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.File}, a...)...))
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.at(key)}, a...)...))
 	}
 	if c.Server.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
-			bad("server.listen: %v", err)
+			bad("server.listen", "server.listen: %v", err)
 		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+		bad("log.level", "log.level: %q is not one of debug, info, warn, error", c.Log.Level)
 	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
-		bad("log.format: %q is not one of text, json", c.Log.Format)
+		bad("log.format", "log.format: %q is not one of text, json", c.Log.Format)
 	}
 	p := c.Pipeline
-	if p.Workers < 0 || p.QueueBatches < 1 || p.RetryInitial <= 0 || p.RetryMax < p.RetryInitial || p.DrainTimeout <= 0 {
-		bad("pipeline: workers >= 0, queue_batches >= 1, 0 < retry_initial <= retry_max and drain_timeout > 0 are required")
+	if p.Workers < 0 {
+		bad("pipeline.workers", "pipeline.workers: must be >= 0 (0: one per CPU)")
+	}
+	if p.QueueBatches < 1 {
+		bad("pipeline.queue_batches", "pipeline.queue_batches: must be >= 1")
+	}
+	if p.RetryInitial <= 0 {
+		bad("pipeline.retry_initial", "pipeline.retry_initial: must be > 0")
+	}
+	if p.RetryMax < p.RetryInitial {
+		bad("pipeline.retry_max", "pipeline.retry_max: must be >= retry_initial (%s)", p.RetryInitial)
+	}
+	if p.DrainTimeout <= 0 {
+		bad("pipeline.drain_timeout", "pipeline.drain_timeout: must be > 0")
 	}
 	if c.DeadLetter.Path == "" {
-		bad("dead_letter.path: required")
+		bad("dead_letter.path", "dead_letter.path: required")
 	}
 	if len(c.Sources) == 0 {
-		bad("sources: at least one is required")
+		bad(c.present("sources"), "sources: at least one is required%s", c.absent("sources"))
 	}
 	if len(c.Sinks) == 0 {
-		bad("sinks: at least one is required")
+		bad(c.present("sinks"), "sinks: at least one is required%s", c.absent("sinks"))
 	}
 	for _, group := range []struct {
 		kind string
@@ -227,7 +244,7 @@ func (c *Config) Validate() error {
 		seen := map[string]bool{}
 		for _, comp := range group.list {
 			if seen[comp.Name] {
-				bad("%d: %s name %q used twice", comp.Line, group.kind, comp.Name)
+				errs = append(errs, fmt.Errorf("%s:%d: %s name %q used twice", c.File, comp.Line, group.kind, comp.Name))
 			}
 			seen[comp.Name] = true
 			if err := comp.Section.Validate(); err != nil {
@@ -237,5 +254,23 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.samePaths()...)
 	return errors.Join(errs...)
+}
+
+// present returns key when the file has it, else "" (the top of the
+// file), for the line of a message about a required section.
+func (c *Config) present(key string) string {
+	if _, ok := c.lines[key]; ok {
+		return key
+	}
+	return ""
+}
+
+// absent explains a required section the file does not have at all.
+func (c *Config) absent(key string) string {
+	if _, ok := c.lines[key]; ok || c.lines == nil {
+		return ""
+	}
+	return " (the file has no " + key + ": key)"
 }

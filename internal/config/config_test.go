@@ -39,6 +39,12 @@ func init() {
 			return nil, errors.New("not for running")
 		},
 	})
+	source.Register("flowtest", source.Factory{
+		NewSection: func() source.Section { return &flowSection{} },
+		Open: func(string, source.Section, source.Env) (pipeline.Source, error) {
+			return nil, errors.New("not for running")
+		},
+	})
 }
 
 const base = `

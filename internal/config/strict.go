@@ -2,9 +2,7 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -119,45 +117,3 @@ func knownKeys(fields map[string]reflect.Type) string {
 	}
 	return strings.Join(keys, ", ")
 }
-
-var envRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// expandEnv replaces ${NAME} in every scalar value (not keys) with the
-// environment variable NAME; "$$" stands for a literal "$". An unset
-// variable is an error naming file and line, so a missing secret is
-// caught by `config check` rather than sent as an empty string.
-func expandEnv(file string, n *yaml.Node, lookup func(string) (string, bool), errs *[]string) {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		if !strings.Contains(n.Value, "$") {
-			return
-		}
-		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
-			if m == "$$" {
-				return "$"
-			}
-			name := m[2 : len(m)-1]
-			v, ok := lookup(name)
-			if !ok {
-				*errs = append(*errs, fmt.Sprintf("%s:%d: environment variable %s is not set", file, n.Line, name))
-			}
-			return v
-		})
-		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 {
-			// Re-resolve the type of a plain scalar from its expanded
-			// value, so `port: ${PORT}` can fill an int.
-			n.Tag = ""
-		}
-	case yaml.MappingNode:
-		for i := 1; i < len(n.Content); i += 2 {
-			expandEnv(file, n.Content[i], lookup, errs)
-		}
-	default:
-		for _, c := range n.Content {
-			expandEnv(file, c, lookup, errs)
-		}
-	}
-}
-
-// lookupEnv is os.LookupEnv; a variable so tests can supply their own.
-var lookupEnv = os.LookupEnv

@@ -49,6 +49,10 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// WrittenPaths implements config.PathWriter: two sinks must not append
+// to the same file.
+func (c *Config) WrittenPaths(string) []string { return []string{c.Path} }
+
 func init() {
 	sink.Register("file", sink.Factory{
 		NewSection: func() sink.Section { return DefaultConfig() },

@@ -57,6 +57,11 @@ func (c *Config) Validate() error {
 	case c.StorageConnectionString.IsSet() && c.StorageAccountURL != "":
 		errs = append(errs, errors.New("storage_connection_string and storage_account_url: give one"))
 	}
+	if c.StorageConnectionString.IsSet() {
+		if err := config.CheckStorageConnectionString(c.StorageConnectionString.Value()); err != nil {
+			errs = append(errs, fmt.Errorf("storage_connection_string: %w", err))
+		}
+	}
 	if blob && c.Container == "" {
 		errs = append(errs, errors.New("container: required with a storage account"))
 	}

@@ -102,6 +102,11 @@ func (c *Config) Validate() error {
 	case !c.StorageConnectionString.IsSet() && c.StorageAccountURL == "":
 		bad("storage_connection_string: required (or storage_account_url, for Entra ID)")
 	}
+	if c.StorageConnectionString.IsSet() {
+		if err := config.CheckStorageConnectionString(c.StorageConnectionString.Value()); err != nil {
+			bad("storage_connection_string: %v", err)
+		}
+	}
 	if c.Prefetch < -1 {
 		bad("prefetch: -1 (off) or more")
 	}

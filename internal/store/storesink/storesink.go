@@ -37,6 +37,11 @@ func (c *Config) storeConfig() store.Config {
 	return sc
 }
 
+// WrittenPaths implements config.PathWriter: two store sinks must not
+// share a data directory (a detection sink's `store` may: its alerts go
+// in their own table).
+func (c *Config) WrittenPaths(string) []string { return []string{c.Dir} }
+
 // Validate implements sink.Section.
 func (c *Config) Validate() error { return c.storeConfig().Validate() }
 

@@ -1,0 +1,92 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+type flowSection struct {
+	Brokers []string `yaml:"brokers"`
+	SASL    struct {
+		Mechanism string `yaml:"mechanism"`
+		Username  string `yaml:"username"`
+		Password  Secret `yaml:"password"`
+	} `yaml:"sasl"`
+	Port int `yaml:"port"`
+}
+
+func (s *flowSection) Validate() error { return nil }
+
+// ${VAR} works wherever a value can be written, flow collections included,
+// and the value arrives byte for byte whatever YAML syntax it holds.
+func TestEnvInFlowStyleIsByteExact(t *testing.T) {
+	values := []string{
+		"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=abc+/def==;EntityPath=hub",
+		"a: b", "x # not a comment", "one, two", "]}", `"quoted"`, `'single'`, "two\nlines", " padded ", "~", "null", "true", "123", "&anchor", "*alias", "- dash", "{a: 1}", "%d", "$", "$$",
+	}
+	shapes := []struct {
+		name, yaml string
+		get        func(*flowSection) string
+	}{
+		{"flow mapping", "sasl: {mechanism: PLAIN, username: $$ConnectionString, password: ${CFGTEST_V}}", func(s *flowSection) string { return s.SASL.Password.Value() }},
+		{"flow sequence", "brokers: [${CFGTEST_V}]", func(s *flowSection) string { return s.Brokers[0] }},
+		{"block", "sasl:\n      password: ${CFGTEST_V}", func(s *flowSection) string { return s.SASL.Password.Value() }},
+		{"double quoted", `sasl: {password: "${CFGTEST_V}"}`, func(s *flowSection) string { return s.SASL.Password.Value() }},
+		{"single quoted", `brokers: ['${CFGTEST_V}']`, func(s *flowSection) string { return s.Brokers[0] }},
+	}
+	for _, sh := range shapes {
+		for _, v := range values {
+			t.Run(sh.name+"/"+v, func(t *testing.T) {
+				t.Setenv("CFGTEST_V", v)
+				y := "sources:\n  - type: flowtest\n    " + sh.yaml + "\nsinks:\n  - {type: file, path: /tmp/x}\n"
+				c, err := Parse("cfg.yaml", []byte(y))
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := c.Sources[0].Section.(*flowSection)
+				if got := sh.get(s); got != v {
+					t.Errorf("value = %q, want %q", got, v)
+				}
+				if sh.name == "flow mapping" && (s.SASL.Username != "$ConnectionString" || s.SASL.Mechanism != "PLAIN") {
+					t.Errorf("sasl = %+v", s.SASL)
+				}
+			})
+		}
+	}
+}
+
+func TestEnvRefEdges(t *testing.T) {
+	t.Setenv("CFGTEST_PORT", "9000")
+	t.Setenv("CFGTEST_B", "b:9093")
+	tests := []struct {
+		name, yaml string
+		check      func(*flowSection) bool
+		wantErr    string
+	}{
+		{name: "typed from a flow value", yaml: "{port: ${CFGTEST_PORT}}", check: func(s *flowSection) bool { return s.Port == 9000 }},
+		{name: "several in one flow sequence", yaml: "{brokers: [a:9092, ${CFGTEST_B}, '${CFGTEST_B}x']}", check: func(s *flowSection) bool {
+			return strings.Join(s.Brokers, "|") == "a:9092|b:9093|b:9093x"
+		}},
+		{name: "quoted $${X} stays literal in flow", yaml: "{brokers: ['$${CFGTEST_B}']}", check: func(s *flowSection) bool { return s.Brokers[0] == "${CFGTEST_B}" }},
+		{name: "unset in flow names its line", yaml: "{brokers: [${CFGTEST_NOT_SET_ANYWHERE}]}", wantErr: "cfg.yaml:2: environment variable CFGTEST_NOT_SET_ANYWHERE is not set"},
+		{name: "a key is not expanded", yaml: "{${CFGTEST_B}: 1}", wantErr: `unknown key "${CFGTEST_B}"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			y := "sources:\n  - " + strings.Replace(tc.yaml, "{", "{type: flowtest, ", 1) + "\nsinks:\n  - {type: file, path: /tmp/x}\n"
+			c, err := Parse("cfg.yaml", []byte(y))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := c.Sources[0].Section.(*flowSection); !tc.check(s) {
+				t.Errorf("got %+v", s)
+			}
+		})
+	}
+}
