@@ -124,11 +124,14 @@ func plainWord(w uint64) bool {
 //
 // Most of the text is raw records, JSON with a quote or a backslash every
 // nine bytes or so, at places no branch predictor guesses. So the text is
-// read eight bytes at a time: each word is stored as it is, and the first
-// byte in it that needs escaping (found with bit tricks) is then written
-// over with its escape. Room for the worst common case (every byte
-// doubled) is made once. Control bytes other than \n, \r, \t and
-// non-ASCII bytes are rare and take the careful writer.
+// read eight bytes at a time: a word with nothing to escape (found with
+// bit tricks) is stored as it is; a word with something to escape is
+// written byte by byte from its first such byte, without a branch per
+// byte: each byte is written after a backslash that the next byte
+// overwrites unless the byte needs it (often two or three bytes of a word
+// do, as in \" inside AdditionalFields). Room for the worst common case
+// (every byte doubled) is made once. Control bytes other than \n, \r, \t
+// and non-ASCII bytes are rare and take the careful writer.
 func appendString(dst []byte, s string) []byte {
 	n := len(dst)
 	dst = slices.Grow(dst, 2*len(s)+2)
@@ -146,15 +149,18 @@ func appendString(dst []byte, s string) []byte {
 			continue
 		}
 		k := bits.TrailingZeros64(m) >> 3
-		i += k
 		j += k
-		c := s[i]
-		if escapeWidth[c] > 1 {
-			return appendStringSlow(dst[:n+j], s[i:])
+		for end := i + 8; i+k < end; k++ {
+			c := s[i+k]
+			e := escapeWidth[c]
+			if e > 1 {
+				return appendStringSlow(dst[:n+j], s[i+k:])
+			}
+			out[j] = '\\'
+			out[j+int(e)] = escapeByte[c]
+			j += 1 + int(e)
 		}
-		out[j], out[j+1] = '\\', escapeByte[c]
-		i++
-		j += 2
+		i += 8
 	}
 	for ; i < len(s); i++ {
 		c := s[i]
