@@ -2,20 +2,7 @@ package normalize
 
 import (
 	"strings"
-	"sync"
-
-	"github.com/ua-parser/uap-go/uaparser"
 )
-
-// The user agent parser compiles about a thousand regular expressions, so
-// it is built once, on first use, and shared.
-var uaParser = sync.OnceValue(func() *uaparser.Parser {
-	p, err := uaparser.New()
-	if err != nil {
-		panic("normalize: user agent definitions: " + err.Error())
-	}
-	return p
-})
 
 // uaResult is the parsed form of one user agent string.
 type uaResult struct {
@@ -53,15 +40,18 @@ func (c *uaCache) parse(d *document, ua string) {
 	put("user_agent.device.name", res.device)
 }
 
+// parseUA parses a user agent as uap-go's Parser does (see uarules.go).
 func parseUA(s string) uaResult {
-	p := uaParser()
-	ua, os, dev := p.ParseUserAgent(s), p.ParseOs(s), p.ParseDevice(s)
+	rules, lower := uaRules(), asciiLower(s)
+	ua := firstUAMatch(rules.agents, s, lower, false)
+	os := firstUAMatch(rules.systems, s, lower, false)
+	dev := firstUAMatch(rules.devices, s, lower, true)
 	return uaResult{
-		name:      ua.Family,
-		version:   joinVersion(ua.Major, ua.Minor, ua.Patch),
-		osName:    os.Family,
-		osVersion: joinVersion(os.Major, os.Minor, os.Patch),
-		device:    dev.Family,
+		name:      ua[0],
+		version:   joinVersion(ua[1], ua[2], ua[3]),
+		osName:    os[0],
+		osVersion: joinVersion(os[1], os[2], os[3]),
+		device:    dev[0],
 	}
 }
 
