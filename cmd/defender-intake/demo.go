@@ -38,11 +38,12 @@ func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	data := fs.String("data", "", "data `directory` of the demo store (default: a new temporary directory)")
 	keep := fs.Bool("keep", false, "keep the demo store at exit (serve it again with `serve --data DIR`)")
 	listen := fs.String("listen", def.Listen, "`address` to serve on (loopback; when the default port is taken, a free one)")
+	tokenFile := fs.String("token-file", "", "`file` holding the API bearer token (else $"+web.TokenEnv+"); needed to listen off loopback")
 	keepTimes := fs.Bool("original-times", false, "keep the sample's own times (20 November 2026) instead of moving them to end now")
 	var ruleDirs fileList
 	fs.Var(&ruleDirs, "rules", "Sigma rule `directory`, read recursively, besides the built-in rules (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: defender-intake demo [--rules DIR]... [--listen ADDR] [--data DIR] [--keep] [--original-times]")
+		fmt.Fprintln(stderr, "usage: defender-intake demo [--rules DIR]... [--listen ADDR] [--token-file FILE] [--data DIR] [--keep] [--original-times]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Loads the sample Defender XDR records shipped in the binary into a fresh store, runs")
 		fmt.Fprintln(stderr, "detection on them, and serves the Events page until Ctrl-C. No Azure account needed.")
@@ -58,7 +59,7 @@ func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	listenSet := false
 	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
 	cfg := def
-	cfg.Listen = *listen
+	cfg.Listen, cfg.TokenFile = *listen, *tokenFile
 	token, err := cfg.LoadToken()
 	if err == nil {
 		err = cfg.Validate(token)

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/defender-intake/defender-intake/internal/alertapi"
+	"github.com/defender-intake/defender-intake/internal/config"
 	"github.com/defender-intake/defender-intake/internal/detect/detectsink"
 	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/store"
@@ -23,13 +24,13 @@ func init() {
 
 // mountAlerts serves the alerts of the stores the configured detection
 // and store sinks use on GET /api/alerts, behind the same API token as the
-// Events page (read from the environment, as for serve), through the web
+// Events page (server.token or the environment, as for serve), through the web
 // package so the check is the same code.
 //
 // It also opens the detection sinks' stores: mounts run once every sink is
 // open, so a detection sink shares the store a store sink of the same
 // directory opened with its retention, whatever their order in the file.
-func mountAlerts(mux *http.ServeMux, sinks map[string]sink.Sink) error {
+func mountAlerts(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Server) error {
 	var names []string
 	for name := range sinks {
 		names = append(names, name)
@@ -58,14 +59,10 @@ func mountAlerts(mux *http.ServeMux, sinks map[string]sink.Sink) error {
 	if len(stores) == 0 {
 		return nil
 	}
-	token, err := web.DefaultConfig().LoadToken()
-	if err != nil {
-		return err
-	}
 	log := slog.Default()
 	// Only the alerts route of this handler is mounted: the Events page is
 	// mounted over the store sink (serve.go).
-	h := web.New(web.Options{Alerts: alertapi.Handler(log, stores...), Token: token, Logger: log})
+	h := web.New(web.Options{Alerts: alertapi.Handler(log, stores...), Token: srv.WebToken(), Logger: log})
 	mux.Handle(web.AlertsPattern, h)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/defender-intake/defender-intake/internal/config"
 	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/store"
 	"github.com/defender-intake/defender-intake/internal/store/storesink"
@@ -136,7 +137,7 @@ func TestEventsPageMountedInRun(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
 	mux.HandleFunc("GET /api/alerts", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("alerts")) })
-	if err := mountEventsPage(mux, map[string]sink.Sink{"events": sk}); err != nil {
+	if err := mountEventsPage(mux, map[string]sink.Sink{"events": sk}, config.Server{}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)
@@ -162,7 +163,7 @@ func TestEventsPageMountedInRun(t *testing.T) {
 		}
 	}
 	// without a store sink nothing is mounted
-	if err := mountEventsPage(http.NewServeMux(), map[string]sink.Sink{}); err != nil {
+	if err := mountEventsPage(http.NewServeMux(), map[string]sink.Sink{}, config.Server{}); err != nil {
 		t.Fatal(err)
 	}
 }

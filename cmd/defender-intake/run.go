@@ -38,8 +38,9 @@ func init() {
 
 // HTTPMount adds handlers to the service's HTTP server (the Events page,
 // an API). sinks are the opened sinks by configured name, for handlers
-// that read what a sink stores.
-type HTTPMount func(mux *http.ServeMux, sinks map[string]sink.Sink) error
+// that read what a sink stores; srv is the server's configuration (its
+// API token: srv.WebToken()).
+type HTTPMount func(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Server) error
 
 var httpMounts []HTTPMount
 
@@ -151,7 +152,7 @@ func runService(ctx context.Context, cfg *config.Config, log *slog.Logger) (err 
 		io.WriteString(w, "ready\n")
 	})
 	for _, mount := range httpMounts {
-		if err := mount(mux, byName); err != nil {
+		if err := mount(mux, byName, cfg.Server); err != nil {
 			dl.Close()
 			return fmt.Errorf("mount HTTP handlers: %w", err)
 		}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/alertapi"
+	"github.com/defender-intake/defender-intake/internal/config"
 	"github.com/defender-intake/defender-intake/internal/detect/detectsink"
 	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/store"
@@ -36,9 +37,9 @@ func init() {
 }
 
 // mountEventsPage mounts the Events page and its API on run's HTTP server
-// over the configured store sink. The API token, if any, comes from the
-// environment, as for serve.
-func mountEventsPage(mux *http.ServeMux, sinks map[string]sink.Sink) error {
+// over the configured store sink. The API token, if any, is server.token
+// or comes from the environment, as for serve.
+func mountEventsPage(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Server) error {
 	var names []string
 	for name, s := range sinks {
 		if _, ok := s.(*storesink.Sink); ok {
@@ -52,11 +53,7 @@ func mountEventsPage(mux *http.ServeMux, sinks map[string]sink.Sink) error {
 		sort.Strings(names)
 		return fmt.Errorf("events page: %d store sinks (%s): configure one", len(names), strings.Join(names, ", "))
 	}
-	token, err := web.DefaultConfig().LoadToken()
-	if err != nil {
-		return err
-	}
-	h := web.New(web.Options{Store: sinks[names[0]].(*storesink.Sink).Store(), Token: token, Logger: slog.Default()})
+	h := web.New(web.Options{Store: sinks[names[0]].(*storesink.Sink).Store(), Token: srv.WebToken(), Logger: slog.Default()})
 	for _, p := range web.Patterns {
 		mux.Handle(p, h)
 	}

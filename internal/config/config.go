@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/defender-intake/defender-intake/internal/httpguard"
 	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/source"
 )
@@ -38,8 +39,35 @@ type Config struct {
 // handlers other components mount.
 type Server struct {
 	// Listen is host:port; empty disables the listener. Loopback by
-	// default: exposing it is a deliberate choice.
+	// default: exposing it is a deliberate choice, and when the server
+	// serves event data (a store or detection sink: the Events page,
+	// /api/events, /api/alerts) it needs a token (httpguard).
 	Listen string `yaml:"listen"`
+	// Token is the bearer token of the Events page and its API; when
+	// unset, DEFENDER_INTAKE_WEB_TOKEN is used.
+	Token Secret `yaml:"token"`
+}
+
+// WebToken is the API token: server.token, else $DEFENDER_INTAKE_WEB_TOKEN.
+func (s Server) WebToken() string {
+	if s.Token.IsSet() {
+		return s.Token.Value()
+	}
+	return strings.TrimSpace(os.Getenv(httpguard.TokenEnv))
+}
+
+// dataSinkTypes are the sink types whose data `run` serves on its HTTP
+// server: the store (Events page and API) and detection (/api/alerts).
+var dataSinkTypes = map[string]bool{"store": true, "detection": true}
+
+// servesData reports whether run's HTTP server serves event data.
+func (c *Config) servesData() bool {
+	for _, s := range c.Sinks {
+		if dataSinkTypes[s.Type] {
+			return true
+		}
+	}
+	return false
 }
 
 // Log configures log/slog output on stderr.
@@ -200,6 +228,10 @@ func (c *Config) Validate() error {
 	if c.Server.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 			bad("server.listen", "server.listen: %v", err)
+		} else if c.servesData() {
+			if err := httpguard.RequireToken(c.Server.Listen, c.Server.WebToken() != "", "server.token or $"+httpguard.TokenEnv); err != nil {
+				bad("server.listen", "server.listen: the Events page and its API (store/detection sink): %v", err)
+			}
 		}
 	}
 	switch c.Log.Level {

@@ -223,8 +223,13 @@ func TestConfigValidate(t *testing.T) {
 	for _, tt := range tests {
 		c := DefaultConfig()
 		c.Listen = tt.listen
-		if err := c.Validate(tt.token); (err == nil) != tt.ok {
+		err := c.Validate(tt.token)
+		if (err == nil) != tt.ok {
 			t.Errorf("%s token=%q: %v", tt.listen, tt.token, err)
+		}
+		// Config comes from flags: the message names them, not a config key.
+		if err != nil && (!strings.Contains(err.Error(), "--token-file") || strings.Contains(err.Error(), "token_file")) {
+			t.Errorf("%s: %v", tt.listen, err)
 		}
 	}
 }

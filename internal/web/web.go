@@ -4,7 +4,6 @@ package web
 
 import (
 	"context"
-	"crypto/subtle"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/defender-intake/defender-intake/internal/httpguard"
 	"github.com/defender-intake/defender-intake/internal/store"
 )
 
@@ -37,49 +37,45 @@ type Config struct {
 }
 
 // TokenEnv is the environment variable holding the API token.
-const TokenEnv = "DEFENDER_INTAKE_WEB_TOKEN"
+const TokenEnv = httpguard.TokenEnv
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:8080", QueryTimeout: 30 * time.Second, MaxPageSize: 500}
 }
 
-// Validate reports the first problem in c, including a non-loopback
-// address without a token.
+// Validate reports the first problem in c, including the exposure rule
+// (httpguard): an address that is not loopback needs a token. Config is
+// set from the flags of `serve` and `demo`, so messages name the flags.
 func (c Config) Validate(token string) error {
 	switch {
 	case c.Listen == "":
-		return errors.New("web: listen must be set")
+		return errors.New("--listen must be set")
 	case c.QueryTimeout <= 0:
-		return errors.New("web: query_timeout must be positive")
+		return errors.New("query timeout must be positive")
 	case c.MaxPageSize <= 0:
-		return errors.New("web: max_page_size must be positive")
+		return errors.New("max page size must be positive")
 	}
-	host := c.Listen
-	if i := strings.LastIndex(host, ":"); i >= 0 {
-		host = host[:i]
-	}
-	host = strings.Trim(host, "[]")
-	loopback := host == "127.0.0.1" || host == "localhost" || host == "::1"
-	if !loopback && token == "" {
-		return fmt.Errorf("web: listening on %s exposes the events: set a token (%s or token_file)", c.Listen, TokenEnv)
+	if err := httpguard.RequireToken(c.Listen, token != "", "--token-file FILE or $"+TokenEnv); err != nil {
+		return fmt.Errorf("--listen %w", err)
 	}
 	return nil
 }
 
-// LoadToken reads the token from TokenFile or, when unset, the environment.
+// LoadToken reads the token from TokenFile (--token-file) or, when unset,
+// the environment. Errors name the flag.
 func (c Config) LoadToken() (string, error) {
 	if c.TokenFile == "" {
 		return strings.TrimSpace(os.Getenv(TokenEnv)), nil
 	}
 	b, err := os.ReadFile(c.TokenFile)
 	if err != nil {
-		return "", fmt.Errorf("web: read token file: %w", err)
+		return "", fmt.Errorf("--token-file: %w", err)
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	t := strings.TrimSpace(line)
 	if t == "" {
-		return "", fmt.Errorf("web: token file %s is empty", c.TokenFile)
+		return "", fmt.Errorf("--token-file: %s is empty (the token is its first line)", c.TokenFile)
 	}
 	return t, nil
 }
@@ -137,8 +133,14 @@ func New(opts Options) http.Handler {
 	}))
 	static, _ := fs.Sub(assets, "assets")
 	files := http.FileServer(http.FS(static))
-	mux.Handle(Patterns[6], securityHeaders(files))
-	return mux
+	mux.Handle(Patterns[6], files)
+	var h http.Handler = securityHeaders(mux)
+	if opts.Token == "" {
+		// Without a token: loopback only, and only for pages of this
+		// origin (no DNS rebinding).
+		h = httpguard.LocalOnly(h)
+	}
+	return h
 }
 
 // Patterns are the routes the handler answers, for mounting it on a mux
@@ -171,9 +173,16 @@ func (s *server) authOnly(h http.Handler) http.Handler {
 	})
 }
 
+// pageCSP fits the embedded page: its own scripts, styles and API only
+// (no inline code, nothing from the network), never framed.
+const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// securityHeaders adds to every answer, page and API alike: the content
+// security policy, no MIME sniffing, and no Referer (URLs carry queries).
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+		w.Header().Set("Content-Security-Policy", pageCSP)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		h.ServeHTTP(w, r)
@@ -233,9 +242,7 @@ func (s *server) api(h func(r *http.Request) (any, error)) http.HandlerFunc {
 }
 
 func (s *server) authorized(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.Token)) == 1
+	return httpguard.Authorized(r.Header.Get("Authorization"), s.opts.Token)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

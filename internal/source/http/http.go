@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/config"
+	"github.com/defender-intake/defender-intake/internal/httpguard"
 	"github.com/defender-intake/defender-intake/internal/pipeline"
 	"github.com/defender-intake/defender-intake/internal/source"
 )
@@ -73,6 +74,8 @@ func DefaultConfig() *Config {
 func (c *Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen: %w", err))
+	} else if err := httpguard.RequireToken(c.Listen, c.Token.IsSet(), "token"); err != nil {
 		errs = append(errs, fmt.Errorf("listen: %w", err))
 	}
 	if !strings.HasPrefix(c.Path, "/") {
