@@ -17,9 +17,12 @@ type partKey struct {
 
 type partQueue struct {
 	pending []*ticket
-	// broken is set when a batch of the partition was abandoned (never
-	// delivered): every later batch is acknowledged with an error so the
-	// source cannot advance past the gap.
+	// broken is set when a batch of the partition reaches the head of the
+	// queue failed or abandoned (never delivered): every batch submitted
+	// after it is acknowledged with an error so the source cannot advance
+	// past the gap. Batches submitted before it are not affected: they
+	// are acknowledged as they were delivered, which is what lets a
+	// graceful stop record exactly what was delivered.
 	broken error
 }
 
@@ -46,8 +49,9 @@ func (a *ackOrder) enqueue(k partKey, b *Batch) *ticket {
 	return t
 }
 
-// abandon removes t, which the pipeline never took, and breaks the
-// partition. Its Ack is not called.
+// abandon marks t, which the pipeline never took, as failed without
+// calling its Ack. Once the batches before it are acknowledged it breaks
+// the partition for the batches after it.
 func (a *ackOrder) abandon(k partKey, t *ticket, err error) {
 	a.finish(k, t, err, false)
 }
@@ -64,9 +68,6 @@ func (a *ackOrder) finish(k partKey, t *ticket, err error, ack bool) {
 	t.done, t.err = true, err
 	if !ack {
 		t.batch = nil
-		if q.broken == nil {
-			q.broken = err
-		}
 	}
 	var ready []*ticket
 	for len(q.pending) > 0 && q.pending[0].done {
@@ -74,6 +75,10 @@ func (a *ackOrder) finish(k partKey, t *ticket, err error, ack bool) {
 		q.pending[0] = nil
 		q.pending = q.pending[1:]
 		if h.batch == nil {
+			// Abandoned: only what was submitted after it is held back.
+			if q.broken == nil {
+				q.broken = h.err
+			}
 			continue
 		}
 		if h.err == nil && q.broken != nil {

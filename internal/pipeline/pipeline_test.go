@@ -226,15 +226,23 @@ func TestFailingSinkBlocksAckUntilShutdown(t *testing.T) {
 
 func TestAckOrder(t *testing.T) {
 	tests := []struct {
-		name     string
-		finish   []int // order in which batches 0..n-1 complete
-		failAt   int   // batch that fails (-1: none)
-		wantAcks []string
+		name   string
+		finish []int // order in which batches 0..n-1 complete
+		failAt int   // batch that fails (-1: none)
+		// abandonAt is a batch the pipeline never took (an Emit ended by
+		// the stop): its Ack is not called (-1: none).
+		abandonAt int
+		wantAcks  []string
 	}{
-		{name: "in order", finish: []int{0, 1, 2}, failAt: -1, wantAcks: []string{"0:ok", "1:ok", "2:ok"}},
-		{name: "reversed", finish: []int{2, 1, 0}, failAt: -1, wantAcks: []string{"0:ok", "1:ok", "2:ok"}},
-		{name: "middle first", finish: []int{1, 0, 2}, failAt: -1, wantAcks: []string{"0:ok", "1:ok", "2:ok"}},
-		{name: "failure poisons later", finish: []int{0, 1, 2}, failAt: 1, wantAcks: []string{"0:ok", "1:err", "2:err"}},
+		{name: "in order", finish: []int{0, 1, 2}, failAt: -1, abandonAt: -1, wantAcks: []string{"0:ok", "1:ok", "2:ok"}},
+		{name: "reversed", finish: []int{2, 1, 0}, failAt: -1, abandonAt: -1, wantAcks: []string{"0:ok", "1:ok", "2:ok"}},
+		{name: "middle first", finish: []int{1, 0, 2}, failAt: -1, abandonAt: -1, wantAcks: []string{"0:ok", "1:ok", "2:ok"}},
+		{name: "failure poisons later", finish: []int{0, 1, 2}, failAt: 1, abandonAt: -1, wantAcks: []string{"0:ok", "1:err", "2:err"}},
+		// A stop while the source is blocked in Emit: the batches taken
+		// before are delivered after the abandon and must be acked ok.
+		{name: "abandoned last, earlier finish after", finish: []int{3, 1, 0, 2}, failAt: -1, abandonAt: 3, wantAcks: []string{"0:ok", "1:ok", "2:ok"}},
+		{name: "abandoned middle holds back later only", finish: []int{1, 2, 0}, failAt: -1, abandonAt: 1, wantAcks: []string{"0:ok", "2:err"}},
+		{name: "abandoned first", finish: []int{0, 1}, failAt: -1, abandonAt: 0, wantAcks: []string{"1:err"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -249,6 +257,10 @@ func TestAckOrder(t *testing.T) {
 				}})
 			}
 			for _, i := range tc.finish {
+				if i == tc.abandonAt {
+					a.abandon(k, tickets[i], context.Canceled)
+					continue
+				}
 				var err error
 				if i == tc.failAt {
 					err = errors.New("x")

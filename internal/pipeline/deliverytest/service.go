@@ -50,17 +50,22 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
-// WriteConfig writes a service config for one source and one sink entry,
-// with small queues so that "in flight" stays small, and returns its path.
-func WriteConfig(t testing.TB, dir string, src, snk map[string]any) string {
+// WriteConfig writes a service config for one source and its sink
+// entries, with small queues so that "in flight" stays small, and returns
+// its path.
+func WriteConfig(t testing.TB, dir string, src map[string]any, snks ...map[string]any) string {
 	t.Helper()
+	sinks := make([]any, len(snks))
+	for i, s := range snks {
+		sinks[i] = s
+	}
 	cfg := map[string]any{
 		"server":      map[string]any{"listen": ""},
 		"log":         map[string]any{"level": "warn"},
 		"pipeline":    map[string]any{"workers": Workers, "queue_batches": QueueBatches, "retry_initial": "10ms", "retry_max": "200ms", "drain_timeout": "20s"},
 		"dead_letter": map[string]any{"path": filepath.Join(dir, "dead-letter.ndjson")},
 		"sources":     []any{src},
-		"sinks":       []any{snk},
+		"sinks":       sinks,
 	}
 	b, err := yaml.Marshal(cfg)
 	if err != nil {

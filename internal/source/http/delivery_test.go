@@ -92,6 +92,8 @@ func (h *httpHarness) harness() deliverytest.SourceHarness {
 		// A request is one batch, one message per record.
 		MaxBatchMessages:  perRequest,
 		RecordsPerMessage: 1,
+		// Produce sends one request at a time.
+		MaxBatchesInFlight: 1,
 	}
 }
 
