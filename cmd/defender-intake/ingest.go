@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -34,11 +33,14 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	deadLetter := fs.String("dead-letter", "", "NDJSON `file` for input that cannot be normalized (default DIR/dead-letter.ndjson)")
 	batch := fs.Int("batch", 5000, "documents per store commit")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	force := fs.Bool("force", false, "load files again even when the store already has them")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: defender-intake ingest [--data DIR] [--dead-letter FILE] FILE...")
+		fmt.Fprintln(stderr, "usage: defender-intake ingest [--data DIR] [--dead-letter FILE] [--force] FILE...")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Normalizes the Defender streaming records in FILEs (envelopes, NDJSON, JSON arrays; '-' is")
 		fmt.Fprintln(stderr, "stdin) and stores them for the Events page. Unusable input goes to the dead-letter file.")
+		fmt.Fprintln(stderr, "The store remembers the files it loaded: a file loaded before adds nothing (unless --force),")
+		fmt.Fprintln(stderr, "a file that grew adds what is new, and an interrupted load resumes where it stopped.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -64,8 +66,10 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		total += fi.Size()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	ctx, cancel := context.WithCancel(sigCtx)
+	defer cancel()
 	sc := store.DefaultConfig()
 	sc.Dir, sc.MaxAge = *data, 0 // loading files keeps whatever age they have
 	st, err := store.Open(ctx, sc, nil)
@@ -77,26 +81,29 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *deadLetter == "" {
 		*deadLetter = filepath.Join(*data, "dead-letter.ndjson")
 	}
-	job := &ingestJob{st: st, rejects: &rejects{path: *deadLetter}, batch: *batch, stderr: stderr, n: normalize.New(normalize.Options{})}
+	job := &ingestJob{st: st, rejects: &rejects{path: *deadLetter}, batch: *batch, stdout: stdout, n: normalize.New(normalize.Options{}),
+		force: *force, stop: cancel, stopAfter: ingestStopAfterInputs}
 	defer job.rejects.close()
-	job.startWriter(ctx)
+	// Stored batches are written even after Ctrl-C, so that what was read
+	// is stored and recorded, and the next run resumes right after it.
+	job.startWriter(context.WithoutCancel(ctx))
 	prog := newProgress(stderr, total, !*quiet)
 	job.prog = prog
 	start := time.Now()
+	stopped := func(err error) int {
+		werr := job.finish(context.WithoutCancel(ctx))
+		prog.stop()
+		fmt.Fprintf(stderr, "ingest: %v\n", errors.Join(err, werr))
+		fmt.Fprintf(stderr, "ingest: stopped after %d stored documents (all of them are committed); the same command resumes after them\n", job.stored)
+		return 1
+	}
 	for _, name := range fs.Args() {
 		if err := job.file(ctx, name, stdin); err != nil {
-			werr := job.finish(ctx)
-			prog.stop()
-			fmt.Fprintf(stderr, "ingest: %v\n", errors.Join(err, werr))
-			fmt.Fprintf(stderr, "ingest: stopped after %d stored documents (all of them are committed)\n", job.stored)
-			return 1
+			return stopped(err)
 		}
 	}
 	if err := job.finish(ctx); err != nil {
-		prog.stop()
-		fmt.Fprintf(stderr, "ingest: %v\n", err)
-		fmt.Fprintf(stderr, "ingest: stopped after %d stored documents (all of them are committed)\n", job.stored)
-		return 1
+		return stopped(err)
 	}
 	if err := st.Flush(ctx); err != nil {
 		prog.stop()
@@ -107,6 +114,9 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "ingested %d documents from %d file(s) in %s (%.0f documents/s) into %s\n",
 		job.stored, fs.NArg(), el.Round(time.Millisecond), float64(job.stored)/max(el.Seconds(), 1e-9), st.Path())
+	if job.already > 0 {
+		fmt.Fprintf(stdout, "%d file(s) were already in the store and added nothing (--force loads them again)\n", job.already)
+	}
 	if n := job.rejects.count; n > 0 {
 		fmt.Fprintf(stdout, "%d input(s) could not be normalized: kept with their raw bytes in %s\n", n, job.rejects.path)
 		return 1
@@ -114,33 +124,50 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// ingestStopAfterInputs, when > 0, makes ingest stop as on Ctrl-C after
+// reading that many inputs: a hook for the tests of resuming.
+var ingestStopAfterInputs int64
+
 type ingestJob struct {
 	st      *store.Store
 	n       *normalize.Normalizer
 	rejects *rejects // into the dead-letter file; the progress bar owns stderr
 	batch   int
-	stderr  io.Writer
+	stdout  io.Writer
 	prog    *progress
 	docs    []store.Doc
 	stored  int64 // read after finish
+	force   bool
+	already int // files skipped: the store had all of them
+
+	stop      context.CancelFunc
+	stopAfter int64 // see ingestStopAfterInputs
+	inputs    int64 // inputs read (not skipped) in this run
 
 	// Normalizing and storing run in two goroutines so that the time of
 	// ingest is the slower of the two, not their sum.
-	batches chan []store.Doc
+	batches chan ingestBatch
 	werr    atomic.Pointer[error]
 	wdone   chan struct{}
 }
 
+// ingestBatch is documents to store and, when mark is set, the file
+// record to save once they are durable.
+type ingestBatch struct {
+	docs []store.Doc
+	mark *store.LoadedFile
+}
+
 func (j *ingestJob) startWriter(ctx context.Context) {
-	j.batches = make(chan []store.Doc, 1)
+	j.batches = make(chan ingestBatch, 1)
 	j.wdone = make(chan struct{})
 	go func() {
 		defer close(j.wdone)
-		for docs := range j.batches {
+		for b := range j.batches {
 			if j.werr.Load() != nil {
 				continue // drain after a failure
 			}
-			if err := j.write(ctx, docs); err != nil {
+			if err := j.write(ctx, b); err != nil {
 				j.werr.Store(&err)
 			}
 		}
@@ -149,7 +176,7 @@ func (j *ingestJob) startWriter(ctx context.Context) {
 
 // finish hands over the last batch and waits until everything is stored.
 func (j *ingestJob) finish(ctx context.Context) error {
-	err := j.flush(ctx)
+	err := j.flush(ctx, nil)
 	close(j.batches)
 	<-j.wdone
 	if p := j.werr.Load(); p != nil {
@@ -159,59 +186,94 @@ func (j *ingestJob) finish(ctx context.Context) error {
 }
 
 func (j *ingestJob) file(ctx context.Context, name string, stdin io.Reader) error {
-	in, display, closeInput, err := openInput(name, stdin)
+	if name == "-" {
+		return j.read(ctx, stdin, "stdin", nil)
+	}
+	f, err := os.Open(name)
 	if err != nil {
 		return err
 	}
-	defer closeInput()
-	rd := envelope.NewReader(&countingReader{r: in, n: &j.prog.bytes})
+	defer f.Close()
+	lf, load, err := j.plan(f, name)
+	if err != nil || !load {
+		return err
+	}
+	return j.read(ctx, f, name, lf)
+}
+
+// read loads one input. With lf (a file the store keeps a record of), the
+// first lf.Inputs inputs are skipped: they were loaded before.
+func (j *ingestJob) read(ctx context.Context, in io.Reader, display string, lf *fileLoad) error {
+	cr := &countingReader{r: in, n: &j.prog.bytes}
+	rd := envelope.NewReader(cr)
+	var consumed int64 // inputs of this file dealt with, in order
 	for {
 		if err := ctx.Err(); err != nil {
+			if err := j.flush(context.WithoutCancel(ctx), lf.mark(consumed, cr.read, false)); err != nil {
+				return err
+			}
 			return fmt.Errorf("interrupted: %w", err)
 		}
 		rec, err := rd.Next()
 		if err == io.EOF {
-			return nil
+			return j.flush(ctx, lf.done(consumed, cr.read))
 		}
 		var bad *envelope.Error
-		if errors.As(err, &bad) {
+		isBad := errors.As(err, &bad)
+		if err != nil && !isBad {
+			return fmt.Errorf("%s: %w", display, err)
+		}
+		line := rec.Line
+		if isBad {
+			line = bad.Line
+		}
+		consumed++
+		if lf.input(consumed, line) {
+			continue // loaded by an earlier run
+		}
+		j.inputs++
+		if j.stopAfter > 0 && j.inputs == j.stopAfter {
+			j.stop()
+		}
+		if isBad {
+			lf.rejected()
 			if err := j.rejects.add(ctx, display, bad.Line, "envelope", bad.Reason, bad.Raw); err != nil {
 				return err
 			}
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", display, err)
-		}
 		// A fresh buffer per document: the batch is stored while the next
 		// one is normalized.
 		doc, meta, err := j.n.Append(nil, rec.Bytes, normalize.Field{Path: "event.ingested", Value: time.Now().UTC()})
 		if err != nil {
+			lf.rejected()
 			if err := j.rejects.add(ctx, display, rec.Line, "normalize", err.Error(), rec.Bytes); err != nil {
 				return err
 			}
 			continue
 		}
 		j.docs = append(j.docs, store.Doc{JSON: doc, Timestamp: meta.Timestamp})
+		lf.stored()
 		j.prog.records.Add(1)
 		if len(j.docs) >= j.batch {
-			if err := j.flush(ctx); err != nil {
+			if err := j.flush(ctx, lf.mark(consumed, cr.read, false)); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// flush hands the current batch to the writer.
-func (j *ingestJob) flush(ctx context.Context) error {
+// flush hands the current batch, and the file record to save after it,
+// to the writer.
+func (j *ingestJob) flush(ctx context.Context, mark *store.LoadedFile) error {
 	if p := j.werr.Load(); p != nil {
 		return *p
 	}
-	if len(j.docs) == 0 {
+	if len(j.docs) == 0 && mark == nil {
 		return nil
 	}
 	select {
-	case j.batches <- j.docs:
+	case j.batches <- ingestBatch{docs: j.docs, mark: mark}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -219,114 +281,28 @@ func (j *ingestJob) flush(ctx context.Context) error {
 	return nil
 }
 
-// write stores one batch (in the writer goroutine).
-func (j *ingestJob) write(ctx context.Context, docs []store.Doc) error {
-	err := j.st.Write(ctx, docs)
-	var de *store.DocError
-	if errors.As(err, &de) {
-		// Not JSON objects: the normalizer never emits them, but if it did
-		// they are kept, not dropped.
-		wrapped := make([]store.Doc, 0, len(de.Failed))
-		for _, i := range de.Failed {
-			wrapped = append(wrapped, store.Doc{JSON: storesink.Wrap(docs[i].JSON), Timestamp: docs[i].Timestamp})
-		}
-		err = j.st.Write(ctx, wrapped)
-	}
-	if err != nil {
-		return err
-	}
-	j.stored += int64(len(docs))
-	return nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-// progress draws "records, records/s, ETA" on stderr: redrawn in place on a
-// terminal, one line every 5 s otherwise (logs, CI).
-type progress struct {
-	w       io.Writer
-	total   int64 // bytes of all files; 0 when unknown (stdin)
-	records atomic.Int64
-	bytes   atomic.Int64
-	start   time.Time
-	done    chan struct{}
-	stopped chan struct{}
-	tty     bool
-}
-
-func newProgress(w io.Writer, total int64, enabled bool) *progress {
-	p := &progress{w: w, total: total, start: time.Now(), done: make(chan struct{}), stopped: make(chan struct{})}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	if !enabled {
-		close(p.stopped)
-		return p
-	}
-	every := 5 * time.Second
-	if p.tty {
-		every = 200 * time.Millisecond
-	}
-	go func() {
-		defer close(p.stopped)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.done:
-				p.draw(true)
-				return
-			case <-t.C:
-				p.draw(false)
+// write stores one batch, then records how far its file is loaded (in the
+// writer goroutine).
+func (j *ingestJob) write(ctx context.Context, b ingestBatch) error {
+	if len(b.docs) > 0 {
+		err := j.st.Write(ctx, b.docs)
+		var de *store.DocError
+		if errors.As(err, &de) {
+			// Not JSON objects: the normalizer never emits them, but if it
+			// did they are kept, not dropped.
+			wrapped := make([]store.Doc, 0, len(de.Failed))
+			for _, i := range de.Failed {
+				wrapped = append(wrapped, store.Doc{JSON: storesink.Wrap(b.docs[i].JSON), Timestamp: b.docs[i].Timestamp})
 			}
+			err = j.st.Write(ctx, wrapped)
 		}
-	}()
-	return p
-}
-
-func (p *progress) draw(final bool) {
-	el := time.Since(p.start).Seconds()
-	recs := p.records.Load()
-	rate := float64(recs) / max(el, 1e-9)
-	line := fmt.Sprintf("%d records  %.0f records/s", recs, rate)
-	if p.total > 0 {
-		frac := min(1, float64(p.bytes.Load())/float64(p.total))
-		const width = 30
-		filled := int(frac * width)
-		eta := "--"
-		if frac > 0 && !final {
-			eta = time.Duration(el * (1 - frac) / frac * float64(time.Second)).Round(time.Second).String()
-		} else if final {
-			eta = "0s"
+		if err != nil {
+			return err
 		}
-		line = fmt.Sprintf("[%s%s] %3.0f%%  %s  ETA %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), frac*100, line, eta)
+		j.stored += int64(len(b.docs))
 	}
-	if p.tty {
-		fmt.Fprintf(p.w, "\r%-100s", line)
-		if final {
-			fmt.Fprintln(p.w)
-		}
-	} else {
-		fmt.Fprintln(p.w, line)
+	if b.mark != nil {
+		return j.st.SaveLoadedFile(*b.mark)
 	}
-}
-
-func (p *progress) stop() {
-	select {
-	case <-p.done:
-	default:
-		close(p.done)
-	}
-	<-p.stopped
+	return nil
 }

@@ -114,6 +114,8 @@ type Store struct {
 	indexDone chan struct{}
 
 	alog alertLog // alert states, logged then loaded (alertlog.go)
+
+	loadedMu sync.Mutex // serializes the record of loaded files (loadedfiles.go)
 }
 
 // Open opens (creating when needed) the store in cfg.Dir. Events left in

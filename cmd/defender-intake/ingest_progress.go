@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// countingReader counts the bytes read through it into n (the progress
+// bar's) and into read (the current file's).
+type countingReader struct {
+	r    io.Reader
+	n    *atomic.Int64
+	read int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	c.read += int64(n)
+	return n, err
+}
+
+// progress draws "records, records/s, ETA" on stderr: redrawn in place on a
+// terminal, one line every 5 s otherwise (logs, CI).
+type progress struct {
+	w       io.Writer
+	total   int64 // bytes of all files; 0 when unknown (stdin)
+	records atomic.Int64
+	bytes   atomic.Int64
+	start   time.Time
+	done    chan struct{}
+	stopped chan struct{}
+	tty     bool
+}
+
+func newProgress(w io.Writer, total int64, enabled bool) *progress {
+	p := &progress{w: w, total: total, start: time.Now(), done: make(chan struct{}), stopped: make(chan struct{})}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	if !enabled {
+		close(p.stopped)
+		return p
+	}
+	every := 5 * time.Second
+	if p.tty {
+		every = 200 * time.Millisecond
+	}
+	go func() {
+		defer close(p.stopped)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.done:
+				p.draw(true)
+				return
+			case <-t.C:
+				p.draw(false)
+			}
+		}
+	}()
+	return p
+}
+
+func (p *progress) draw(final bool) {
+	el := time.Since(p.start).Seconds()
+	recs := p.records.Load()
+	rate := float64(recs) / max(el, 1e-9)
+	line := fmt.Sprintf("%d records  %.0f records/s", recs, rate)
+	if p.total > 0 {
+		frac := min(1, float64(p.bytes.Load())/float64(p.total))
+		const width = 30
+		filled := int(frac * width)
+		eta := "--"
+		if frac > 0 && !final {
+			eta = time.Duration(el * (1 - frac) / frac * float64(time.Second)).Round(time.Second).String()
+		} else if final {
+			eta = "0s"
+		}
+		line = fmt.Sprintf("[%s%s] %3.0f%%  %s  ETA %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), frac*100, line, eta)
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r%-100s", line)
+		if final {
+			fmt.Fprintln(p.w)
+		}
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func (p *progress) stop() {
+	select {
+	case <-p.done:
+	default:
+		close(p.done)
+	}
+	<-p.stopped
+}
