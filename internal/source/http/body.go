@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/defender-intake/defender-intake/internal/envelope"
 	"github.com/defender-intake/defender-intake/internal/pipeline"
@@ -18,16 +20,58 @@ import (
 
 func (s *Source) maxBody() int64 { return int64(s.cfg.MaxBodyMB) << 20 }
 
-// readBody reads the whole body, at most max_body_mb.
-func (s *Source) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// bodyGrace is how long a body may take before min_body_rate_kb applies:
+// it covers a client that connects, then takes a moment to send.
+const bodyGrace = 5 * time.Second
+
+// errTooSlow is the error of a body cut for falling below the minimum rate.
+var errTooSlow = errors.New("body slower than the minimum rate")
+
+// readBody reads the whole body, at most max_body_mb, by deadline at the
+// latest and no slower than min_body_rate_kb.
+func (s *Source) readBody(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, deadline time.Time) ([]byte, error) {
 	size := 64 << 10
 	if r.ContentLength > 0 {
 		// Not more than the limit: Content-Length is the client's word.
 		size = int(min(r.ContentLength+1, s.maxBody()+1))
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	p := &pacedBody{r: http.MaxBytesReader(w, r.Body, s.maxBody()), rc: rc, start: time.Now(),
+		minRate: int64(s.cfg.MinBodyRateKB) << 10, deadline: deadline}
+	_, err := buf.ReadFrom(p)
+	if err != nil && p.paced && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = errTooSlow
+	}
 	return buf.Bytes(), err
+}
+
+// pacedBody enforces the minimum rate: before each read it moves the
+// connection's read deadline to the moment the body would fall below
+// minRate on average (after bodyGrace), never past the body deadline.
+// A client that keeps up never meets it.
+type pacedBody struct {
+	r        io.Reader
+	rc       *http.ResponseController
+	start    time.Time
+	n        int64
+	minRate  int64 // bytes per second; 0: no minimum
+	deadline time.Time
+	// paced says the deadline in force is the rate's, not body_timeout's.
+	paced bool
+}
+
+func (p *pacedBody) Read(b []byte) (int, error) {
+	if p.minRate > 0 {
+		due := p.start.Add(bodyGrace + time.Duration(p.n*int64(time.Second)/p.minRate))
+		p.paced = due.Before(p.deadline)
+		if !p.paced {
+			due = p.deadline
+		}
+		_ = p.rc.SetReadDeadline(due)
+	}
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	return n, err
 }
 
 // encoding is a supported Content-Encoding.
@@ -68,6 +112,10 @@ func decode(enc encoding, raw []byte, maxDecoded int64) ([]byte, *badBody) {
 		err  error
 		name string
 	)
+	if len(raw) == 0 {
+		// Nothing to decode: an empty body whatever its coding.
+		return raw, nil
+	}
 	switch enc {
 	case identity:
 		return raw, nil

@@ -71,6 +71,7 @@ func TestBodies(t *testing.T) {
 		{name: "invalid UTF-8 in gzip", encoding: "gzip", body: gzipped(t, []byte("\xff\xfe\xfd")), code: 400, taken: 0, refused: 1, dead: [][]byte{[]byte("\xff\xfe\xfd")}},
 		{name: "empty", body: nil, code: 200, taken: 0, refused: 0},
 		{name: "blank", body: []byte(" \n\t\n"), code: 200, taken: 0, refused: 0},
+		{name: "empty gzip", encoding: "gzip", body: nil, code: 200, taken: 0, refused: 0},
 		{name: "empty array", body: []byte("[]"), code: 200, taken: 0, refused: 0},
 		{name: "good and bad lines", body: lines(recs[0], []byte("garbage"), recs[1], []byte("42"), recs[2]),
 			code: 200, taken: 3, refused: 2, docs: 3, dead: [][]byte{[]byte("garbage"), []byte("42")}},
@@ -188,6 +189,7 @@ sources:
     timeout: 30s
     read_header_timeout: 5s
     body_timeout: 20s
+    min_body_rate_kb: 4
     idle_timeout: 1m
     max_concurrent: 4
 `
@@ -196,7 +198,7 @@ sources:
 		t.Fatal(err)
 	}
 	c := cfg.Sources[0].Section.(*httpsrc.Config)
-	if c.MaxDecodedMB != 32 || c.ReadHeaderTimeout.Seconds() != 5 || c.BodyTimeout.Seconds() != 20 || c.IdleTimeout.Minutes() != 1 || c.MaxPending != 16 {
+	if c.MaxDecodedMB != 32 || c.ReadHeaderTimeout.Seconds() != 5 || c.BodyTimeout.Seconds() != 20 || c.MinBodyRateKB != 4 || c.IdleTimeout.Minutes() != 1 || c.MaxPending != 16 {
 		t.Errorf("decoded %+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -208,6 +210,7 @@ sources:
 		func(c *httpsrc.Config) { c.BodyTimeout = 0 },
 		func(c *httpsrc.Config) { c.IdleTimeout = 0 },
 		func(c *httpsrc.Config) { c.MaxPending = 0 },
+		func(c *httpsrc.Config) { c.MinBodyRateKB = -1 },
 	} {
 		c := *httpsrc.DefaultConfig()
 		bad(&c)

@@ -20,15 +20,16 @@ import (
 const retryAfter = "2"
 
 // ServeHTTP accepts one POST. It reads the whole body (within
-// body_timeout and max_body_mb) before it waits for a delivery slot, so
-// a client that sends slowly only holds a max_pending place, and only for
-// body_timeout.
+// body_timeout, min_body_rate_kb and max_body_mb) before it waits for a
+// delivery slot, so a client that sends slowly only holds a max_pending
+// place, and not for long.
 func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	// Also bounds the server's drain of an unread body after an early
 	// answer. Not supported outside a real server (tests call ServeHTTP
 	// directly): ignored there.
-	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	deadline := time.Now().Add(s.cfg.BodyTimeout)
+	_ = rc.SetReadDeadline(deadline)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		s.refuseUnread(w, rc, http.StatusMethodNotAllowed, "use POST")
@@ -59,12 +60,14 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	raw, err := s.readBody(w, r)
+	raw, err := s.readBody(w, r, rc, deadline)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
 			s.refuseUnread(w, rc, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d MB", s.cfg.MaxBodyMB))
+		case errors.Is(err, errTooSlow):
+			s.refuseUnread(w, rc, http.StatusRequestTimeout, fmt.Sprintf("body slower than %d KB/s", s.cfg.MinBodyRateKB))
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			s.refuseUnread(w, rc, http.StatusRequestTimeout, fmt.Sprintf("body not received within %s", s.cfg.BodyTimeout))
 		default:

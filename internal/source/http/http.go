@@ -51,6 +51,10 @@ type Config struct {
 	// BodyTimeout bounds the time a client has to send the whole body,
 	// counted from the end of the headers; it is answered 408 after it.
 	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// MinBodyRateKB is the average rate, in KB/s, below which a body is
+	// cut (408) once bodyGrace has passed; 0 turns the check off. It
+	// frees a slow client's max_pending place long before body_timeout.
+	MinBodyRateKB int `yaml:"min_body_rate_kb"`
 	// IdleTimeout closes keep-alive connections idle this long.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// MaxConcurrent bounds the requests being delivered by the pipeline at
@@ -66,7 +70,7 @@ type Config struct {
 // DefaultConfig holds the section's defaults.
 func DefaultConfig() *Config {
 	return &Config{Listen: "127.0.0.1:8514", Path: "/ingest", MaxBodyMB: 16, MaxDecodedMB: 64,
-		Timeout: time.Minute, ReadHeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		Timeout: time.Minute, ReadHeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, MinBodyRateKB: 1, IdleTimeout: 2 * time.Minute,
 		MaxConcurrent: 8, MaxPending: 32}
 }
 
@@ -88,6 +92,9 @@ func (c *Config) Validate() error {
 		if v.n < 1 {
 			errs = append(errs, fmt.Errorf("%s: must be >= 1", v.key))
 		}
+	}
+	if c.MinBodyRateKB < 0 {
+		errs = append(errs, errors.New("min_body_rate_kb: must be >= 0 (0: no minimum)"))
 	}
 	for _, v := range []struct {
 		key string

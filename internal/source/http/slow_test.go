@@ -22,6 +22,7 @@ const (
 // while they are all still connected and sending.
 func TestSlowBodiesDoNotBlockOthers(t *testing.T) {
 	c := *httpsrc.DefaultConfig()
+	c.MinBodyRateKB = 0 // they must not be cut while the test runs
 	r := startRig(t, c)
 	slow := make([]*slowClient, c.MaxConcurrent)
 	for i := range slow {
@@ -50,7 +51,7 @@ func TestSlowBodiesDoNotBlockOthers(t *testing.T) {
 // are served again.
 func TestTooManyPendingAnswered503(t *testing.T) {
 	c := *httpsrc.DefaultConfig()
-	c.MaxPending = 3
+	c.MaxPending, c.MinBodyRateKB = 3, 0
 	r := startRig(t, c)
 	slow := make([]*slowClient, c.MaxPending)
 	for i := range slow {
@@ -98,6 +99,28 @@ func TestBodyTimeout(t *testing.T) {
 	}
 	if n := s.sent.Load(); n >= int64(len(bodyHead(dripBytes))+dripBytes) {
 		t.Errorf("the whole body (%d bytes) was sent: the timeout did not cut it", n)
+	}
+}
+
+// A body sent slower than min_body_rate_kb is answered 408 and its
+// connection closed once the grace has passed, long before body_timeout.
+func TestSlowBodyCutByRate(t *testing.T) {
+	c := *httpsrc.DefaultConfig()
+	c.BodyTimeout, c.MinBodyRateKB = time.Hour, 1
+	r := startRig(t, c)
+	s := dialSlow(t, r.addr)
+	s.write(t, bodyHead(dripBytes))
+	s.expectContinue(t)
+	s.drip(strings.Repeat(" ", dripBytes), dripEvery) // 20 bytes/s
+	resp := s.response(t)
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("body at 20 bytes/s answered %s, want 408", resp.Status)
+	}
+	if !s.closed() {
+		t.Error("connection left open after the rate cut")
+	}
+	if n := s.sent.Load(); n >= int64(len(bodyHead(dripBytes))+dripBytes) {
+		t.Errorf("the whole body (%d bytes) was sent: the rate did not cut it", n)
 	}
 }
 
