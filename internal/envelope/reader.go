@@ -1,13 +1,9 @@
 package envelope
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
-	"math/bits"
 )
 
 // MaxRecordBytes bounds the size of one record (or of one top-level value
@@ -20,518 +16,489 @@ const MaxRecordBytes = 64 << 20
 // envelope or array spread over many lines. Top-level arrays and the
 // "records" array of an envelope are streamed element by element, so memory
 // stays bounded by the largest single record, whatever the input's size.
+//
+// Damaged input never takes good input with it. A value that fails to
+// parse is reported as an *Error holding exactly the bytes of the line it
+// started on (from the value's line start, without the line break); when
+// the value ran over into later lines, reading starts again on the line
+// after the one where it started, so that a line cut short does not
+// swallow the records that follow it. An envelope or array that starts on
+// a line gives its records only once it is known to be whole: closed, or
+// continued by a record on a later line that is followed by ',' or ']'.
 type Reader struct {
-	br   *bufio.Reader
-	line int // line of the next unread byte, 1-based
-	buf  []byte
-
-	// mode says where the reader stands between calls.
-	mode mode
-	// inEnvelope is set while streaming the "records" array of an
-	// envelope: after the array, the rest of the envelope is skipped.
-	inEnvelope bool
-	eof        bool
+	in    input
+	line  int  // line of the next unconsumed byte, 1-based
+	bol   bool // the next unconsumed byte starts a line
+	idle  bool // waiting for input between values (see Partial)
+	eof   bool
+	mode  mode
+	arr   array
+	ready []span // records known good, not returned yet
+	// longLine is set when a damaged line was longer than MaxRecordBytes:
+	// its rest is reported in further errors.
+	longLine bool
+	stack    []byte
 }
 
 type mode int
 
 const (
-	atTop   mode = iota // between top-level values
-	inArray             // inside an array whose elements are records
+	atTop         mode = iota // between top-level values
+	inArray                   // inside an array whose elements are records
+	inEnvelopeEnd             // after the records array of an envelope
 )
+
+// array is the top-level array, or envelope, being streamed.
+type array struct {
+	envelope bool
+	start    int64 // input offset of its line's first byte, or of itself when it does not start the line
+	line     int
+	// confirmed is set once the array is known not to be a line cut
+	// short; until then its records are held back.
+	confirmed bool
+	held      []span
+}
+
+// span locates a record in the input.
+type span struct {
+	start, end int64
+	line       int
+}
 
 // NewReader returns a Reader on r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 1<<20), line: 1}
+	return &Reader{in: input{src: r}, line: 1, bol: true}
 }
 
-// errSyntax is an internal signal: the current value is malformed.
-type errSyntax struct{ reason string }
+// newBytesReader returns a Reader on b that reads it in place.
+func newBytesReader(b []byte) *Reader {
+	return &Reader{in: input{buf: b, w: len(b)}, line: 1, bol: true}
+}
 
-func (e *errSyntax) Error() string { return e.reason }
+// Partial reports whether the reader is in the middle of a value (or of a
+// damaged line, or of an envelope whose records it holds back) and needs
+// more input to finish it, as opposed to waiting between values. It is
+// meant for a source that follows a growing file, from its Read when no
+// data is available: between values it may wait as long as it likes; in
+// the middle of one it should give up after a bound and return io.EOF, so
+// that the incomplete value is reported with its raw bytes instead of
+// holding back everything after it. The Reader reads on after that io.EOF
+// when it is called again.
+func (r *Reader) Partial() bool { return !r.idle }
 
 // Next returns the next record. Unusable input yields an *Error (the reader
-// then resynchronizes on the next line that starts a JSON value and can be
-// called again); the end of the input yields io.EOF.
+// then goes on with the input after it and can be called again); the end
+// of the input yields io.EOF. A failure to read the input is returned as
+// another error.
 func (r *Reader) Next() (Record, error) {
 	for {
+		if len(r.ready) > 0 {
+			s := r.ready[0]
+			r.ready = r.ready[1:]
+			return Record{Bytes: r.in.slice(s.start, s.end), Line: s.line}, nil
+		}
 		if r.eof {
 			return Record{}, io.EOF
 		}
-		if err := r.skipSpace(); err != nil {
-			if r.mode == inArray {
-				return Record{}, r.fail(r.line, "unexpected end of input inside an array of records (truncated?)", nil)
-			}
-			r.eof = true
-			return Record{}, io.EOF
+		if r.longLine {
+			start := r.in.pos()
+			r.in.mark = start
+			return Record{}, r.badLine(start, r.line, "continuation of an over-long line that is not JSON")
 		}
-		c, _ := r.peek()
 		switch r.mode {
 		case atTop:
-			start := r.line
-			switch c {
-			case '[':
-				r.readByte()
-				r.mode = inArray
-				r.inEnvelope = false
-				continue
-			case '{':
-				rec, isEnvelope, err := r.readTopObject()
-				if err != nil {
-					return Record{}, r.fail(start, err.Error(), r.buf)
-				}
-				if isEnvelope {
-					r.mode = inArray
-					r.inEnvelope = true
-					continue
-				}
-				return Record{Bytes: rec, Line: start}, nil
-			default:
-				return Record{}, r.fail(start, "not JSON: a record or envelope must start with '{' or '[', found "+describeByte(c), nil)
+			if rec, err, done := r.nextTop(); done {
+				return rec, err
 			}
 		case inArray:
-			switch c {
-			case ']':
-				r.readByte()
-				r.mode = atTop
-				if r.inEnvelope {
-					r.inEnvelope = false
-					if err := r.skipEnvelopeRest(); err != nil {
-						return Record{}, r.fail(r.line, err.Error(), nil)
+			if err := r.nextElement(); err != nil {
+				return Record{}, err
+			}
+		case inEnvelopeEnd:
+			if err := r.envelopeEnd(); err != nil {
+				return Record{}, err
+			}
+		}
+	}
+}
+
+// nextTop reads what starts the next top-level value.
+func (r *Reader) nextTop() (Record, error, bool) {
+	r.idle = true
+	lead, err := r.skipSpace(true)
+	r.idle = false
+	if err != nil {
+		if err == io.EOF {
+			r.eof = true
+			return Record{}, io.EOF, true
+		}
+		return Record{}, &readError{err}, true
+	}
+	start, line := r.in.pos(), r.line
+	rawStart := start
+	if lead >= 0 {
+		rawStart = lead
+	}
+	r.in.mark = rawStart
+	switch c := r.in.buf[r.in.r]; c {
+	case '[':
+		r.in.r++
+		r.arr = array{start: rawStart, line: line, held: r.arr.held[:0]}
+		r.mode = inArray
+		return Record{}, nil, false
+	case '{':
+		isEnvelope, err := r.readTopObject()
+		if err != nil {
+			return Record{}, r.fail(rawStart, line, err), true
+		}
+		if isEnvelope {
+			r.arr = array{envelope: true, start: rawStart, line: line, held: r.arr.held[:0]}
+			r.mode = inArray
+			return Record{}, nil, false
+		}
+		return Record{Bytes: r.in.slice(start, r.in.pos()), Line: line}, nil, true
+	default:
+		return Record{}, r.badLine(rawStart, line, "not JSON: a record or envelope must start with '{' or '[', found "+describeByte(c)), true
+	}
+}
+
+// nextElement reads the next element of the array being streamed, and the
+// ',' or ']' after it. The element goes to r.ready, or to the held records
+// while the array is not confirmed.
+func (r *Reader) nextElement() error {
+	a := &r.arr
+	r.idle = a.confirmed
+	lead, err := r.skipSpace(a.confirmed)
+	r.idle = false
+	if err != nil {
+		if err != io.EOF {
+			return &readError{err}
+		}
+		return r.failArray("unexpected end of input inside an array of records (truncated?)")
+	}
+	if r.in.buf[r.in.r] == ']' {
+		r.in.r++
+		r.closeArray()
+		return nil
+	}
+	start, line := r.in.pos(), r.line
+	rawStart := start
+	if lead >= 0 {
+		rawStart = lead
+	}
+	if a.confirmed {
+		r.in.mark = rawStart
+	}
+	if err := r.scanValue(start); err != nil {
+		if !a.confirmed {
+			return r.failArray(err.Error())
+		}
+		// Reading goes on with the next element, on the next line.
+		return r.fail(rawStart, line, err)
+	}
+	end := r.in.pos()
+	_, err = r.skipSpace(false)
+	if err != nil && err != io.EOF {
+		return &readError{err}
+	}
+	if err == io.EOF || (r.in.buf[r.in.r] != ',' && r.in.buf[r.in.r] != ']') {
+		const reason = "expected ',' or ']' after a record (truncated line?)"
+		if !a.confirmed {
+			return r.failArray(reason)
+		}
+		// The array was cut off before this value: read it again as a
+		// top-level value.
+		r.in.seek(rawStart)
+		r.line = line
+		r.bol = lead >= 0
+		r.mode = atTop
+		return &Error{Line: a.line, Reason: "the array of records that starts here is not closed: " + reason}
+	}
+	sep := r.in.buf[r.in.r]
+	r.in.r++
+	s := span{start: start, end: end, line: line}
+	if a.confirmed {
+		r.ready = append(r.ready, s)
+	} else {
+		a.held = append(a.held, s)
+		if line > a.line || end-a.start > MaxRecordBytes {
+			// A record on a later line, followed by what follows a record
+			// in an array: the array really spans lines. (Or it is too
+			// large to hold back.)
+			r.confirm()
+		}
+	}
+	if sep == ']' {
+		r.closeArray()
+	}
+	return nil
+}
+
+// confirm releases the records held back by the array being read.
+func (r *Reader) confirm() {
+	r.arr.confirmed = true
+	r.ready = append(r.ready, r.arr.held...)
+	r.arr.held = r.arr.held[:0]
+}
+
+func (r *Reader) closeArray() {
+	if r.arr.envelope {
+		r.mode = inEnvelopeEnd
+		return
+	}
+	r.mode = atTop
+	if !r.arr.confirmed {
+		r.confirm()
+	}
+}
+
+// failArray reports an array (or envelope) that is not what it seemed:
+// before it was confirmed, it is the line it started on that is bad, and
+// its records are not given (they are in that line's raw bytes).
+func (r *Reader) failArray(reason string) error {
+	a := &r.arr
+	r.mode = atTop
+	if !a.confirmed {
+		a.held = a.held[:0]
+		return r.fail(a.start, a.line, errors.New(reason))
+	}
+	return &Error{Line: a.line, Reason: "the array of records that starts here is not closed: " + reason}
+}
+
+// envelopeEnd reads the rest of an envelope after its records array.
+func (r *Reader) envelopeEnd() error {
+	a := &r.arr
+	lead, err := r.skipSpace(a.confirmed)
+	start, line := r.in.pos(), r.line
+	rawStart := start
+	if lead >= 0 {
+		rawStart = lead
+	}
+	if a.confirmed {
+		r.in.mark = rawStart
+	}
+	if err == nil {
+		err = r.readEnvelopeEnd()
+	} else if err == io.EOF {
+		err = errTruncated
+	} else {
+		return &readError{err}
+	}
+	if err != nil {
+		if !a.confirmed {
+			return r.failArray(err.Error())
+		}
+		r.mode = atTop
+		return r.fail(rawStart, line, err)
+	}
+	r.mode = atTop
+	if !a.confirmed {
+		r.confirm()
+	}
+	return nil
+}
+
+// skipSpace skips JSON whitespace (and UTF-8 byte order marks); it returns
+// the input's error (io.EOF at its end) when there is nothing else. lead
+// is where the line of the next value starts when only blanks precede it
+// on its line, else -1. moveMark lets the buffer drop what is skipped.
+func (r *Reader) skipSpace(moveMark bool) (lead int64, err error) {
+	in := &r.in
+	lead = -1
+	if r.bol {
+		lead = in.pos()
+	}
+	if moveMark {
+		in.mark = in.pos()
+	}
+	for {
+		for in.r < in.w {
+			switch c := in.buf[in.r]; c {
+			case ' ', '\t', '\r':
+				in.r++
+			case '\n':
+				in.r++
+				r.line++
+				lead = in.pos()
+				if moveMark {
+					in.mark = lead
+				}
+			case 0xEF: // byte order mark EF BB BF
+				for in.w-in.r < 3 {
+					if err := in.fill(); err != nil {
+						in.err = err
+						break
 					}
 				}
-				continue
-			case ',':
-				r.readByte()
-				continue
+				if b := in.buf[in.r:in.w]; len(b) >= 3 && b[1] == 0xBB && b[2] == 0xBF {
+					in.r += 3
+					continue
+				}
+				r.bol = false
+				return lead, nil
+			default:
+				r.bol = false
+				return lead, nil
 			}
-			start := r.line
-			r.buf = r.buf[:0]
-			if err := r.readValue(); err != nil {
-				return Record{}, r.fail(start, err.Error(), r.buf)
-			}
-			return Record{Bytes: r.buf, Line: start}, nil
+		}
+		if err := in.fill(); err != nil {
+			return lead, err
 		}
 	}
 }
 
-// fail builds an *Error for the value that started at line, then skips the
-// rest of the damaged input up to the next line that looks like the start
-// of a value, keeping every skipped byte in Raw so that nothing is lost.
-func (r *Reader) fail(line int, reason string, partial []byte) *Error {
-	raw := append([]byte(nil), partial...)
-	r.mode = atTop
-	r.inEnvelope = false
-	// Skip to the end of the current line, unless the damage ended it.
-	for len(raw) == 0 || raw[len(raw)-1] != '\n' {
-		c, err := r.readByte()
-		if err != nil {
-			r.eof = true
-			break
-		}
-		raw = append(raw, c)
-		if c == '\n' {
-			break
-		}
+// fail reports the value that started at line, with its line's bytes from
+// rawStart, after cause was found, and sets where reading goes on: when the
+// value ran over into later lines, at the line after its first; else after
+// the rest of its line, which goes with it.
+func (r *Reader) fail(rawStart int64, line int, cause error) error {
+	var re *readError
+	if errors.As(cause, &re) {
+		return re
 	}
-	// Skip following lines that cannot start a value (the tail of a broken
-	// pretty-printed object), so one error is reported, not one per line.
-	for !r.eof {
-		line, err := r.br.Peek(1)
-		if err != nil {
-			break
-		}
-		if line[0] == '{' || line[0] == '[' || line[0] == '\n' || line[0] == '\r' {
-			break
-		}
-		for {
-			c, err := r.readByte()
-			if err != nil {
-				r.eof = true
-				break
-			}
-			raw = append(raw, c)
-			if c == '\n' {
-				break
-			}
-		}
+	consumed := r.in.slice(rawStart, r.in.pos())
+	if i := bytes.IndexByte(consumed, '\n'); i >= 0 {
+		raw := bytes.Clone(trimCR(consumed[:i]))
+		r.in.seek(rawStart + int64(i) + 1)
+		r.line = line + 1
+		r.bol = true
+		return &Error{Line: line, Reason: cause.Error(), Raw: raw}
 	}
-	return &Error{Line: line, Reason: reason, Raw: bytes.TrimRight(raw, "\r\n")}
+	if cause == errTruncated {
+		// Nothing more to read now (a followed file may grow later, and
+		// what comes then is read as new input).
+		return &Error{Line: line, Reason: cause.Error(), Raw: bytes.Clone(trimCR(consumed))}
+	}
+	return r.badLine(rawStart, line, cause.Error())
 }
 
-func (r *Reader) peek() (byte, error) {
-	b, err := r.br.Peek(1)
-	if err != nil {
-		return 0, err
-	}
-	return b[0], nil
-}
-
-func (r *Reader) readByte() (byte, error) {
-	c, err := r.br.ReadByte()
-	if err == nil && c == '\n' {
-		r.line++
-	}
-	return c, err
-}
-
-// skipSpace skips JSON whitespace (and a UTF-8 byte order mark); it returns
-// io.EOF when the input ends.
-func (r *Reader) skipSpace() error {
+// badLine reports the line whose bytes start at rawStart, reading the rest
+// of it, as an *Error.
+func (r *Reader) badLine(rawStart int64, line int, reason string) error {
+	in := &r.in
+	in.mark = rawStart
+	r.longLine = false
 	for {
-		c, err := r.peek()
-		if err != nil {
-			return io.EOF
+		if i := bytes.IndexByte(in.buf[in.r:in.w], '\n'); i >= 0 {
+			in.r += i + 1
+			r.line++
+			r.bol = true
+			raw := in.slice(rawStart, in.pos()-1)
+			return &Error{Line: line, Reason: reason, Raw: bytes.Clone(trimCR(raw))}
 		}
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			r.readByte()
-		case 0xEF: // byte order mark EF BB BF
-			b, _ := r.br.Peek(3)
-			if len(b) == 3 && b[1] == 0xBB && b[2] == 0xBF {
-				r.br.Discard(3)
-				continue
+		in.r = in.w
+		if in.pos()-rawStart > MaxRecordBytes {
+			r.longLine = true
+			break
+		}
+		if err := in.fill(); err != nil {
+			if err != io.EOF {
+				in.err = err // reported by the next read
 			}
-			return nil
-		default:
-			return nil
+			break
 		}
 	}
+	r.bol = false
+	return &Error{Line: line, Reason: reason, Raw: bytes.Clone(in.slice(rawStart, in.pos()))}
 }
 
-// readTopObject reads a top-level object into r.buf. When the object turns
-// out to be an envelope (a "records" key whose value is an array), it stops
-// right after the array's '[' and reports isEnvelope, so that the records
-// are streamed one by one instead of buffered.
-func (r *Reader) readTopObject() (rec []byte, isEnvelope bool, err error) {
-	r.buf = r.buf[:0]
-	c, _ := r.readByte()
-	r.buf = append(r.buf, c)
-	for {
-		r.copySpace()
-		c, err := r.peek()
-		if err != nil {
-			return nil, false, errTruncated
+func trimCR(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		return b[:n-1]
+	}
+	return b
+}
+
+// readTopObject reads a top-level object. When the object turns out to be
+// an envelope (a "records" key whose value is an array), it stops right
+// after the array's '[' and reports isEnvelope, so that the records are
+// streamed one by one instead of buffered.
+func (r *Reader) readTopObject() (isEnvelope bool, err error) {
+	in := &r.in
+	in.r++ // '{'
+	for first := true; ; first = false {
+		if err := r.skipIn(); err != nil {
+			return false, err
 		}
+		c := in.buf[in.r]
 		if c == '}' {
-			r.readByte()
-			r.buf = append(r.buf, c)
-			return r.buf, false, nil
+			in.r++
+			return false, nil
 		}
-		if c == ',' {
-			r.readByte()
-			r.buf = append(r.buf, c)
-			continue
+		if !first {
+			if c != ',' {
+				return false, grammarErr(stAfter, c)
+			}
+			in.r++
+			if err := r.skipIn(); err != nil {
+				return false, err
+			}
+			c = in.buf[in.r]
 		}
 		if c != '"' {
-			return nil, false, fmt.Errorf("invalid JSON: expected a key, found %q", c)
+			return false, grammarErr(stKey, c)
 		}
-		keyStart := len(r.buf)
-		if err := r.readString(); err != nil {
-			return nil, false, err
+		keyStart := in.pos()
+		if err := r.scanValue(keyStart); err != nil {
+			return false, err
 		}
-		key := r.buf[keyStart:]
-		r.copySpace()
-		if c, err := r.readByte(); err != nil || c != ':' {
-			return nil, false, errors.New("invalid JSON: expected ':' after a key")
+		isRecords := string(in.slice(keyStart, in.pos())) == `"records"`
+		if err := r.colon(); err != nil {
+			return false, err
 		}
-		r.buf = append(r.buf, ':')
-		r.copySpace()
-		if string(key) == `"records"` {
-			if c, _ := r.peek(); c == '[' {
-				r.readByte()
-				return nil, true, nil
-			}
+		if isRecords && in.buf[in.r] == '[' {
+			in.r++
+			return true, nil
 		}
-		if err := r.readValue(); err != nil {
-			return nil, false, err
+		if err := r.scanValue(in.pos()); err != nil {
+			return false, err
 		}
 	}
 }
 
-// skipEnvelopeRest consumes what follows the records array of an envelope
-// up to and including its closing brace.
-func (r *Reader) skipEnvelopeRest() error {
-	r.buf = r.buf[:0]
+// colon reads the ':' after a key and the blanks after it.
+func (r *Reader) colon() error {
+	if err := r.skipIn(); err != nil {
+		return err
+	}
+	if c := r.in.buf[r.in.r]; c != ':' {
+		return grammarErr(stColon, c)
+	}
+	r.in.r++
+	return r.skipIn()
+}
+
+// readEnvelopeEnd reads what follows the records array of an envelope up
+// to and including its closing brace: more members, or none.
+func (r *Reader) readEnvelopeEnd() error {
+	in := &r.in
 	for {
-		r.copySpace()
-		c, err := r.peek()
-		if err != nil {
-			return errTruncated
-		}
-		switch c {
-		case '}':
-			r.readByte()
+		c := in.buf[in.r]
+		if c == '}' {
+			in.r++
 			return nil
-		case ',', ':':
-			r.readByte()
-		default:
-			if err := r.readValue(); err != nil {
-				return err
-			}
+		}
+		if c != ',' {
+			return grammarErr(stAfter, c)
+		}
+		in.r++
+		if err := r.skipIn(); err != nil {
+			return err
+		}
+		if c := in.buf[in.r]; c != '"' {
+			return grammarErr(stKey, c)
+		}
+		if err := r.scanValue(in.pos()); err != nil {
+			return err
+		}
+		if err := r.colon(); err != nil {
+			return err
+		}
+		if err := r.scanValue(in.pos()); err != nil {
+			return err
+		}
+		if err := r.skipIn(); err != nil {
+			return err
 		}
 	}
-}
-
-var errTruncated = errors.New("truncated JSON: the input ends inside a value")
-
-func (r *Reader) copySpace() {
-	for {
-		c, err := r.peek()
-		if err != nil {
-			return
-		}
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return
-		}
-		r.readByte()
-		r.buf = append(r.buf, c)
-	}
-}
-
-// readValue appends one complete JSON value to r.buf. It checks the
-// structure (brackets, strings) but not the scalars: the normalizer's full
-// parse reports those.
-func (r *Reader) readValue() error {
-	if c, err := r.peek(); err == nil && (c == ',' || c == ':' || c == '}' || c == ']') {
-		r.readByte()
-		r.buf = append(r.buf, c)
-		return fmt.Errorf("invalid JSON: expected a value, found %q", c)
-	}
-	var stack []byte
-	for {
-		if len(r.buf) > MaxRecordBytes {
-			return fmt.Errorf("record larger than %d bytes", MaxRecordBytes)
-		}
-		if len(stack) > 0 {
-			var done bool
-			if stack, done = r.scanBuffered(stack); done {
-				return nil
-			}
-		}
-		c, err := r.peek()
-		if err != nil {
-			return errTruncated
-		}
-		switch c {
-		case '"':
-			if err := r.readString(); err != nil {
-				return err
-			}
-		case '{', '[':
-			r.readByte()
-			r.buf = append(r.buf, c)
-			stack = append(stack, c)
-		case '}', ']':
-			want := byte('{')
-			if c == ']' {
-				want = '['
-			}
-			if len(stack) == 0 || stack[len(stack)-1] != want {
-				return fmt.Errorf("invalid JSON: unexpected %q", c)
-			}
-			r.readByte()
-			r.buf = append(r.buf, c)
-			stack = stack[:len(stack)-1]
-		case ',', ':':
-			if len(stack) == 0 {
-				return nil
-			}
-			r.readByte()
-			r.buf = append(r.buf, c)
-		case ' ', '\t', '\r', '\n':
-			if len(stack) == 0 {
-				return nil
-			}
-			r.readByte()
-			r.buf = append(r.buf, c)
-		default:
-			r.readByte()
-			r.buf = append(r.buf, c)
-		}
-		if len(stack) == 0 {
-			// A scalar continues until a delimiter; a container or string
-			// is complete now.
-			if c == '"' || c == '}' || c == ']' {
-				return nil
-			}
-			if next, err := r.peek(); err != nil || isDelimiter(next) {
-				return nil
-			}
-		}
-	}
-}
-
-// scanBuffered is readValue's fast path inside a container: it copies what
-// it can of the value from the read buffer in one go, instead of a call
-// per byte, and stops (leaving the byte to readValue) at anything it does
-// not simply copy: a bracket that does not match, a line break inside a
-// string, a string or escape cut by the end of the buffer. done is set when
-// the outermost container closed.
-func (r *Reader) scanBuffered(stack []byte) (_ []byte, done bool) {
-	chunk, _ := r.br.Peek(r.br.Buffered())
-	i := 0
-scan:
-	for i < len(chunk) {
-		switch c := chunk[i]; c {
-		case '"':
-			j := i + 1
-			for {
-				k := indexStringStop(chunk[j:])
-				if k < 0 {
-					break scan
-				}
-				j += k
-				if chunk[j] == '"' {
-					break
-				}
-				if chunk[j] == '\n' || j+1 >= len(chunk) {
-					break scan
-				}
-				j += 2 // a backslash and the byte it escapes
-			}
-			i = j + 1
-		case '{', '[':
-			stack = append(stack, c)
-			i++
-		case '}', ']':
-			want := byte('{')
-			if c == ']' {
-				want = '['
-			}
-			if stack[len(stack)-1] != want {
-				break scan
-			}
-			stack = stack[:len(stack)-1]
-			i++
-			if len(stack) == 0 {
-				done = true
-				break scan
-			}
-		default:
-			i++
-		}
-	}
-	r.line += bytes.Count(chunk[:i], []byte{'\n'})
-	r.buf = append(r.buf, chunk[:i]...)
-	r.br.Discard(i)
-	return stack, done
-}
-
-func isDelimiter(c byte) bool {
-	switch c {
-	case ',', ']', '}', ' ', '\t', '\r', '\n':
-		return true
-	}
-	return false
-}
-
-// readString appends one JSON string (with its quotes) to r.buf.
-func (r *Reader) readString() error {
-	c, _ := r.readByte()
-	r.buf = append(r.buf, c)
-	for {
-		// Fast path: copy up to the next quote or backslash at once.
-		chunk, err := r.br.Peek(r.br.Buffered())
-		if len(chunk) == 0 {
-			if _, err = r.br.Peek(1); err != nil {
-				return errTruncated
-			}
-			continue
-		}
-		i := indexStringStop(chunk)
-		if i < 0 {
-			r.buf = append(r.buf, chunk...)
-			r.br.Discard(len(chunk))
-			if len(r.buf) > MaxRecordBytes {
-				return fmt.Errorf("record larger than %d bytes", MaxRecordBytes)
-			}
-			continue
-		}
-		r.buf = append(r.buf, chunk[:i]...)
-		r.br.Discard(i)
-		c, _ := r.readByte()
-		r.buf = append(r.buf, c)
-		switch c {
-		case '"':
-			return nil
-		case '\n':
-			return errors.New("invalid JSON: line break inside a string (truncated line?)")
-		case '\\':
-			e, err := r.readByte()
-			if err != nil {
-				return errTruncated
-			}
-			r.buf = append(r.buf, e)
-		}
-	}
-}
-
-// indexStringStop returns the index of the first quote, backslash or line
-// break in b, or -1: where the copy of a string's text stops. Records are
-// mostly text, so it tests eight bytes at a time.
-func indexStringStop(b []byte) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	has := func(w uint64, c byte) uint64 {
-		x := w ^ (ones * uint64(c))
-		return (x - ones) &^ x & highs // exact for the lowest byte found
-	}
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		if m := has(w, '"') | has(w, '\\') | has(w, '\n'); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
-		}
-	}
-	for ; i < len(b); i++ {
-		if c := b[i]; c == '"' || c == '\\' || c == '\n' {
-			return i
-		}
-	}
-	return -1
-}
-
-// SplitBody calls fn with each record of one Event Hub message body. A body
-// with no JSON at all returns ErrEmpty. A body that is damaged in places
-// still yields every record that can be found; the returned *Error then
-// holds, in Raw, all the bytes that were skipped, so that the caller can
-// dead-letter them. Records passed to fn are only valid during the call.
-func SplitBody(body []byte, fn func(rec []byte)) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return ErrEmpty
-	}
-	// The body is already in memory: a read buffer of its size (not the
-	// 1 MiB a file reader gets) keeps a call per message cheap.
-	size := min(len(body)+1, 1<<20)
-	rd := &Reader{br: bufio.NewReaderSize(bytes.NewReader(body), size), line: 1}
-	var bad *Error
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			if bad == nil {
-				return nil
-			}
-			return bad
-		}
-		var e *Error
-		if errors.As(err, &e) {
-			if bad == nil {
-				bad = &Error{Line: e.Line, Reason: e.Reason}
-			} else {
-				bad.Raw = append(bad.Raw, '\n')
-			}
-			bad.Raw = append(bad.Raw, e.Raw...)
-			continue
-		}
-		fn(rec.Bytes)
-	}
-}
-
-// describeByte names a byte for an error message: the character when it is
-// printable ASCII, its value otherwise.
-func describeByte(c byte) string {
-	if c >= 0x20 && c < 0x7f {
-		return fmt.Sprintf("%q", c)
-	}
-	return fmt.Sprintf("byte 0x%02x", c)
 }
