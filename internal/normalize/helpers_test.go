@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -237,6 +238,29 @@ func TestAppendStringEveryPlace(t *testing.T) {
 
 // validEachByte replaces each byte of invalid UTF-8 with U+FFFD, as
 // encoding/json does.
+// Long strings that mix plain text, quotes, backslashes, control bytes,
+// multi-byte letters and invalid bytes at every place of the words the
+// writer reads (seeded, so a failure repeats).
+func TestAppendStringRandomMixes(t *testing.T) {
+	pieces := []string{"a", "plain text ", `"`, `\`, `\"`, "\n", "\t", "\x01", "\x1f", "\x7f", "®", "é", "中", "😀", "\xff", "\xc3", "\xe4\xb8"}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 3000 {
+		var b strings.Builder
+		for n := rng.IntN(60); n > 0; n-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		in := b.String()
+		got := appendString([]byte("x"), in)
+		if got[0] != 'x' {
+			t.Fatalf("%q: the prefix was overwritten", in)
+		}
+		var back string
+		if err := json.Unmarshal(got[1:], &back); err != nil || back != validEachByte(in) {
+			t.Fatalf("%q -> %s (%v)", in, got[1:], err)
+		}
+	}
+}
+
 func validEachByte(s string) string {
 	var b strings.Builder
 	for _, r := range s {

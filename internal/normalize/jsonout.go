@@ -101,79 +101,105 @@ func appendJSON(dst []byte, v any, sortKeys bool) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// plain marks the bytes that go into a JSON string as they are.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// plainWord reports whether none of the eight bytes of w is a quote, a
-// backslash, a control byte or a non-ASCII byte (classic SWAR tests).
-func plainWord(w uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	hasLess := func(x uint64, n uint64) uint64 { return (x - ones*n) & ^x & highs }
-	hasZero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
-	bad := hasLess(w, 0x20) | hasZero(w^(ones*'"')) | hasZero(w^(ones*'\\')) | w&highs
-	return bad == 0
-}
-
 // appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD so
 // that the output is always valid JSON.
 //
 // Most of the text is raw records, JSON with a quote or a backslash every
-// nine bytes or so, at places no branch predictor guesses. So the text is
-// read eight bytes at a time: a word with nothing to escape (found with
-// bit tricks) is stored as it is; a word with something to escape is
-// written byte by byte from its first such byte, without a branch per
-// byte: each byte is written after a backslash that the next byte
-// overwrites unless the byte needs it (often two or three bytes of a word
-// do, as in \" inside AdditionalFields). Room for the worst common case
-// (every byte doubled) is made once. Control bytes other than \n, \r, \t
-// and non-ASCII bytes are rare and take the careful writer.
+// nine bytes or so, at places no branch predictor guesses, and now and
+// then a non-ASCII letter (the ® of "Microsoft® Windows®" in every process
+// record). appendQuotedRun writes the runs of ASCII text; the bytes it
+// stops at (non-ASCII text, control bytes) are written here, one at a
+// time, and the run goes on after them.
 func appendString(dst []byte, s string) []byte {
-	n := len(dst)
-	dst = slices.Grow(dst, 2*len(s)+2)
-	out := dst[n : n+2*len(s)+2]
-	out[0] = '"'
-	j := 1
+	dst = append(dst, '"')
 	i := 0
+	for {
+		dst, i = appendQuotedRun(dst, s, i)
+		if i == len(s) {
+			return append(dst, '"')
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, "\ufffd"...)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+}
+
+// appendQuotedRun writes s[i:] escaped up to its end or to the first byte
+// that it leaves to appendString (non-ASCII, or a control byte other than
+// \n, \r, \t), and returns where it stopped.
+//
+// It reads eight bytes at a time. A word with nothing to escape (found
+// with bit tricks) is stored as it is. In a word with only quotes and
+// backslashes to escape, each is found with an exact mask: a backslash is
+// written at its place and the rest of the word stored again one byte
+// further. Other words are written byte by byte, without a branch per byte:
+// each byte is written after a backslash that it overwrites unless it
+// needs it. Room for the worst case (every byte doubled, plus a word of
+// slack for the stores) is made once.
+func appendQuotedRun(dst []byte, s string, i int) ([]byte, int) {
+	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	n := len(dst)
+	room := 2*(len(s)-i) + 16
+	dst = slices.Grow(dst, room)
+	out := dst[n : n+room]
+	j := 0
 	for i+8 <= len(s) {
 		w := load64(s, i)
 		binary.LittleEndian.PutUint64(out[j:], w)
-		m := escapeMask(w)
-		if m == 0 {
+		if escapeMask(w) == 0 {
 			i += 8
 			j += 8
 			continue
 		}
-		k := bits.TrailingZeros64(m) >> 3
-		j += k
-		for end := i + 8; i+k < end; k++ {
-			c := s[i+k]
-			e := escapeWidth[c]
-			if e > 1 {
-				return appendStringSlow(dst[:n+j], s[i+k:])
+		// Non-ASCII bytes and bytes below 0x20 (exact for ASCII bytes:
+		// no carry crosses a byte).
+		if w&highs|^(w&lows+ones*0x60)&^w&highs != 0 {
+			for end := i + 8; i < end; i++ {
+				c := s[i]
+				e := escapeWidth[c]
+				if e > 1 {
+					return dst[:n+j], i
+				}
+				out[j] = '\\'
+				out[j+int(e)] = escapeByte[c]
+				j += 1 + int(e)
 			}
-			out[j] = '\\'
-			out[j+int(e)] = escapeByte[c]
-			j += 1 + int(e)
+			continue
+		}
+		// Exact masks of the quotes and backslashes (zero bytes of w^c).
+		q, b := w^(ones*'"'), w^(ones*'\\')
+		m := ^(q&lows + lows | q | lows) | ^(b&lows + lows | b | lows)
+		for m != 0 {
+			k := bits.TrailingZeros64(m) >> 3
+			out[j+k] = '\\'
+			binary.LittleEndian.PutUint64(out[j+k+1:], w>>(8*k))
+			j++
+			m &= m - 1
 		}
 		i += 8
+		j += 8
 	}
 	for ; i < len(s); i++ {
 		c := s[i]
 		e := escapeWidth[c]
 		if e > 1 {
-			return appendStringSlow(dst[:n+j], s[i:])
+			return dst[:n+j], i
 		}
 		out[j] = '\\'
 		out[j+int(e)] = escapeByte[c]
 		j += 1 + int(e)
 	}
-	out[j] = '"'
-	return dst[:n+j+1]
+	return dst[:n+j], i
 }
 
 // escapeMask has the high bit set in the lowest byte of w that is a quote,
@@ -186,8 +212,8 @@ func escapeMask(w uint64) uint64 {
 }
 
 // escapeWidth is 0 for a byte written as it is, 1 for one written after a
-// backslash (as escapeByte gives it), 2 for one appendString leaves to the
-// careful writer.
+// backslash (as escapeByte gives it), 2 for one appendQuotedRun leaves to
+// appendString.
 var escapeWidth, escapeByte = func() (w, b [256]byte) {
 	for c := range 256 {
 		b[c] = byte(c)
@@ -206,54 +232,6 @@ var escapeWidth, escapeByte = func() (w, b [256]byte) {
 	}
 	return w, b
 }()
-
-// appendStringSlow continues a JSON string (its opening quote is already
-// written) with text that may hold control bytes, non-ASCII text or
-// invalid UTF-8, then closes it.
-func appendStringSlow(dst []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		for i+8 <= len(s) && plainWord(load64(s, i)) {
-			i += 8
-		}
-		for i < len(s) && plain[s[i]] {
-			i++
-		}
-		if i == len(s) {
-			break
-		}
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, "\ufffd"...)
-			i++
-			start = i
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
 
 // appendSortedJSON writes a parsed JSON value as appendSortedJSON writes
 // its converted form (numbers as Python writes them back, keys sorted, the
