@@ -149,6 +149,10 @@ func runService(ctx context.Context, cfg *config.Config, log *slog.Logger) (err 
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
+		if err := sinksUnavailable(byName); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		io.WriteString(w, "ready\n")
 	})
 	for _, mount := range httpMounts {

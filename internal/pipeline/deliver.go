@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -219,7 +220,18 @@ func (w *worker) writeSink(ctx context.Context, i int, s sink.Sink) error {
 			return nil
 		}
 		m.SinkErrors.WithLabelValues(s.Name()).Inc()
-		p.opts.Logger.Warn("sink write failed; retrying", "sink", s.Name(), "failed", len(failed), "of", len(pending), "backoff", backoff, "err", err)
+		// A target that refuses every request (credentials, URL) will not
+		// take the documents within a stop's drain_timeout: they stay
+		// unacknowledged, and the sink logs the outage itself (rate-limited).
+		refused := errors.Is(err, sink.ErrTargetUnavailable)
+		if refused && p.stopping() {
+			return err
+		}
+		level := slog.LevelWarn
+		if refused {
+			level = slog.LevelDebug
+		}
+		p.opts.Logger.Log(ctx, level, "sink write failed; retrying", "sink", s.Name(), "failed", len(failed), "of", len(pending), "backoff", backoff, "err", err)
 		next := w.retry[i][flip][:0]
 		for _, f := range failed {
 			if f >= 0 && f < len(pending) {
@@ -228,8 +240,15 @@ func (w *worker) writeSink(ctx context.Context, i int, s sink.Sink) error {
 		}
 		w.retry[i][flip] = next
 		pending = next
-		if err := sleep(ctx, jitter(backoff)); err != nil {
-			return err
+		wake := ctx
+		if refused && p.stopCtx != nil {
+			wake = p.stopCtx
+		}
+		if serr := sleep(wake, jitter(backoff)); serr != nil {
+			if refused {
+				return err
+			}
+			return serr
 		}
 		backoff = min(backoff*2, p.opts.RetryMax)
 	}

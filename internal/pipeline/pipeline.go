@@ -91,6 +91,9 @@ type Pipeline struct {
 	unorderedSeq atomic.Uint64
 	// closing is closed when no more batches are accepted.
 	closing chan struct{}
+	// stopCtx ends when a stop begins (ctx of Run ended or a source
+	// failed), for waits that are pointless during a stop.
+	stopCtx context.Context
 }
 
 type job struct {
@@ -149,6 +152,9 @@ func (p *Pipeline) Emit(ctx context.Context, b *Batch) error {
 
 var errShutdown = errors.New("pipeline: shutting down")
 
+// stopping reports whether a stop has begun.
+func (p *Pipeline) stopping() bool { return p.stopCtx != nil && p.stopCtx.Err() != nil }
+
 // Run starts the workers and the sources, and returns when every source
 // has returned and everything they emitted was delivered or, after
 // DrainTimeout past ctx's end, given up (unacknowledged). Sinks and the
@@ -160,6 +166,9 @@ func (p *Pipeline) Run(ctx context.Context, sources []Source) error {
 	defer stopSources()
 	deliverCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDelivery()
+	stopCtx, markStopping := context.WithCancel(deliverCtx)
+	defer markStopping()
+	p.stopCtx = stopCtx
 
 	sourcesDone := make(chan struct{})
 	go func() {
@@ -169,6 +178,7 @@ func (p *Pipeline) Run(ctx context.Context, sources []Source) error {
 			return
 		}
 		p.ready.Store(false)
+		markStopping()
 		t := time.NewTimer(p.opts.DrainTimeout)
 		defer t.Stop()
 		select {

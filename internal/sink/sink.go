@@ -55,6 +55,21 @@ type Sink interface {
 	Close() error
 }
 
+// ErrTargetUnavailable is matched (errors.Is) by a Write error that says
+// the target refuses requests as a whole (wrong credentials, permissions
+// or URL) rather than some of the documents: they are kept for a retry,
+// and nothing about them is wrong.
+var ErrTargetUnavailable = errors.New("target refuses the sink's requests")
+
+// Availability is implemented by sinks that know when their target
+// refuses every request. Unavailable returns why (matching
+// ErrTargetUnavailable) while it does, nil once it answers again; the
+// service's /readyz fails meanwhile. It is safe for concurrent use, also
+// with Write.
+type Availability interface {
+	Unavailable() error
+}
+
 // PartialError reports the documents of one Write that were not accepted.
 type PartialError struct {
 	// Failed holds indices into the docs slice given to Write, ascending.

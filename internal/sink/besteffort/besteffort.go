@@ -168,7 +168,12 @@ func (s *Sink) deliverLoop() {
 				}
 				pending = next
 				s.stats.errors.Inc()
-				s.log.Warn("best-effort target failed; documents stay queued", "failed", len(failed), "backoff", backoff, "err", err)
+				level := slog.LevelWarn
+				if errors.Is(err, sink.ErrTargetUnavailable) {
+					// The sink logs that itself, at most once a minute.
+					level = slog.LevelDebug
+				}
+				s.log.Log(s.ctx, level, "best-effort target failed; documents stay queued", "failed", len(failed), "backoff", backoff, "err", err)
 				t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
 				select {
 				case <-t.C:

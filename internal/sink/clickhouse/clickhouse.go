@@ -40,6 +40,8 @@ type Sink struct {
 	ends    []int // end of each row in body
 	scratch []byte
 	rejects *forward.Rejects
+	refused forward.Refused
+	target  *forward.Target
 	now     func() time.Time
 }
 
@@ -50,8 +52,9 @@ func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 		return nil, fmt.Errorf("clickhouse sink %s: %w", name, err)
 	}
 	log := slog.Default().With("sink", name)
-	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/") + "/", client: client, log: log,
-		retry:  forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log},
+	target := forward.NewTarget(name, log)
+	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/") + "/", client: client, log: log, target: target,
+		retry:  forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target},
 		insert: fmt.Sprintf("INSERT INTO `%s`.`%s` FORMAT JSONEachRow", cfg.Database, cfg.Table), now: time.Now}
 	if cfg.Database != "default" {
 		if err := s.exec(ctx, fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s`", cfg.Database), nil); err != nil {
@@ -102,9 +105,13 @@ func (s *Sink) query(ctx context.Context, query string, body []byte) ([]byte, er
 // Name implements sink.Sink.
 func (s *Sink) Name() string { return s.name }
 
+// Unavailable implements sink.Availability.
+func (s *Sink) Unavailable() error { return s.target.Unavailable() }
+
 // Close implements sink.Sink.
 func (s *Sink) Close() error {
 	s.client.CloseIdleConnections()
+	s.target.Close()
 	return s.rejects.Close()
 }
 
@@ -114,8 +121,16 @@ func (s *Sink) Close() error {
 // may be inserted again: at-least-once). A chunk that fails makes it and
 // every later one a *sink.PartialError. An INSERT refused for good (a 4xx
 // from current servers: a row it cannot parse) is narrowed down by halves
-// and only the refused rows are dead-lettered.
+// and only the refused rows are dead-lettered, all of a Write's in one
+// go. An INSERT refused as a whole (401, 403, 404 or 407: the user, its
+// grants, the table or the URL are wrong, not the rows) is retried.
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
+	return s.rejects.Settle(ctx, docs, &s.refused, s.insertAll(ctx, docs))
+}
+
+// insertAll inserts docs in chunks; the rows refused for good go to
+// s.refused.
+func (s *Sink) insertAll(ctx context.Context, docs []sink.Doc) error {
 	for start := 0; start < len(docs); {
 		end := min(start+s.cfg.MaxBatchRows, len(docs))
 		s.body, s.ends = s.body[:0], s.ends[:0]
@@ -132,10 +147,7 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 				from = s.ends[idx[0]-1]
 			}
 			return s.exec(ctx, s.insert, s.body[from:s.ends[idx[len(idx)-1]]])
-		}, func(i int, err error) error {
-			s.log.Warn("row refused by ClickHouse; dead-lettered", "err", err)
-			return s.rejects.Write(ctx, docs, []int{start + i}, []string{err.Error()})
-		})
+		}, func(i int, err error) error { return s.refused.Add(start+i, err) })
 		if err != nil {
 			failed := make([]int, 0, len(docs)-start)
 			for i := start; i < len(docs); i++ {

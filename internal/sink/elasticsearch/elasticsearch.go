@@ -30,6 +30,8 @@ type Sink struct {
 	client  *http.Client
 	retry   forward.Retrier
 	rejects *forward.Rejects
+	refused forward.Refused
+	target  *forward.Target
 	log     *slog.Logger
 	body    bytes.Buffer
 	actions map[string][]byte
@@ -42,8 +44,9 @@ func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 		return nil, fmt.Errorf("elasticsearch sink %s: %w", name, err)
 	}
 	log := slog.Default().With("sink", name)
-	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), client: client, log: log,
-		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log}, actions: map[string][]byte{}}
+	target := forward.NewTarget(name, log)
+	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), client: client, log: log, target: target,
+		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target}, actions: map[string][]byte{}}
 	if cfg.Setup {
 		tmpl := indexTemplate()
 		if _, err := s.retry.Do(ctx, client, s.request(http.MethodPut, "/_index_template/"+templateName, "application/json", tmpl)); err != nil {
@@ -78,9 +81,13 @@ func (s *Sink) request(method, path, contentType string, body []byte) func(ctx c
 // Name implements sink.Sink.
 func (s *Sink) Name() string { return s.name }
 
+// Unavailable implements sink.Availability.
+func (s *Sink) Unavailable() error { return s.target.Unavailable() }
+
 // Close implements sink.Sink.
 func (s *Sink) Close() error {
 	s.client.CloseIdleConnections()
+	s.target.Close()
 	return s.rejects.Close()
 }
 
@@ -105,8 +112,11 @@ func (s *Sink) action(dataset string) []byte {
 
 // Write implements sink.Sink: documents whose item succeeded are
 // durable; items refused with 429 or a server error are reported in a
-// *sink.PartialError for the pipeline to retry; items refused for good
-// (a mapping error) are dead-lettered with Elasticsearch's reason.
+// *sink.PartialError for the pipeline to retry, and so are items and
+// requests refused with 401, 403, 404 or 407 (credentials, privileges or
+// an index that may not be created: the configuration is wrong, not the
+// document); items refused for good (a mapping error) are dead-lettered
+// with Elasticsearch's reason, all of a Write's in one go.
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 	var failed []int
 	var firstErr error
@@ -131,10 +141,11 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 		failed = append(failed, f...)
 		start = end
 	}
-	if len(failed) == 0 {
-		return nil
+	var err error
+	if len(failed) > 0 {
+		err = &sink.PartialError{Failed: failed, Err: firstErr}
 	}
-	return &sink.PartialError{Failed: failed, Err: firstErr}
+	return s.rejects.Settle(ctx, docs, &s.refused, err)
 }
 
 // bulkReply is the part of a _bulk response the sink reads.
@@ -150,16 +161,18 @@ type bulkReply struct {
 }
 
 // bulk sends docs[idx...] in one request and returns the indices to
-// retry. A request refused as a whole for good (413) is split in halves.
+// retry; the documents refused for good go to s.refused. A request
+// refused for good as a whole (413) is split in halves.
 func (s *Sink) bulk(ctx context.Context, docs []sink.Doc, idx []int) ([]int, error) {
 	var retry []int
+	var refusal error // the first item refused for its credentials or index
 	err := forward.Narrow(idx, func(idx []int) error {
 		r, err := s.post(ctx, docs, idx)
 		if err != nil {
+			s.target.Observe(err)
 			return err
 		}
-		var dead []int
-		var reasons []string
+		var itemRefusal error
 		for k, item := range r.Items {
 			if k >= len(idx) {
 				break
@@ -169,34 +182,41 @@ func (s *Sink) bulk(ctx context.Context, docs []sink.Doc, idx []int) ([]int, err
 				case res.Status >= 200 && res.Status < 300:
 				case res.Status == 429 || res.Status >= 500 || res.Error == nil:
 					retry = append(retry, idx[k])
+				case forward.RefusesRequest(&forward.StatusError{Code: res.Status}):
+					// A 403 on one index is the API key's privileges, a 404
+					// an index the cluster may not create: not the document.
+					retry = append(retry, idx[k])
+					if itemRefusal == nil {
+						itemRefusal = &forward.StatusError{Code: res.Status, Body: res.Error.Type + ": " + res.Error.Reason}
+					}
 				default:
-					dead = append(dead, idx[k])
-					reasons = append(reasons, fmt.Sprintf("HTTP %d %s: %s", res.Status, res.Error.Type, res.Error.Reason))
+					s.refused.AddReason(idx[k], fmt.Sprintf("HTTP %d %s: %s", res.Status, res.Error.Type, res.Error.Reason))
 				}
 			}
+		}
+		// Observed once per reply, so that a reply with refused items does
+		// not mark the target available for a moment.
+		s.target.Observe(itemRefusal)
+		if refusal == nil {
+			refusal = itemRefusal
 		}
 		if len(r.Items) < len(idx) {
 			// A reply shorter than the request: what it does not mention
 			// is not known to be stored.
 			retry = append(retry, idx[len(r.Items):]...)
 		}
-		if len(dead) > 0 {
-			s.log.Warn("documents refused by Elasticsearch; dead-lettered", "count", len(dead), "first", reasons[0])
-			if err := s.rejects.Write(ctx, docs, dead, reasons); err != nil {
-				retry = append(retry, dead...)
-				return err
-			}
-		}
 		return nil
-	}, func(i int, err error) error {
-		return s.rejects.Write(ctx, docs, []int{i}, []string{err.Error()})
-	})
+	}, s.refused.Add)
 	if err != nil {
 		// Narrow gave up on some of idx: retry them all (Elasticsearch
-		// creates again what it already had: at-least-once).
+		// creates again what it already had: at-least-once; Settle keeps
+		// out those dead-lettered).
 		return idx, err
 	}
 	if len(retry) > 0 {
+		if refusal != nil {
+			return retry, fmt.Errorf("%d bulk items not accepted for now: %w", len(retry), refusal)
+		}
 		return retry, fmt.Errorf("%d bulk items refused for now (429 or server error)", len(retry))
 	}
 	return nil, nil
@@ -209,13 +229,16 @@ func (s *Sink) post(ctx context.Context, docs []sink.Doc, idx []int) (*bulkReply
 		s.body.Write(docs[i].JSON)
 		s.body.WriteByte('\n')
 	}
-	resp, err := s.retry.Do(ctx, s.client, s.request(http.MethodPost, "/_bulk", "application/x-ndjson", s.body.Bytes()))
+	// bulk tells the target what the reply's items came to.
+	r := s.retry
+	r.Target = nil
+	resp, err := r.Do(ctx, s.client, s.request(http.MethodPost, "/_bulk", "application/x-ndjson", s.body.Bytes()))
 	if err != nil {
 		return nil, err
 	}
-	var r bulkReply
-	if err := json.Unmarshal(resp, &r); err != nil {
+	var reply bulkReply
+	if err := json.Unmarshal(resp, &reply); err != nil {
 		return nil, fmt.Errorf("read _bulk response: %w", err)
 	}
-	return &r, nil
+	return &reply, nil
 }

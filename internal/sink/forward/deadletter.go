@@ -3,7 +3,10 @@ package forward
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/deadletter"
@@ -16,8 +19,10 @@ import (
 // the document when it has none, with its origin and the target's reason.
 type Rejects struct {
 	sink string
-	w    *deadletter.File
+	path string
+	w    deadletter.Writer
 	now  func() time.Time
+	log  *slog.Logger
 }
 
 // OpenRejects opens the dead-letter file at path for sink name.
@@ -26,7 +31,7 @@ func OpenRejects(name, path string) (*Rejects, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", name, err)
 	}
-	return &Rejects{sink: name, w: w, now: time.Now}, nil
+	return &Rejects{sink: name, path: path, w: w, now: time.Now, log: slog.Default().With("sink", name)}, nil
 }
 
 // docOrigin is what a dead-letter entry takes from a document.
@@ -80,6 +85,71 @@ func (r *Rejects) Write(ctx context.Context, docs []sink.Doc, idx []int, reasons
 		return fmt.Errorf("sink %s: dead-letter: %w", r.sink, err)
 	}
 	return nil
+}
+
+// Refused collects the documents of one Write that the target refused
+// for good, so that Settle dead-letters them together. The zero value is
+// empty; Reset empties it for the next Write.
+type Refused struct {
+	idx     []int
+	reasons []string
+}
+
+// Add records that document i was refused with err. It has the signature
+// of the reject functions of Chunks.Send and Narrow, and never fails.
+func (r *Refused) Add(i int, err error) error {
+	r.AddReason(i, err.Error())
+	return nil
+}
+
+// AddReason records that document i was refused for reason.
+func (r *Refused) AddReason(i int, reason string) {
+	r.idx = append(r.idx, i)
+	r.reasons = append(r.reasons, reason)
+}
+
+// Len is the number of refused documents.
+func (r *Refused) Len() int { return len(r.idx) }
+
+// Reset empties r, keeping its memory.
+func (r *Refused) Reset() { r.idx, r.reasons = r.idx[:0], r.reasons[:0] }
+
+// Settle ends a Write of docs that ended with err (nil, or the documents
+// left for the pipeline to retry) and whose refused documents are in
+// refused: it dead-letters them in one write (one fsync) and logs one
+// line with their count and the first reason, instead of a write and a
+// line per document. When the dead-letter file cannot take them, they
+// are added to the documents the pipeline retries. It returns the Write's
+// result and empties refused.
+func (r *Rejects) Settle(ctx context.Context, docs []sink.Doc, refused *Refused, err error) error {
+	if refused.Len() == 0 {
+		return err
+	}
+	defer refused.Reset()
+	dlErr := r.Write(ctx, docs, refused.idx, refused.reasons)
+	if dlErr != nil {
+		failed := append(slices.Clone(refused.idx), sink.FailedIndices(err, len(docs))...)
+		slices.Sort(failed)
+		return &sink.PartialError{Failed: slices.Compact(failed), Err: errors.Join(err, dlErr)}
+	}
+	sinkDeadLettered.WithLabelValues(r.sink).Add(float64(refused.Len()))
+	r.log.Warn("documents refused by the target; dead-lettered", "count", refused.Len(), "of", len(docs), "first_reason", refused.reasons[0], "file", r.path)
+	if err == nil {
+		return nil
+	}
+	// A sink that gave up on a request after narrowing part of it down
+	// reports the whole request failed: what is dead-lettered is not
+	// retried (and dead-lettered) again.
+	var failed []int
+	for _, i := range sink.FailedIndices(err, len(docs)) {
+		if !slices.Contains(refused.idx, i) {
+			failed = append(failed, i)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return &sink.PartialError{Failed: failed, Err: err}
 }
 
 // Close closes the file.

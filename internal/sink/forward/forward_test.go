@@ -44,9 +44,11 @@ func TestPermanent(t *testing.T) {
 		{&StatusError{Code: 400}, true},
 		{&StatusError{Code: 413}, true},
 		{&StatusError{Code: 422}, true},
-		{&StatusError{Code: 401}, true},
-		{&StatusError{Code: 403}, true},
-		{&StatusError{Code: 404}, true},
+		// Refusals of the request as a whole: the documents are not at fault.
+		{&StatusError{Code: 401}, false},
+		{&StatusError{Code: 403}, false},
+		{&StatusError{Code: 404}, false},
+		{&StatusError{Code: 407}, false},
 		{&StatusError{Code: 408}, false},
 		{&StatusError{Code: 429}, false},
 		{&StatusError{Code: 500}, false},
@@ -73,6 +75,8 @@ func TestRetrierAttempts(t *testing.T) {
 		{"503 then ok", []int{503, 200}, 3, 2, false},
 		{"always 500", []int{500}, 3, 3, true},
 		{"400 not retried", []int{400}, 3, 1, true},
+		// The pipeline's capped backoff paces the retries of a refusal.
+		{"401 handed back at once", []int{401}, 3, 1, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

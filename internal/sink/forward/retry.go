@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/defender-intake/defender-intake/internal/sink"
 )
 
 // StatusError is a response other than 2xx.
@@ -25,9 +27,19 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("HTTP %d: %s", e.Code, e.Body)
 }
 
-// Permanent reports whether err says the request is refused for good, so
-// sending it again cannot succeed: a 4xx other than 408 (timeout) and 429
-// (slow down). The documents are dead-lettered with the target's answer.
+// Is makes a refusal of the request as a whole (RefusesRequest) match
+// sink.ErrTargetUnavailable, so that the pipeline knows the documents
+// are not at fault.
+func (e *StatusError) Is(target error) bool {
+	return target == sink.ErrTargetUnavailable && refusalCode(e.Code)
+}
+
+// Permanent reports whether err says the documents of the request are
+// refused for good, so sending them again cannot succeed: a 4xx other
+// than 408 (timeout), 429 (slow down) and the refusals of the request as
+// a whole (RefusesRequest: credentials, permissions, URL), which say
+// nothing about the documents. The documents are dead-lettered with the
+// target's answer.
 func Permanent(err error) bool {
 	var se *StatusError
 	if !errors.As(err, &se) {
@@ -37,22 +49,7 @@ func Permanent(err error) bool {
 	case 408, 429:
 		return false
 	}
-	return se.Code >= 400 && se.Code < 500
-}
-
-// refusesRequest reports a refusal of the request as a whole (credentials,
-// permissions, URL, proxy) rather than of some of its documents: sending
-// halves of it again cannot single out a bad document.
-func refusesRequest(err error) bool {
-	var se *StatusError
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code {
-	case 401, 403, 404, 407:
-		return true
-	}
-	return false
+	return se.Code >= 400 && se.Code < 500 && !refusalCode(se.Code)
 }
 
 // Retrier sends a request again after a retryable failure, with
@@ -63,6 +60,8 @@ type Retrier struct {
 	Initial, Max time.Duration
 	// Log is the sink's logger (carrying its name).
 	Log *slog.Logger
+	// Target, when set, is told what every request came to (Observe).
+	Target *Target
 }
 
 // maxRetryAfter caps a Retry-After header, so a bogus value cannot park
@@ -75,7 +74,10 @@ const maxBody = 64 << 20
 
 // Do sends the request newReq builds (a new one per attempt, bodies are
 // consumed) until a 2xx response, whose body it returns, a permanent
-// failure, MaxAttempts, or the end of ctx.
+// failure, MaxAttempts, or the end of ctx. A refusal of the request as a
+// whole (RefusesRequest) is returned at once: it lasts until someone
+// fixes the configuration or the target, so the pipeline's capped
+// backoff (not this one) paces the next attempts.
 func (r Retrier) Do(ctx context.Context, client *http.Client, newReq func(ctx context.Context) (*http.Request, error)) ([]byte, error) {
 	backoff := r.Initial
 	if backoff <= 0 {
@@ -90,10 +92,11 @@ func (r Retrier) Do(ctx context.Context, client *http.Client, newReq func(ctx co
 	for attempt := 1; ; attempt++ {
 		var body []byte
 		body, err = send(ctx, client, newReq)
+		r.Target.Observe(err)
 		if err == nil {
 			return body, nil
 		}
-		if Permanent(err) || attempt >= attempts || ctx.Err() != nil {
+		if Permanent(err) || RefusesRequest(err) || attempt >= attempts || ctx.Err() != nil {
 			return nil, err
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
@@ -156,9 +159,9 @@ func RetryAfter(v string, now time.Time) time.Duration {
 // Narrow sends the documents idx with send. When the target refuses them
 // for good (Permanent), it sends each half again, so that only documents
 // refused on their own reach reject (the dead-letter file) and one bad
-// record does not take its whole batch with it; a refusal of the request
-// itself (a wrong key or URL) sends them all to reject at once. It returns an error only
-// for what must be retried later.
+// record does not take its whole batch with it. A refusal of the request
+// as a whole (a wrong key or URL: RefusesRequest) is not Permanent: it is
+// returned, like every error that must be retried later.
 func Narrow(idx []int, send func(idx []int) error, reject func(i int, err error) error) error {
 	err := send(idx)
 	if err == nil || !Permanent(err) {
@@ -166,14 +169,6 @@ func Narrow(idx []int, send func(idx []int) error, reject func(i int, err error)
 	}
 	if len(idx) == 1 {
 		return reject(idx[0], err)
-	}
-	if refusesRequest(err) {
-		// A wrong key or URL: every document gets the same answer.
-		var errs []error
-		for _, i := range idx {
-			errs = append(errs, reject(i, err))
-		}
-		return errors.Join(errs...)
 	}
 	half := len(idx) / 2
 	return errors.Join(Narrow(idx[:half], send, reject), Narrow(idx[half:], send, reject))

@@ -81,6 +81,8 @@ type Sink struct {
 	retry   forward.Retrier
 	limit   *rate.Limiter
 	rejects *forward.Rejects
+	refused forward.Refused
+	target  *forward.Target
 	log     *slog.Logger
 	keyJSON []byte
 	body    bytes.Buffer
@@ -100,8 +102,9 @@ func Open(name string, cfg Config) (*Sink, error) {
 	}
 	key, _ := json.Marshal(cfg.IntakeKey.Value())
 	log := slog.Default().With("sink", name)
+	target := forward.NewTarget(name, log)
 	s := &Sink{name: name, cfg: cfg, url: strings.TrimRight(cfg.IntakeServer, "/") + "/batch", client: client,
-		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log}, rejects: rej, log: log, keyJSON: key}
+		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target}, rejects: rej, target: target, log: log, keyJSON: key}
 	if cfg.MaxRecordsPerSecond > 0 {
 		s.limit = rate.NewLimiter(rate.Limit(cfg.MaxRecordsPerSecond), max(cfg.MaxBatchRecords, int(cfg.MaxRecordsPerSecond)))
 	}
@@ -111,24 +114,28 @@ func Open(name string, cfg Config) (*Sink, error) {
 // Name implements sink.Sink.
 func (s *Sink) Name() string { return s.name }
 
+// Unavailable implements sink.Availability.
+func (s *Sink) Unavailable() error { return s.target.Unavailable() }
+
 // Close implements sink.Sink.
 func (s *Sink) Close() error {
 	s.client.CloseIdleConnections()
+	s.target.Close()
 	return s.rejects.Close()
 }
 
 // Write implements sink.Sink: nil once Sekoia answered 2xx for every
-// chunk, or refused a record for good and the record was dead-lettered.
-// A chunk that still fails after the retries makes it and every later
+// chunk, or refused a record for good and the record was dead-lettered
+// (all of a Write's in one go). A chunk that still fails after the
+// retries, or that the intake refuses as a whole (401, 403, 404, 407:
+// the key or URL is wrong, not the records), makes it and every later
 // chunk a *sink.PartialError (the pipeline retries them).
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 	s.raws.Encode(docs, func(dst []byte, d sink.Doc) []byte { return s.appendRaw(dst, d.JSON) })
 	chunks := forward.Chunks{MaxItems: s.cfg.MaxBatchRecords, MaxBytes: s.cfg.MaxBatchBytes,
 		Overhead: len(`{"intake_key":,"jsons":[]}`) + len(s.keyJSON), PerItem: 1}
-	return chunks.Send(s.raws.Items, func(idx []int) error { return s.post(ctx, idx) }, func(i int, err error) error {
-		s.log.Warn("record refused by the intake; dead-lettered", "err", err)
-		return s.rejects.Write(ctx, docs, []int{i}, []string{err.Error()})
-	})
+	err := chunks.Send(s.raws.Items, func(idx []int) error { return s.post(ctx, idx) }, s.refused.Add)
+	return s.rejects.Settle(ctx, docs, &s.refused, err)
 }
 
 // post sends one request with the records of idx, with retries.

@@ -94,6 +94,8 @@ type Sink struct {
 	client  *http.Client
 	retry   forward.Retrier
 	rejects *forward.Rejects
+	refused forward.Refused
+	target  *forward.Target
 	log     *slog.Logger
 	// fixed is the JSON of the keys every event shares.
 	fixed  []byte
@@ -118,9 +120,10 @@ func Open(name string, cfg Config) (*Sink, error) {
 	rand.Read(ch[:])
 	h := hex.EncodeToString(ch[:])
 	log := slog.Default().With("sink", name)
-	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), client: client, rejects: rej, log: log,
+	target := forward.NewTarget(name, log)
+	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), client: client, rejects: rej, target: target, log: log,
 		channel: h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:],
-		retry:   forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log}}
+		retry:   forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target}}
 	for _, kv := range [][2]string{{"index", cfg.Index}, {"sourcetype", cfg.SourceType}, {"source", cfg.Source}, {"host", cfg.Host}} {
 		if kv[1] != "" {
 			v, _ := json.Marshal(kv[1])
@@ -134,22 +137,26 @@ func Open(name string, cfg Config) (*Sink, error) {
 // Name implements sink.Sink.
 func (s *Sink) Name() string { return s.name }
 
+// Unavailable implements sink.Availability.
+func (s *Sink) Unavailable() error { return s.target.Unavailable() }
+
 // Close implements sink.Sink.
 func (s *Sink) Close() error {
 	s.client.CloseIdleConnections()
+	s.target.Close()
 	return s.rejects.Close()
 }
 
 // Write implements sink.Sink: nil once HEC accepted every batch (and,
 // with ack, the indexers acknowledged it), or refused an event for good
-// and it was dead-lettered.
+// and it was dead-lettered (all of a Write's in one go). A refusal of a
+// request as a whole (401, 403, 404, 407: the token or URL is wrong, not
+// the events) leaves its events to the pipeline's retries.
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 	s.events.Encode(docs, s.event)
 	chunks := forward.Chunks{MaxItems: s.cfg.MaxBatchEvents, MaxBytes: s.cfg.MaxBatchBytes}
-	return chunks.Send(s.events.Items, func(idx []int) error { return s.post(ctx, idx) }, func(i int, err error) error {
-		s.log.Warn("event refused by HEC; dead-lettered", "err", err)
-		return s.rejects.Write(ctx, docs, []int{i}, []string{err.Error()})
-	})
+	err := chunks.Send(s.events.Items, func(idx []int) error { return s.post(ctx, idx) }, s.refused.Add)
+	return s.rejects.Settle(ctx, docs, &s.refused, err)
 }
 
 // event appends the HEC event of d: time in epoch seconds (millisecond
