@@ -25,11 +25,18 @@ type Config struct {
 	// CheckpointInterval is how often the delivered position is saved;
 	// at most this much is read again after a crash.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// IncompleteTimeout is how long, while following, an unfinished value
+	// at the end of a file (a line not yet complete, an envelope not yet
+	// closed) waits for the writer to finish it. After that it is
+	// dead-lettered with its raw bytes and logged, so that a writer that
+	// died mid-line does not hold the file back in silence; what the
+	// writer adds later is read as new input.
+	IncompleteTimeout time.Duration `yaml:"incomplete_timeout"`
 }
 
 // DefaultConfig holds the section's defaults.
 func DefaultConfig() *Config {
-	return &Config{PollInterval: time.Second, BatchRecords: 500, CheckpointInterval: time.Second}
+	return &Config{PollInterval: time.Second, BatchRecords: 500, CheckpointInterval: time.Second, IncompleteTimeout: 30 * time.Second}
 }
 
 // Validate implements source.Section.
@@ -45,6 +52,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PollInterval <= 0 || c.CheckpointInterval <= 0 {
 		errs = append(errs, errors.New("poll_interval and checkpoint_interval must be > 0"))
+	}
+	if c.IncompleteTimeout <= 0 {
+		errs = append(errs, errors.New("incomplete_timeout: must be > 0"))
 	}
 	if c.BatchRecords < 1 {
 		errs = append(errs, errors.New("batch_records: must be >= 1"))

@@ -44,6 +44,9 @@ type Source struct {
 	mu    sync.Mutex
 	state map[string]filePos
 	dirty bool
+
+	// now is the clock of the incomplete-value timeout (a test's clock).
+	now func() time.Time
 }
 
 type filePos struct {
@@ -60,7 +63,7 @@ func New(name string, cfg Config, env source.Env) *Source {
 	if env.Metrics == nil {
 		env.Metrics = metrics.New()
 	}
-	return &Source{name: name, cfg: cfg, log: env.Logger.With("source", name), m: env.Metrics, state: map[string]filePos{}}
+	return &Source{name: name, cfg: cfg, log: env.Logger.With("source", name), m: env.Metrics, state: map[string]filePos{}, now: time.Now}
 }
 
 // Name implements pipeline.Source.

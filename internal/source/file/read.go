@@ -42,10 +42,13 @@ func (s *Source) readOnce(ctx context.Context, path string, out pipeline.Emitter
 	var fr *followReader
 	if s.cfg.Follow {
 		fr = &followReader{ctx: ctx, f: f, path: path, poll: s.cfg.PollInterval, ino: ino,
-			onIdle: func() { b.flush(ctx) }}
+			onIdle: func() { b.flush(ctx) }, timeout: s.cfg.IncompleteTimeout, now: s.now}
 		r = fr
 	}
 	rd := envelope.NewReader(r)
+	if fr != nil {
+		fr.partial = rd.Partial
+	}
 	var idx int64
 	for {
 		rec, err := rd.Next()
@@ -61,6 +64,11 @@ func (s *Source) readOnce(ctx context.Context, path string, out pipeline.Emitter
 		if err != nil && !errors.As(err, &bad) {
 			b.flush(ctx)
 			return false, fmt.Errorf("file source %s: read %s: %w", s.name, path, err)
+		}
+		if bad != nil && fr != nil && fr.timedOut {
+			fr.timedOut = false
+			s.log.Warn("incomplete input at the end of a followed file: the writer added nothing for incomplete_timeout; dead-lettering it",
+				"path", path, "line", bad.Line, "bytes", len(bad.Raw), "incomplete_timeout", s.cfg.IncompleteTimeout)
 		}
 		idx++
 		if idx <= skip {
@@ -151,7 +159,10 @@ func (b *batcher) flush(ctx context.Context) error {
 
 // followReader reads a growing file: at its end it waits for more data
 // instead of returning io.EOF, until ctx ends or the file at path is
-// replaced (rotation) or truncated.
+// replaced (rotation) or truncated. While the reader on top of it is in
+// the middle of a value (partial), it waits at most timeout without new
+// data, then returns io.EOF once (timedOut) so that the incomplete value
+// is dead-lettered instead of holding back the file in silence.
 type followReader struct {
 	ctx      context.Context
 	f        *os.File
@@ -161,6 +172,12 @@ type followReader struct {
 	pos      int64
 	onIdle   func()
 	replaced bool
+
+	partial   func() bool
+	timeout   time.Duration
+	now       func() time.Time
+	waitSince time.Time // when the wait inside a value began; zero: not waiting
+	timedOut  bool
 }
 
 func (r *followReader) Read(p []byte) (int, error) {
@@ -168,6 +185,7 @@ func (r *followReader) Read(p []byte) (int, error) {
 		n, err := r.f.Read(p)
 		r.pos += int64(n)
 		if n > 0 {
+			r.waitSince = time.Time{}
 			return n, nil
 		}
 		if err != nil && err != io.EOF {
@@ -180,6 +198,18 @@ func (r *followReader) Read(p []byte) (int, error) {
 				r.replaced = true
 				return 0, io.EOF
 			}
+		}
+		now := r.now()
+		if r.partial != nil && r.partial() {
+			if r.waitSince.IsZero() {
+				r.waitSince = now
+			} else if now.Sub(r.waitSince) >= r.timeout {
+				r.waitSince = time.Time{}
+				r.timedOut = true
+				return 0, io.EOF
+			}
+		} else {
+			r.waitSince = time.Time{}
 		}
 		t := time.NewTimer(r.poll)
 		select {
