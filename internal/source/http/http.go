@@ -62,8 +62,9 @@ type Config struct {
 	MaxConcurrent int `yaml:"max_concurrent"`
 	// MaxPending bounds the requests in progress (reading a body, waiting
 	// for a slot, being delivered); more are answered 503 with
-	// Retry-After at once. Memory stays below about
-	// max_pending x (max_body_mb + max_decoded_mb).
+	// Retry-After at once. Body memory stays below about
+	// max_pending x (max_body_mb + 2 x max_decoded_mb): as sent, decoded,
+	// split into records.
 	MaxPending int `yaml:"max_pending"`
 }
 
