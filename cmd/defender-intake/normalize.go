@@ -95,6 +95,9 @@ func (j *normalizeJob) file(name string, stdin io.Reader) error {
 	}
 	defer closeInput()
 	rd := envelope.NewReader(in)
+	if workers := runtime.GOMAXPROCS(0); workers > 1 {
+		return j.fileParallel(rd, display, workers)
+	}
 	for {
 		rec, err := rd.Next()
 		if err == io.EOF {

@@ -30,10 +30,11 @@ type uaRule struct {
 	repl []string // replacement templates: name first, then versions
 
 	prefilterOnce sync.Once
-	// needs are lower-case texts that every string the expression
-	// matches contains (case aside); nil when none is certain. They are
-	// ASCII, tested only against ASCII user agents.
-	needs []string
+	// needs are groups of lower-case texts: every string the expression
+	// matches contains (case aside) a text of each group; nil when
+	// nothing is certain. They are ASCII, tested only against ASCII user
+	// agents.
+	needs [][]string
 
 	compileOnce sync.Once
 	re          *regexp.Regexp
@@ -45,7 +46,10 @@ type uaRuleSet struct {
 }
 
 // uaRules is built on first use and shared by every Normalizer.
-var uaRules = sync.OnceValue(func() *uaRuleSet {
+var uaRules = sync.OnceValue(loadUARules)
+
+// loadUARules reads uap-core's rules; none is compiled yet.
+func loadUARules() *uaRuleSet {
 	var raw struct {
 		Agents  []map[string]string `yaml:"user_agent_parsers"`
 		Systems []map[string]string `yaml:"os_parsers"`
@@ -83,7 +87,35 @@ var uaRules = sync.OnceValue(func() *uaRuleSet {
 		// Only the device's name is used; its brand and model are not.
 		devices: build(raw.Devices, []string{"device_replacement"}, []string{"$1"}),
 	}
-})
+}
+
+// parse parses a user agent as uap-go's Parser does.
+func (rs *uaRuleSet) parse(s string) uaResult {
+	lower := asciiLower(s)
+	ua := firstUAMatch(rs.agents, s, lower, false)
+	os := firstUAMatch(rs.systems, s, lower, false)
+	dev := firstUAMatch(rs.devices, s, lower, true)
+	return uaResult{
+		name:      ua[0],
+		version:   joinVersion(ua[1], ua[2], ua[3]),
+		osName:    os[0],
+		osVersion: joinVersion(os[1], os[2], os[3]),
+		device:    dev[0],
+	}
+}
+
+// compiled counts the rules compiled so far.
+func (rs *uaRuleSet) compiled() int {
+	n := 0
+	for _, list := range [][]*uaRule{rs.agents, rs.systems, rs.devices} {
+		for _, r := range list {
+			if r.re != nil {
+				n++
+			}
+		}
+	}
+	return n
+}
 
 // mayMatch reports whether the rule's expression can match a user agent
 // whose lower-case form is lower (ASCII only).
@@ -93,12 +125,7 @@ func (r *uaRule) mayMatch(lower string) bool {
 			r.needs = requiredTexts(re, nil)
 		}
 	})
-	for _, n := range r.needs {
-		if !strings.Contains(lower, n) {
-			return false
-		}
-	}
-	return true
+	return mayMatchGroups(lower, r.needs)
 }
 
 func (r *uaRule) regexp() *regexp.Regexp {
@@ -106,12 +133,14 @@ func (r *uaRule) regexp() *regexp.Regexp {
 	return r.re
 }
 
-// requiredTexts appends to out, in lower case, the literal texts that
-// every match of re contains: literals, and what sits inside captures,
-// concatenations and repetitions of at least one. Alternatives and
-// optional parts give nothing, and neither do literals with non-ASCII
-// letters (case folding beyond ASCII is not lower-casing).
-func requiredTexts(re *syntax.Regexp, out []string) []string {
+// requiredTexts appends to out, in lower case, what every match of re
+// contains: groups of literal texts, one text of each group at least.
+// Literals make groups of one; what sits inside captures, concatenations
+// and repetitions of at least one is required too; an alternation makes
+// one group of the texts of its alternatives' first groups (when each has
+// one). Optional parts give nothing, and neither do literals with
+// non-ASCII letters (case folding beyond ASCII is not lower-casing).
+func requiredTexts(re *syntax.Regexp, out [][]string) [][]string {
 	switch re.Op {
 	case syntax.OpLiteral:
 		lit := string(re.Rune)
@@ -120,7 +149,7 @@ func requiredTexts(re *syntax.Regexp, out []string) []string {
 				return out
 			}
 		}
-		return append(out, strings.ToLower(lit))
+		return append(out, []string{strings.ToLower(lit)})
 	case syntax.OpCapture, syntax.OpPlus:
 		return requiredTexts(re.Sub[0], out)
 	case syntax.OpRepeat:
@@ -131,8 +160,35 @@ func requiredTexts(re *syntax.Regexp, out []string) []string {
 		for _, sub := range re.Sub {
 			out = requiredTexts(sub, out)
 		}
+	case syntax.OpAlternate:
+		var anyOf []string
+		for _, sub := range re.Sub {
+			groups := requiredTexts(sub, nil)
+			if len(groups) == 0 {
+				return out
+			}
+			anyOf = append(anyOf, groups[0]...)
+		}
+		return append(out, anyOf)
 	}
 	return out
+}
+
+// mayMatchGroups reports whether lower holds a text of every group.
+func mayMatchGroups(lower string, groups [][]string) bool {
+	for _, g := range groups {
+		found := false
+		for _, text := range g {
+			if strings.Contains(lower, text) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // firstUAMatch applies the rules in order to ua, as uap-go does, and returns the

@@ -41,19 +41,7 @@ func (c *uaCache) parse(d *document, ua string) {
 }
 
 // parseUA parses a user agent as uap-go's Parser does (see uarules.go).
-func parseUA(s string) uaResult {
-	rules, lower := uaRules(), asciiLower(s)
-	ua := firstUAMatch(rules.agents, s, lower, false)
-	os := firstUAMatch(rules.systems, s, lower, false)
-	dev := firstUAMatch(rules.devices, s, lower, true)
-	return uaResult{
-		name:      ua[0],
-		version:   joinVersion(ua[1], ua[2], ua[3]),
-		osName:    os[0],
-		osVersion: joinVersion(os[1], os[2], os[3]),
-		device:    dev[0],
-	}
-}
+func parseUA(s string) uaResult { return uaRules().parse(s) }
 
 func joinVersion(parts ...string) string {
 	var out []string

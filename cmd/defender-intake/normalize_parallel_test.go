@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"testing"
+)
+
+// With several CPUs, normalize reads, normalizes and writes in parallel;
+// what it prints, reports and dead-letters must not change: the same
+// documents in input order, the same rejects in the same order, the same
+// exit status, over inputs of several batches with damage near and across
+// batch ends.
+func TestNormalizeParallelSameAsSequential(t *testing.T) {
+	recs := deviceProcessCorpus(t)
+	golden := shippedCorpus(t)
+	var in bytes.Buffer
+	for i := range 5000 {
+		switch {
+		case i%997 == 0:
+			in.WriteString("not json at all\n")
+		case i%1023 == 5:
+			in.WriteString("[1, \"two\", {\"category\":\"AdvancedHunting-DeviceEvents\",\"properties\":{}}]\n")
+		case i%311 == 0:
+			fmt.Fprintf(&in, "{\"records\":[%s,%s]}\n", golden[i%len(golden)], recs[i%len(recs)])
+		case i%2 == 0:
+			in.Write(golden[i%len(golden)])
+			in.WriteByte('\n')
+		default:
+			in.Write(recs[i%len(recs)])
+			in.WriteByte('\n')
+		}
+	}
+	in.WriteString("{\"time\":\"2026-11-20T09:00:00Z\",\"category\":\"AdvancedHunting-DeviceEvents\",\"properties\":{\"DeviceName\": \"x\"\n")
+	dir := t.TempDir()
+	inputPath := filepath.Join(dir, "in.ndjson")
+	if err := os.WriteFile(inputPath, in.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Records with no usable time get the time of normalization, and dead
+	// letters the time they were written: both are masked.
+	now := regexp.MustCompile(`"(@timestamp|ingested|time)": ?"[^"]*"`)
+	run := func(procs int, args ...string) (code int, stdout, stderr, dead []byte) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		deadPath := filepath.Join(dir, fmt.Sprintf("dead-%d-%d.ndjson", procs, len(args)))
+		var out, errOut bytes.Buffer
+		code = normalizeCmd(append(args, "--dead-letter", deadPath, inputPath), nil, &out, &errOut)
+		dead, err := os.ReadFile(deadPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code, now.ReplaceAll(out.Bytes(), nil), errOut.Bytes(), now.ReplaceAll(dead, nil)
+	}
+	for _, args := range [][]string{nil, {"--pretty"}} {
+		code1, out1, err1, dead1 := run(1, args...)
+		code4, out4, err4, dead4 := run(4, args...)
+		if code1 != 1 || code4 != code1 {
+			t.Errorf("%v: exit status %d with one CPU, %d with four (want 1)", args, code1, code4)
+		}
+		if !bytes.Equal(out1, out4) {
+			t.Errorf("%v: documents differ (%d bytes with one CPU, %d with four)", args, len(out1), len(out4))
+		}
+		if !bytes.Equal(err1, err4) {
+			t.Errorf("%v: reports differ:\n%s\n---\n%s", args, err1, err4)
+		}
+		if !bytes.Equal(dead1, dead4) {
+			t.Errorf("%v: dead letters differ:\n%s\n---\n%s", args, dead1, dead4)
+		}
+		if n := bytes.Count(out1, []byte(`"dataset"`)); len(args) == 0 && n < 4900 {
+			t.Errorf("only %d documents", n)
+		}
+	}
+}
