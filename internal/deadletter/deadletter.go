@@ -9,11 +9,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/defender-intake/defender-intake/internal/ndjsonfile"
 )
 
 // Entry is one dead-lettered input.
@@ -96,19 +99,17 @@ func OpenFile(path string) (*File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("dead-letter directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	// A crash in the middle of a write leaves a torn last line. It is cut,
+	// as the file sink does, rather than ended with a newline: a torn entry
+	// is not JSON, so it would be one line no reader can use, and the
+	// entry was never acknowledged (Write returns after fsync), so its
+	// input is read and dead-lettered again.
+	f, _, cut, err := ndjsonfile.OpenAppend(path, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("open dead-letter file: %w", err)
 	}
-	// Terminate a line torn by a crash, so the next entry stays readable.
-	if st, err := f.Stat(); err == nil && st.Size() > 0 {
-		if r, err := os.Open(path); err == nil {
-			last := make([]byte, 1)
-			if _, err := r.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
-				f.Write([]byte{'\n'})
-			}
-			r.Close()
-		}
+	if cut > 0 {
+		slog.Warn("dead-letter file: cut a torn last line left by a crash", "path", path, "bytes", cut)
 	}
 	return &File{f: f, bw: bufio.NewWriter(f), path: path}, nil
 }

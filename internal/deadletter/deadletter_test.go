@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,5 +50,43 @@ func TestWriteAndMarshal(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A crash in the middle of a write leaves a torn entry at the end of the
+// file. OpenFile cuts it (the entry was never acknowledged, so its input
+// is dead-lettered again): every line of the file stays a JSON entry, and
+// no torn bytes are glued to, or left before, the next entry.
+func TestTornEntryCutAtOpen(t *testing.T) {
+	full, err := Marshal(Entry{Reason: "r", Stage: "envelope", Source: "f", Type: "file", Offset: -1, SequenceNumber: -1, Raw: []byte(`{"torn`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := string(full) + "\n"
+	for cut := 0; cut <= len(full); cut++ {
+		p := filepath.Join(t.TempDir(), "dead.ndjson")
+		if err := os.WriteFile(p, []byte(first+string(full[:cut])), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := OpenFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Write(context.Background(), []Entry{{Reason: "next", Stage: "normalize", Offset: -1, SequenceNumber: -1, Raw: []byte("x")}}); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		b, _ := os.ReadFile(p)
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		// Even a whole entry without its newline is cut: its write was
+		// not acknowledged (the newline is part of it).
+		if len(lines) != 2 || lines[0] != string(full) {
+			t.Fatalf("torn after %d bytes: %d lines, want the first entry and the next: %q", cut, len(lines), b)
+		}
+		for i, l := range lines {
+			if !json.Valid([]byte(l)) {
+				t.Fatalf("torn after %d bytes: line %d is not JSON: %q", cut, i+1, l)
+			}
+		}
 	}
 }

@@ -5,7 +5,6 @@ package file
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/defender-intake/defender-intake/internal/ndjsonfile"
 	"github.com/defender-intake/defender-intake/internal/sink"
 )
 
@@ -85,73 +85,23 @@ func Open(name string, cfg Config) (*Sink, error) {
 }
 
 func (s *Sink) open() error {
-	f, err := os.OpenFile(s.cfg.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	// A crash in the middle of a write leaves a torn last line: it is cut,
+	// so the file stays valid NDJSON (the document was not acknowledged
+	// and is written again).
+	f, size, cut, err := ndjsonfile.OpenAppend(s.cfg.Path, 0o640)
 	if err != nil {
-		return fmt.Errorf("file sink %s: open: %w", s.name, err)
+		return fmt.Errorf("file sink %s: %w", s.name, err)
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("file sink %s: stat: %w", s.name, err)
+	if cut > 0 {
+		slog.Warn("file sink: cut a torn last line left by a crash", "sink", s.name, "path", s.cfg.Path, "bytes", cut)
 	}
-	s.f, s.size = f, st.Size()
+	s.f, s.size = f, size
 	if s.bw == nil {
 		s.bw = bufio.NewWriterSize(f, 256<<10)
 	} else {
 		s.bw.Reset(f)
 	}
-	cut, err := cutTornLine(s.cfg.Path, st.Size())
-	if err != nil {
-		s.f.Close()
-		s.f = nil
-		return fmt.Errorf("file sink %s: %w", s.name, err)
-	}
-	if cut > 0 {
-		s.size -= cut
-		slog.Warn("file sink: cut a torn last line left by a crash", "sink", s.name, "path", s.cfg.Path, "bytes", cut)
-	}
 	return nil
-}
-
-// cutTornLine truncates the file at path back to the end of its last
-// complete line and returns how many bytes it removed. A crash in the
-// middle of a write leaves part of a document at the end; that document
-// was never acknowledged (Write acknowledges after fsync), so it is
-// delivered again, and cutting it keeps the file valid NDJSON for its
-// readers instead of leaving one unparseable line in it.
-func cutTornLine(path string, size int64) (int64, error) {
-	if size == 0 {
-		return 0, nil
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return 0, fmt.Errorf("open to check the last line: %w", err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	end := size
-	for end > 0 {
-		n := min(int64(len(buf)), end)
-		chunk := buf[:n]
-		if _, err := f.ReadAt(chunk, end-n); err != nil {
-			return 0, fmt.Errorf("read the last line: %w", err)
-		}
-		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
-			end = end - n + int64(i) + 1
-			break
-		}
-		end -= n
-	}
-	if end == size {
-		return 0, nil
-	}
-	if err := f.Truncate(end); err != nil {
-		return 0, fmt.Errorf("cut the torn last line: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return 0, fmt.Errorf("cut the torn last line: fsync: %w", err)
-	}
-	return size - end, nil
 }
 
 // Name implements sink.Sink.
