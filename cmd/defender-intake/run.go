@@ -179,6 +179,9 @@ func runService(ctx context.Context, cfg *config.Config, log *slog.Logger) (err 
 	log.Info("running", "sources", len(sources), "sinks", len(sinks), "dead_letter", cfg.DeadLetter.Path)
 	err = p.Run(ctx, sources) // closes sinks and the dead-letter file
 	sinks = nil
+	if n := deadLettered(m); err == nil && ctx.Err() == nil && n > 0 {
+		err = fmt.Errorf("%d input(s) could not be normalized: kept with their raw bytes in %s", n, cfg.DeadLetter.Path)
+	}
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		srv.Shutdown(sctx)

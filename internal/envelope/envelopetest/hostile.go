@@ -25,7 +25,8 @@ type Mix struct {
 // consumed in order: most become valid records in one of the accepted
 // shapes (a record per line, one-line envelopes and arrays, pretty-printed
 // envelopes and records); some are cut short at a random byte and become bad
-// lines. Junk lines and invalid UTF-8 lines are put between them. Lines end
+// lines. Junk lines and invalid UTF-8 lines are put between them; there is
+// at least one bad line. Lines end
 // with "\n" or "\r\n", and the last line may have no line break.
 func NewMix(rng *rand.Rand, records [][]byte) Mix {
 	var m Mix
@@ -101,7 +102,7 @@ func NewMix(rng *rand.Rand, records [][]byte) Mix {
 			eol()
 		}
 	}
-	if rng.IntN(3) == 0 {
+	if len(m.Bad) == 0 || rng.IntN(3) == 0 {
 		bad(junkLine(rng))
 	}
 	if rng.IntN(2) == 0 {
