@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/defender-intake/defender-intake/internal/envelope"
 	"github.com/defender-intake/defender-intake/internal/normalize"
@@ -18,7 +19,9 @@ import (
 // with its own Normalizer) normalize whole batches, and the command's
 // goroutine writes the batches' documents and reports their rejects in
 // input order. Reading is a fifth of the work and normalizing the rest, so
-// the stages overlap and the workers share the normalizing.
+// the stages overlap and the workers share the normalizing. When the other
+// CPUs are busy this does not pay, and the reading goroutine normalizes
+// the batches itself (modeChooser decides).
 
 const (
 	// batchBytes and batchRecords end a batch: large enough that a batch
@@ -69,20 +72,33 @@ func (j *normalizeJob) fileParallel(rd *envelope.Reader, display string, workers
 		defer close(work)
 		b := <-free
 		b.reset()
+		mode := newModeChooser()
+		var own *normalize.Normalizer // for the batches normalized here
 		send := func() bool {
+			records := len(b.items)
+			if !mode.parallel {
+				if own == nil {
+					own = normalize.New(normalize.Options{})
+				}
+				j.normalizeBatch(own, b)
+				close(b.normalized)
+			}
 			select {
 			case ordered <- b:
 			case <-stop:
 				return false
 			}
-			work <- b
+			if mode.parallel {
+				work <- b
+			}
 			select {
 			case b = <-free:
 				b.reset()
-				return true
 			case <-stop:
 				return false
 			}
+			mode.batchDone(records, time.Now())
+			return true
 		}
 		for {
 			rec, err := rd.Next()

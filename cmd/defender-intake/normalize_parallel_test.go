@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // With several CPUs, normalize reads, normalizes and writes in parallel;
@@ -55,6 +56,10 @@ func TestNormalizeParallelSameAsSequential(t *testing.T) {
 		}
 		return code, now.ReplaceAll(out.Bytes(), nil), errOut.Bytes(), now.ReplaceAll(dead, nil)
 	}
+	// Windows of two batches, so that both modes and the changes between
+	// them are exercised.
+	defer func(w, warm int) { windowBatches, warmBatches = w, warm }(windowBatches, warmBatches)
+	windowBatches, warmBatches = 2, 1
 	for _, args := range [][]string{nil, {"--pretty"}} {
 		code1, out1, err1, dead1 := run(1, args...)
 		code4, out4, err4, dead4 := run(4, args...)
@@ -72,6 +77,39 @@ func TestNormalizeParallelSameAsSequential(t *testing.T) {
 		}
 		if n := bytes.Count(out1, []byte(`"dataset"`)); len(args) == 0 && n < 4900 {
 			t.Errorf("only %d documents", n)
+		}
+	}
+}
+
+// The chooser keeps the mode measured faster and tries the other one
+// window in probeEvery.
+func TestModeChooser(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		sequential, parallel  time.Duration // per batch of 100 records
+		wantParallelOfWindows int
+	}{
+		{"parallel pays", 10 * time.Millisecond, 6 * time.Millisecond, 36},
+		{"parallel does not pay", 10 * time.Millisecond, 14 * time.Millisecond, 4},
+	} {
+		c := newModeChooser()
+		now := time.Unix(0, 0)
+		parallelWindows := 0
+		for range 40 {
+			if c.parallel {
+				parallelWindows++
+			}
+			for range windowBatches {
+				if c.parallel {
+					now = now.Add(tc.parallel)
+				} else {
+					now = now.Add(tc.sequential)
+				}
+				c.batchDone(100, now)
+			}
+		}
+		if parallelWindows != tc.wantParallelOfWindows {
+			t.Errorf("%s: %d windows of 40 in parallel, want %d", tc.name, parallelWindows, tc.wantParallelOfWindows)
 		}
 	}
 }
