@@ -91,7 +91,13 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// counts it as an empty message.
 		msgs = []pipeline.Message{{Origin: s.origin(seq, -1), Body: body}}
 	}
-	out, code, msg := s.deliver(r.Context(), msgs)
+	// Once the body is in, its fate does not depend on the connection:
+	// the request context ends when the client half-closes its side
+	// (it still waits for the answer) or leaves, and delivery bound to
+	// it answered 503 while the batch was delivered anyway, so that
+	// every retry was a duplicate. A client that did leave loses
+	// nothing: its records are delivered, it may send them again.
+	out, code, msg := s.deliver(context.WithoutCancel(r.Context()), msgs)
 	switch {
 	case code != http.StatusOK:
 		w.Header().Set("Retry-After", retryAfter)
