@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -156,6 +157,9 @@ type ingestJob struct {
 type ingestBatch struct {
 	docs []store.Doc
 	mark *store.LoadedFile
+	// settled, when set, is closed once the batch (and all before it)
+	// is dealt with: see settle.
+	settled chan struct{}
 }
 
 func (j *ingestJob) startWriter(ctx context.Context) {
@@ -164,11 +168,13 @@ func (j *ingestJob) startWriter(ctx context.Context) {
 	go func() {
 		defer close(j.wdone)
 		for b := range j.batches {
-			if j.werr.Load() != nil {
-				continue // drain after a failure
+			if j.werr.Load() == nil { // else drain after a failure
+				if err := j.write(ctx, b); err != nil {
+					j.werr.Store(&err)
+				}
 			}
-			if err := j.write(ctx, b); err != nil {
-				j.werr.Store(&err)
+			if b.settled != nil {
+				close(b.settled)
 			}
 		}
 	}()
@@ -194,6 +200,11 @@ func (j *ingestJob) file(ctx context.Context, name string, stdin io.Reader) erro
 		return err
 	}
 	defer f.Close()
+	// The same file may be named twice (a/x and ./x, a link, a copy):
+	// plan must see what this run recorded of the files before it.
+	if err := j.settle(ctx); err != nil {
+		return err
+	}
 	lf, load, err := j.plan(f, name)
 	if err != nil || !load {
 		return err
@@ -205,18 +216,21 @@ func (j *ingestJob) file(ctx context.Context, name string, stdin io.Reader) erro
 // first lf.Inputs inputs are skipped: they were loaded before.
 func (j *ingestJob) read(ctx context.Context, in io.Reader, display string, lf *fileLoad) error {
 	cr := &countingReader{r: in, n: &j.prog.bytes}
+	if lf != nil {
+		cr.hash = sha256.New()
+	}
 	rd := envelope.NewReader(cr)
 	var consumed int64 // inputs of this file dealt with, in order
 	for {
 		if err := ctx.Err(); err != nil {
-			if err := j.flush(context.WithoutCancel(ctx), lf.mark(consumed, cr.read, false)); err != nil {
+			if err := j.flush(context.WithoutCancel(ctx), lf.mark(consumed, cr, false)); err != nil {
 				return err
 			}
 			return fmt.Errorf("interrupted: %w", err)
 		}
 		rec, err := rd.Next()
 		if err == io.EOF {
-			return j.flush(ctx, lf.done(consumed, cr.read))
+			return j.flush(ctx, lf.done(consumed, cr))
 		}
 		var bad *envelope.Error
 		isBad := errors.As(err, &bad)
@@ -256,11 +270,29 @@ func (j *ingestJob) read(ctx context.Context, in io.Reader, display string, lf *
 		lf.stored()
 		j.prog.records.Add(1)
 		if len(j.docs) >= j.batch {
-			if err := j.flush(ctx, lf.mark(consumed, cr.read, false)); err != nil {
+			if err := j.flush(ctx, lf.mark(consumed, cr, false)); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// settle waits until every batch handed to the writer is stored and the
+// file records after them are saved.
+func (j *ingestJob) settle(ctx context.Context) error {
+	settled := make(chan struct{})
+	if err := j.send(ctx, ingestBatch{docs: j.docs, settled: settled}); err != nil {
+		return err
+	}
+	select {
+	case <-settled:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if p := j.werr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // flush hands the current batch, and the file record to save after it,
@@ -272,8 +304,15 @@ func (j *ingestJob) flush(ctx context.Context, mark *store.LoadedFile) error {
 	if len(j.docs) == 0 && mark == nil {
 		return nil
 	}
+	return j.send(ctx, ingestBatch{docs: j.docs, mark: mark})
+}
+
+func (j *ingestJob) send(ctx context.Context, b ingestBatch) error {
+	if p := j.werr.Load(); p != nil {
+		return *p
+	}
 	select {
-	case j.batches <- ingestBatch{docs: j.docs, mark: mark}:
+	case j.batches <- b:
 	case <-ctx.Done():
 		return ctx.Err()
 	}

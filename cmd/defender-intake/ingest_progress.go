@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"strings"
@@ -10,19 +12,27 @@ import (
 )
 
 // countingReader counts the bytes read through it into n (the progress
-// bar's) and into read (the current file's).
+// bar's) and into read (the current file's), and hashes them when hash is
+// set (a file the store keeps a record of).
 type countingReader struct {
 	r    io.Reader
 	n    *atomic.Int64
 	read int64
+	hash hash.Hash
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	c.read += int64(n)
+	if c.hash != nil {
+		c.hash.Write(p[:n])
+	}
 	return n, err
 }
+
+// sum is the SHA-256 of the bytes read so far.
+func (c *countingReader) sum() string { return hex.EncodeToString(c.hash.Sum(nil)) }
 
 // progress draws "records, records/s, ETA" on stderr: redrawn in place on a
 // terminal, one line every 5 s otherwise (logs, CI).

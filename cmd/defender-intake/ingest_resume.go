@@ -82,13 +82,26 @@ func (j *ingestJob) plan(f *os.File, name string) (lf *fileLoad, load bool, err 
 		fmt.Fprintf(j.stdout, "%s: loaded before (%d documents); --force: loading it all again\n", name, prev.Stored)
 		lf.base.Inputs, lf.base.Stored, lf.base.Rejected = 0, 0, 0
 		return lf, true, nil
+	case fi.Size() < prev.Size:
+		return nil, false, fmt.Errorf("%s: has the head of a file loaded before (%s) but is smaller (%d bytes, %d then): it changed; --force loads it as it is now", name, prev.Path, fi.Size(), prev.Size)
+	}
+	// The head matched; what was read of the file then must match too, or
+	// the inputs skipped below would be other records than those loaded.
+	if prev.ReadSHA256 != "" {
+		h, err := headHash(f, prev.Offset)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", name, err)
+		}
+		if h != prev.ReadSHA256 {
+			return nil, false, fmt.Errorf("%s: starts as a file loaded before (%s) but its first %d bytes are not those loaded then: it changed, and skipping the %d inputs loaded from it would skip other records; --force loads it all as it is now", name, prev.Path, prev.Offset, prev.Inputs)
+		}
+	}
+	switch {
 	case prev.Complete && fi.Size() == prev.Size:
 		fmt.Fprintf(j.stdout, "%s: already ingested on %s (%d documents stored, %d inputs rejected, as %s): 0 documents added; --force loads it again\n",
 			name, prev.Updated.UTC().Format(time.RFC3339), prev.Stored, prev.Rejected, prev.Path)
 		j.already++
 		return nil, false, nil
-	case fi.Size() < prev.Size:
-		return nil, false, fmt.Errorf("%s: has the head of a file loaded before (%s) but is smaller (%d bytes, %d then): it changed; --force loads it as it is now", name, prev.Path, fi.Size(), prev.Size)
 	case prev.Complete:
 		fmt.Fprintf(j.stdout, "%s: loaded before up to byte %d, now %d bytes: loading what was appended (after %d inputs)\n", name, prev.Size, fi.Size(), prev.Inputs)
 	default:
@@ -132,12 +145,14 @@ func (lf *fileLoad) rejected() {
 
 // mark is the record to save once the first inputs of the file, and the
 // documents from them, are durable.
-func (lf *fileLoad) mark(inputs, offset int64, complete bool) *store.LoadedFile {
+func (lf *fileLoad) mark(inputs int64, read *countingReader, complete bool) *store.LoadedFile {
 	if lf == nil {
 		return nil
 	}
 	r := lf.base
+	offset := read.read
 	r.Inputs, r.Offset, r.Size, r.Complete = inputs, offset, max(lf.size, offset), complete
+	r.ReadSHA256 = read.sum()
 	r.Stored += lf.storedRun
 	r.Rejected += lf.rejectedRun
 	r.Updated = time.Now().UTC()
@@ -149,10 +164,11 @@ func (lf *fileLoad) mark(inputs, offset int64, complete bool) *store.LoadedFile 
 // not finished: the inputs that start on it are not counted as done, so
 // that if the file grows they are read again, complete, rather than
 // skipped (they were loaded or dead-lettered this time all the same).
-func (lf *fileLoad) done(inputs, offset int64) *store.LoadedFile {
+func (lf *fileLoad) done(inputs int64, read *countingReader) *store.LoadedFile {
 	if lf == nil {
 		return nil
 	}
+	offset := read.read
 	last := []byte{'\n'}
 	if offset > 0 {
 		if _, err := lf.f.ReadAt(last, offset-1); err != nil {
@@ -162,5 +178,5 @@ func (lf *fileLoad) done(inputs, offset int64) *store.LoadedFile {
 	if last[0] != '\n' && inputs > lf.base.Inputs {
 		inputs = max(lf.base.Inputs, inputs-lf.onLastLine)
 	}
-	return lf.mark(inputs, offset, true)
+	return lf.mark(inputs, read, true)
 }

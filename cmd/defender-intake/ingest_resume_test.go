@@ -21,6 +21,7 @@ import (
 // is not lost, --force loads again.
 func TestIngestTwiceAddsNothing(t *testing.T) {
 	recs := deliverytest.Records(300, "twice")
+	other := deliverytest.Records(300, "other") // each the length of its recs twin
 	ndjson := func(rs [][]byte) string { return string(bytes.Join(rs, []byte("\n"))) + "\n" }
 	type step struct {
 		write   string // the file's whole content before the run ("" keeps it)
@@ -52,6 +53,22 @@ func TestIngestTwiceAddsNothing(t *testing.T) {
 			{args: []string{"--force"}, code: 0, stdout: []string{"--force: loading it all again", "ingested 120 documents"}, inStore: 120, total: 240},
 			{code: 0, stdout: []string{"0 documents added"}, inStore: 120, total: 240},
 		}},
+		{"same head, other content after it", []step{
+			{write: ndjson(recs[:200]), code: 0, stdout: []string{"ingested 200 documents"}, inStore: 200, total: 200},
+			{write: ndjson(append(recs[:150:150], other[150:300]...)), code: 1, inStore: 200, total: 200},
+			{args: []string{"--force"}, code: 0, stdout: []string{"ingested 300 documents"}, inStore: 350, total: 500},
+		}},
+		{"rewritten in place, same size", []step{
+			{write: ndjson(recs[:200]), code: 0, stdout: []string{"ingested 200 documents"}, inStore: 200, total: 200},
+			{write: ndjson(append(recs[:199:199], other[199])), code: 1, inStore: 200, total: 200},
+		}},
+		{"interrupted, then the rest rewritten", []step{
+			{write: ndjson(recs[:200]), args: []string{"stop-after-20"}, code: 1, inStore: 20, total: 20},
+			{write: ndjson(append(recs[:150:150], other[150:250]...)), code: 1, inStore: 20, total: 20},
+		}},
+		{"one file under three names in one run", []step{
+			{write: ndjson(recs[:200]), args: []string{"--batch", "7", "same-run"}, code: 0, stdout: []string{"ingested 200 documents", "2 file(s) were already in the store"}, inStore: 200, total: 200},
+		}},
 		{"a copy is the same file", []step{
 			{write: ndjson(recs[:80]), code: 0, stdout: []string{"ingested 80 documents"}, inStore: 80, total: 80},
 			{args: []string{"copy"}, code: 0, stdout: []string{"already ingested", "0 documents added"}, inStore: 80, total: 80},
@@ -69,7 +86,18 @@ func TestIngestTwiceAddsNothing(t *testing.T) {
 				}
 				args := []string{"ingest", "--quiet", "--data", data}
 				file := in
+				var also []string
 				for _, a := range s.args {
+					if a == "same-run" {
+						link := filepath.Join(dir, "link.ndjson")
+						os.Symlink(in, link)
+						also = append(also, dir+"/./in.ndjson", link)
+						continue
+					}
+					if a == "stop-after-20" {
+						ingestStopAfterInputs = 20
+						continue
+					}
 					if a == "copy" {
 						file = filepath.Join(dir, "copy.ndjson")
 						b, _ := os.ReadFile(in)
@@ -79,7 +107,8 @@ func TestIngestTwiceAddsNothing(t *testing.T) {
 					args = append(args, a)
 				}
 				var out, errb bytes.Buffer
-				code := dispatch(append(args, file), nil, &out, &errb)
+				code := dispatch(append(append(args, file), also...), nil, &out, &errb)
+				ingestStopAfterInputs = 0
 				if code != s.code {
 					t.Fatalf("step %d: exit %d, want %d\nstdout: %s\nstderr: %s", i, code, s.code, out.String(), errb.String())
 				}

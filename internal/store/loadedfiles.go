@@ -43,6 +43,12 @@ type LoadedFile struct {
 	// Once Complete, Offset is the size that was read to its end.
 	Offset int64 `json:"offset"`
 	Size   int64 `json:"size"`
+	// ReadSHA256 is the SHA-256 of the first Offset bytes as they were
+	// read. A file with the same head can still differ after it (a file
+	// rewritten with other records, another export that starts the same
+	// way): the inputs a load skips are only those of a file whose first
+	// Offset bytes are still these.
+	ReadSHA256 string `json:"read_sha256,omitempty"`
 	// Complete is set when the file was read to its end.
 	Complete bool `json:"complete"`
 	// Stored and Rejected count the documents stored and inputs rejected
@@ -69,7 +75,9 @@ func (s *Store) readLoadedFiles() ([]LoadedFile, error) {
 	}
 	var files []LoadedFile
 	if err := json.Unmarshal(b, &files); err != nil {
-		return nil, fmt.Errorf("store: %s: %w", LoadedFilesName, err)
+		// Written only whole (a temporary file renamed), so this is a file
+		// edited or damaged by hand: say which, and the way out.
+		return nil, fmt.Errorf("store: %s is not a record of loaded files (%v): repair it, or move it away to have every file loaded as new", filepath.Join(s.cfg.Dir, LoadedFilesName), err)
 	}
 	return files, nil
 }

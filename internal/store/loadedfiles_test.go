@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +51,32 @@ func TestLoadedFilesRecord(t *testing.T) {
 		if got := fmt.Sprintf("%s/%d/%t", f.Path, f.Inputs, f.Complete); got != want[i] {
 			t.Errorf("entry %d = %s, want %s", i, got, want[i])
 		}
+	}
+}
+
+// A record damaged by hand is an error that names the file and the way
+// out, for reading and for saving (which must not overwrite it).
+func TestLoadedFilesDamaged(t *testing.T) {
+	for _, content := range []string{"garbage{", `{"path":"a"}`, `[{"path":`, "\xff\xfe"} {
+		dir := t.TempDir()
+		s, err := Open(context.Background(), Config{Dir: dir}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, LoadedFilesName)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, rerr := s.LoadedFiles()
+		serr := s.SaveLoadedFile(LoadedFile{Path: "x", HeadSHA256: "h", HeadBytes: 1})
+		for _, err := range []error{rerr, serr} {
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move it away") {
+				t.Errorf("%q: error %v does not name %s and the way out", content, err, path)
+			}
+		}
+		if b, _ := os.ReadFile(path); string(b) != content {
+			t.Errorf("%q: the damaged record was overwritten", content)
+		}
+		s.Close()
 	}
 }
