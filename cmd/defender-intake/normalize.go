@@ -70,7 +70,8 @@ func normalizeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return 2
 	}
 	if *stats {
-		printRunStats(stderr, "normalize", job.done)
+		printRunStats(stderr, "normalize", job.done,
+			fmt.Sprintf("parallel-batches=%d sequential-batches=%d", job.parallelBatches, job.sequentialBatches))
 	}
 	if n := job.rejects.count; n > 0 {
 		fmt.Fprintf(stderr, "normalize: %d record(s) normalized, %d input(s) could not be normalized\n", job.done, n)
@@ -86,6 +87,9 @@ type normalizeJob struct {
 	pretty  bool
 	buf     []byte
 	done    int
+	// parallelBatches and sequentialBatches count the batches by who
+	// normalized them (see fileParallel), for --stats.
+	parallelBatches, sequentialBatches int
 }
 
 func (j *normalizeJob) file(name string, stdin io.Reader) error {
@@ -166,11 +170,15 @@ func startCPUProfile(path string) (stop func(), err error) {
 // records done, heap allocations (count and bytes), garbage collections
 // and the peak resident memory (Linux only, else 0).
 // BenchmarkNormalizeProcess reads it.
-func printRunStats(w io.Writer, name string, records int) {
+func printRunStats(w io.Writer, name string, records int, more ...string) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Fprintf(w, "%s: stats: records=%d mallocs=%d alloc-bytes=%d gcs=%d max-rss-bytes=%d\n",
+	fmt.Fprintf(w, "%s: stats: records=%d mallocs=%d alloc-bytes=%d gcs=%d max-rss-bytes=%d",
 		name, records, ms.Mallocs, ms.TotalAlloc, ms.NumGC, peakRSS())
+	for _, m := range more {
+		fmt.Fprintf(w, " %s", m)
+	}
+	fmt.Fprintln(w)
 }
 
 // peakRSS is the process's peak resident set size in bytes, from

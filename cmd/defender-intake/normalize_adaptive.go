@@ -22,11 +22,11 @@ type modeChooser struct {
 // The window of modeChooser (variables: tests shorten it to change modes
 // often).
 var (
-	// windowBatches is the length of a window, about a tenth of a second.
-	windowBatches = 48
+	// windowBatches is the length of a window, about 50 ms.
+	windowBatches = 24
 	// warmBatches (at least 1) are the first batches of a window, not
 	// measured: the pipeline fills or drains after a change of mode.
-	warmBatches = 8
+	warmBatches = 4
 )
 
 // probeEvery: one window in so many runs in the mode measured slower.

@@ -36,6 +36,9 @@ type recordBatch struct {
 	data  []byte // the records' bytes, one after another
 	items []batchItem
 	docs  []byte // the documents, each followed by '\n', in item order
+	// byWorker is set when a worker normalized the batch, not the
+	// reading goroutine.
+	byWorker bool
 	// normalized is closed when a worker has filled docs and the items'
 	// results.
 	normalized chan struct{}
@@ -53,6 +56,7 @@ type batchItem struct {
 func (b *recordBatch) reset() {
 	b.data, b.items, b.docs = b.data[:0], b.items[:0], b.docs[:0]
 	b.normalized = make(chan struct{})
+	b.byWorker = false
 }
 
 // fileParallel is file with the work spread over workers goroutines.
@@ -89,6 +93,7 @@ func (j *normalizeJob) fileParallel(rd *envelope.Reader, display string, workers
 				return false
 			}
 			if mode.parallel {
+				b.byWorker = true
 				work <- b
 			}
 			select {
@@ -148,6 +153,11 @@ func (j *normalizeJob) fileParallel(rd *envelope.Reader, display string, workers
 
 	for b := range ordered {
 		<-b.normalized
+		if b.byWorker {
+			j.parallelBatches++
+		} else {
+			j.sequentialBatches++
+		}
 		if err := j.writeBatch(b, display); err != nil {
 			close(stop)
 			for range ordered { // let the reader end

@@ -72,6 +72,9 @@ type processRun struct {
 	allocated uint64 // bytes allocated
 	gcs       uint64
 	maxRSS    int64 // bytes
+	// batches normalized by the workers and by the reading goroutine
+	// (normalize with more than one CPU)
+	parallelBatches, sequentialBatches uint64
 }
 
 // runProcess runs argv with the corpus file on stdin and stdout to
@@ -138,6 +141,10 @@ func parseRunStats(stderr string, run *processRun) bool {
 			run.gcs = n
 		case "max-rss-bytes":
 			run.maxRSS = int64(n)
+		case "parallel-batches":
+			run.parallelBatches = n
+		case "sequential-batches":
+			run.sequentialBatches = n
 		}
 	}
 	return true
@@ -194,6 +201,8 @@ func BenchmarkNormalizeProcess(b *testing.B) {
 						sum.allocated += r.allocated
 						sum.gcs += r.gcs
 						sum.maxRSS = max(sum.maxRSS, r.maxRSS)
+						sum.parallelBatches += r.parallelBatches
+						sum.sequentialBatches += r.sequentialBatches
 					}
 					for i := 0; b.Loop(); i++ {
 						runNorm := func() {
@@ -221,6 +230,9 @@ func BenchmarkNormalizeProcess(b *testing.B) {
 					b.ReportMetric(float64(norm.gcs)/float64(b.N), "gcs/run")
 					b.ReportMetric(float64(norm.maxRSS)/(1<<20), "max-RSS-MB")
 					b.ReportMetric(float64(base.maxRSS)/(1<<20), "baseline-max-RSS-MB")
+					if batches := norm.parallelBatches + norm.sequentialBatches; batches > 0 {
+						b.ReportMetric(float64(norm.parallelBatches)/float64(batches), "parallel-share")
+					}
 				})
 			}
 		})
