@@ -103,6 +103,9 @@ type Compiler struct {
 
 // Compile parses and compiles src.
 func (c *Compiler) Compile(src string) (SQL, error) {
+	if len(src) > MaxQueryBytes {
+		return SQL{}, &SyntaxError{Pos: MaxQueryBytes, Msg: fmt.Sprintf("query of %d bytes; at most %d", len(src), MaxQueryBytes), Hint: "search for fewer values at once"}
+	}
 	n, err := Parse(src)
 	if err != nil {
 		return SQL{}, err
@@ -204,11 +207,37 @@ type builder struct {
 	c    *Compiler
 	sb   strings.Builder
 	args []any
+	// readsText is set when the current term reads a text column or the
+	// JSON document; textTerms counts such terms.
+	readsText bool
+	textTerms int
 }
 
 func (b *builder) col(col Column) {
 	b.sb.WriteString(col.Expr)
 	b.args = append(b.args, col.Args...)
+	if col.Kind == Text || len(col.Args) > 0 {
+		b.readsText = true
+	}
+}
+
+// term compiles one leaf of the query and counts it when it reads long
+// text (raw record, command line, URL) or the JSON document: DuckDB
+// notices an interrupt only between row groups (122,880 events), so the
+// work left after a timeout grows with what each row costs.
+func (b *builder) term(pos int, compile func() error) error {
+	b.readsText = false
+	if err := compile(); err != nil {
+		return err
+	}
+	if b.readsText {
+		b.textTerms++
+		if b.textTerms > MaxTextTerms {
+			return &FieldError{Pos: pos, Msg: fmt.Sprintf("more than %d terms that read text (words, phrases, wildcards, text fields, fields without a column)", MaxTextTerms),
+				Hint: "split the search, or use fields with a column (GET /api/fields)"}
+		}
+	}
+	return nil
 }
 
 func (b *builder) arg(v any) {
@@ -232,19 +261,22 @@ func (b *builder) node(n Node) error {
 		}
 		b.sb.WriteString(", FALSE))")
 	case Exists:
-		col, err := b.lookup(n.Field, n.Pos)
-		if err != nil {
-			return err
-		}
-		b.sb.WriteByte('(')
-		b.col(col)
-		b.sb.WriteString(" IS NOT NULL)")
+		return b.term(n.Pos, func() error {
+			col, err := b.lookup(n.Field, n.Pos)
+			if err != nil {
+				return err
+			}
+			b.sb.WriteByte('(')
+			b.col(col)
+			b.sb.WriteString(" IS NOT NULL)")
+			return nil
+		})
 	case Match:
-		return b.match(n)
+		return b.term(n.Pos, func() error { return b.match(n) })
 	case Compare:
-		return b.compare(n.Field, n.Op, n.Value, n.Pos)
+		return b.term(n.Pos, func() error { return b.compare(n.Field, n.Op, n.Value, n.Pos) })
 	case Range:
-		return b.rangeNode(n)
+		return b.term(n.Pos, func() error { return b.rangeNode(n) })
 	default:
 		return fmt.Errorf("query: unknown node %T", n)
 	}
@@ -291,7 +323,7 @@ func (b *builder) match(m Match) error {
 		// Bare words and phrases: whole words of the raw record (words.go);
 		// with wildcards, anywhere in it.
 		if m.Like != "" {
-			b.ilike(col, "%"+m.Like+"%")
+			return b.glob(func() { b.col(col) }, m.Like, true, m.Pos)
 		} else {
 			b.wholeWords(col, m.Value)
 		}
@@ -332,9 +364,11 @@ func (b *builder) match(m Match) error {
 		b.sb.WriteString("(len(list_filter(")
 		b.col(col)
 		if m.Like != "" {
-			b.sb.WriteString(`, lambda x: x ILIKE `)
-			b.arg(m.Like)
-			b.sb.WriteString(` ESCAPE '\')) > 0)`)
+			b.sb.WriteString(`, lambda x: `)
+			if err := b.glob(func() { b.sb.WriteString("x") }, m.Like, false, m.Pos); err != nil {
+				return err
+			}
+			b.sb.WriteString(`)) > 0)`)
 		} else {
 			b.sb.WriteString(", lambda x: lower(x) = lower(")
 			b.arg(m.Value)
@@ -342,19 +376,16 @@ func (b *builder) match(m Match) error {
 		}
 	case Text:
 		if m.Like != "" {
-			b.ilike(col, m.Like)
+			return b.glob(func() { b.col(col) }, m.Like, false, m.Pos)
 		} else {
 			b.contains(col, m.Value)
 		}
 	default: // Keyword
+		if m.Like != "" {
+			return b.glob(func() { b.col(col) }, m.Like, false, m.Pos)
+		}
 		b.sb.WriteByte('(')
 		b.col(col)
-		if m.Like != "" {
-			b.sb.WriteString(" ILIKE ")
-			b.arg(m.Like)
-			b.sb.WriteString(` ESCAPE '\')`)
-			return nil
-		}
 		b.sb.WriteString(" ILIKE ")
 		b.arg(likeEscape(m.Value))
 		b.sb.WriteString(` ESCAPE '\')`)
@@ -417,14 +448,6 @@ func (b *builder) wholeWords(col Column, v string) {
 	b.sb.WriteString(", ")
 	b.arg(re)
 	b.sb.WriteString(", 'i'))")
-}
-
-func (b *builder) ilike(col Column, pattern string) {
-	b.sb.WriteByte('(')
-	b.col(col)
-	b.sb.WriteString(" ILIKE ")
-	b.arg(pattern)
-	b.sb.WriteString(` ESCAPE '\')`)
 }
 
 func likeEscape(s string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/bits"
+	"time"
 
 	"github.com/defender-intake/defender-intake/internal/query"
 )
@@ -19,14 +20,31 @@ import (
 // cannot be merged over blocks the postings counted.
 const maxExactRanges = 4 * maxRanges
 
-// buckets are consecutive time buckets within the range [from, to) (µs).
+// buckets are consecutive time buckets within the range [from, to) (µs):
+// of width µs from start, or, when months is not 0, of that many calendar
+// months from the month startMonth (months since year 0, see monthOf).
 type buckets struct {
 	from, to     int64
 	start, width int64
+	months       int64
+	startMonth   int64
 	counts       []int64
 }
 
-func (b *buckets) index(ts int64) int { return int((ts - b.start) / b.width) }
+func (b *buckets) index(ts int64) int {
+	if b.months > 0 {
+		return int((monthOf(time.UnixMicro(ts).UTC()) - b.startMonth) / b.months)
+	}
+	return int((ts - b.start) / b.width)
+}
+
+// sqlIndex is index in SQL, over the column ts.
+func (b *buckets) sqlIndex() (string, []any) {
+	if b.months > 0 {
+		return "((year(ts) * 12 + month(ts) - 1 - ?) // ?)::BIGINT", []any{b.startMonth, b.months}
+	}
+	return "((epoch_us(ts) - ?) // ?)::BIGINT", []any{b.start, b.width}
+}
 
 // postingsPlan is how a query with words is read with the postings: the
 // words-only part, the other conditions of a split query, and what SQL
@@ -135,7 +153,7 @@ func (s *Store) countOther(ctx context.Context, f Filter, other query.SQL, rows 
 		return errTooManyIDs
 	}
 	where, args := bitsWhere(f, other, lo, hi, bits)
-	return s.countBuckets(ctx, where, args, bk.start, bk.width, counts)
+	return s.countBuckets(ctx, where, args, bk, counts)
 }
 
 var errTooManyIDs = errors.New("store: too many ids for a bit string")

@@ -16,16 +16,16 @@ import (
 // fullScanHistogram counts matches per bucket reading every record.
 func fullScanHistogram(t *testing.T, s *Store, f Filter, n int) []int64 {
 	t.Helper()
-	width := niceWidth(f.To.Sub(f.From) / time.Duration(n))
-	start := f.From.UTC().Truncate(width)
+	bk, _, _ := planBuckets(f.From, f.To, n)
 	where, args := f.where()
-	rows, err := s.db.Query("SELECT ((epoch_us(ts) - ?) // ?)::BIGINT AS b, count(*) FROM events WHERE "+where+" GROUP BY b",
-		append([]any{start.UnixMicro(), width.Microseconds()}, args...)...)
+	index, indexArgs := bk.sqlIndex()
+	rows, err := s.db.Query("SELECT "+index+" AS b, count(*) FROM events WHERE "+where+" GROUP BY b",
+		append(indexArgs, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	out := make([]int64, int((f.To.Sub(start)+width-1)/width))
+	out := make([]int64, len(bk.counts))
 	for rows.Next() {
 		var b, c int64
 		if err := rows.Scan(&b, &c); err != nil {

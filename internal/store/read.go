@@ -100,6 +100,9 @@ func (s *Store) SearchPage(ctx context.Context, f Filter, limit int, cursor stri
 	if limit < 1 {
 		return page, errors.New("store: limit must be positive")
 	}
+	if err := CheckRange(f.From, f.To); err != nil {
+		return Page{}, err
+	}
 	if count {
 		n, err := s.count(ctx, f)
 		if err != nil {
@@ -128,9 +131,12 @@ func (s *Store) SearchPage(ctx context.Context, f Filter, limit int, cursor stri
 	}
 	width := firstWindow
 	for hi.After(f.From) {
-		lo := hi.Add(-width)
-		if lo.Before(f.From) {
-			lo = f.From
+		if err := ctx.Err(); err != nil {
+			return Page{}, err
+		}
+		lo := f.From
+		if hi.Sub(f.From) > width {
+			lo = hi.Add(-width)
 		}
 		q := "SELECT id, ts, coalesce(event_dataset, ''), doc FROM events WHERE " + after +
 			"ts >= ? AND ts < ? AND (" + pred + ") ORDER BY ts DESC, id DESC LIMIT ?"
@@ -143,7 +149,7 @@ func (s *Store) SearchPage(ctx context.Context, f Filter, limit int, cursor stri
 			break
 		}
 		hi = lo
-		width *= 4
+		width = min(width, maxSpan/4) * 4 // no overflow: maxSpan is far below 2^63 ns
 	}
 	if len(page.Events) > limit {
 		page.Events = page.Events[:limit]
@@ -172,14 +178,15 @@ func (s *Store) countIn(ctx context.Context, f Filter, bk *buckets) error {
 		rest = s.narrow(f)
 	}
 	where, args := rest.where()
-	return s.countBuckets(ctx, where, args, bk.start, bk.width, bk.counts)
+	return s.countBuckets(ctx, where, args, bk, bk.counts)
 }
 
 // countBuckets adds to counts the events of where (with args) per bucket
-// of width µs from start.
-func (s *Store) countBuckets(ctx context.Context, where string, args []any, start, width int64, counts []int64) error {
-	q := "SELECT ((epoch_us(ts) - ?) // ?)::BIGINT AS b, count(*) FROM events WHERE " + where + " GROUP BY b"
-	rows, err := s.db.QueryContext(ctx, q, append([]any{start, width}, args...)...)
+// of bk.
+func (s *Store) countBuckets(ctx context.Context, where string, args []any, bk *buckets, counts []int64) error {
+	index, indexArgs := bk.sqlIndex()
+	q := "SELECT " + index + " AS b, count(*) FROM events WHERE " + where + " GROUP BY b"
+	rows, err := s.db.QueryContext(ctx, q, append(indexArgs, args...)...)
 	if err != nil {
 		return fmt.Errorf("store: count: %w", err)
 	}
@@ -254,49 +261,6 @@ func withMessage(doc, msg string) string {
 		return `{"message":` + string(m) + `}`
 	}
 	return doc[:len(doc)-1] + `,"message":` + string(m) + `}`
-}
-
-// Bucket is one histogram bar.
-type Bucket struct {
-	Start time.Time `json:"start"`
-	Count int64     `json:"count"`
-}
-
-// Histogram counts matches of f in n equal buckets covering [From, To).
-// It returns the buckets (empty ones included) and their width.
-func (s *Store) Histogram(ctx context.Context, f Filter, n int) ([]Bucket, time.Duration, error) {
-	span := f.To.Sub(f.From)
-	if n <= 0 || span <= 0 {
-		return nil, 0, errors.New("store: histogram needs buckets > 0 and from < to")
-	}
-	width := niceWidth(span / time.Duration(n))
-	start := f.From.UTC().Truncate(width)
-	nb := int((f.To.Sub(start) + width - 1) / width)
-	bk := buckets{from: f.From.UnixMicro(), to: f.To.UnixMicro(), start: start.UnixMicro(), width: width.Microseconds(), counts: make([]int64, nb)}
-	if err := s.countIn(ctx, f, &bk); err != nil {
-		return nil, 0, fmt.Errorf("store: histogram: %w", err)
-	}
-	out := make([]Bucket, nb)
-	for i := range out {
-		out[i] = Bucket{Start: start.Add(time.Duration(i) * width), Count: bk.counts[i]}
-	}
-	return out, width, nil
-}
-
-var niceWidths = []time.Duration{
-	time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second,
-	time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute,
-	time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour,
-}
-
-// niceWidth rounds a bucket width up to one humans read easily.
-func niceWidth(d time.Duration) time.Duration {
-	for _, w := range niceWidths {
-		if d <= w {
-			return w
-		}
-	}
-	return niceWidths[len(niceWidths)-1]
 }
 
 // Stats summarizes the store.

@@ -47,6 +47,9 @@ type Top struct {
 // f, counted in every match or, for fields without a typed column, in the
 // newest ones (Top.Sample).
 func (s *Store) TopValues(ctx context.Context, field string, f Filter, n int) (Top, error) {
+	if err := CheckRange(f.From, f.To); err != nil {
+		return Top{}, err
+	}
 	col, ok := s.Catalog().Column(field)
 	if !ok {
 		return Top{}, fmt.Errorf("%w %q", ErrUnknownField, field)

@@ -14,6 +14,9 @@ import (
 // defaultRange is the time range when from= is not given.
 const defaultRange = 24 * time.Hour
 
+// maxBuckets bounds buckets= on /api/histogram.
+const maxBuckets = 1000
+
 // filter reads q, from and to.
 func (s *server) filter(r *http.Request) (store.Filter, error) {
 	now := s.opts.Now()
@@ -35,6 +38,9 @@ func (s *server) filter(r *http.Request) (store.Filter, error) {
 	}
 	if !from.Before(to) {
 		return store.Filter{}, badRequest("from (%s) must be before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	if err := store.CheckRange(from, to); err != nil {
+		return store.Filter{}, rangeError(err)
 	}
 	c := &query.Compiler{Catalog: s.opts.Store.Catalog(), Now: s.opts.Now}
 	sql, err := c.Compile(v.Get("q"))
@@ -84,6 +90,13 @@ func withAlertEventIDs(sql query.SQL, list string) (query.SQL, error) {
 	}
 	// The ids only narrow the query: the words it needs are still needed.
 	return query.SQL{Where: where, Args: args, Words: sql.Words}, nil
+}
+
+// rangeError is a 400 for a time range the store does not answer.
+func rangeError(err error) *apiError {
+	msg := strings.TrimPrefix(err.Error(), "store: ")
+	return &apiError{Status: http.StatusBadRequest, Msg: msg,
+		Hint: "times from " + store.MinTime.Format(time.DateOnly) + " to " + store.MaxTime.Format(time.DateOnly) + " are searchable"}
 }
 
 func queryError(err error) error {
@@ -157,15 +170,17 @@ func (s *server) histogram(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := intParam(r, "buckets", 60, 1, 1000)
+	n, err := intParam(r, "buckets", 60, 1, maxBuckets)
 	if err != nil {
 		return nil, err
 	}
-	buckets, width, err := s.opts.Store.Histogram(r.Context(), f, n)
+	h, err := s.opts.Store.HistogramOf(r.Context(), f, n)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"buckets": buckets, "interval_ms": width.Milliseconds(), "from": f.From, "to": f.To}, nil
+	// interval_ms is nominal for calendar months and years; each bucket
+	// has its own end.
+	return map[string]any{"buckets": h.Buckets, "interval": h.Interval.String(), "interval_ms": h.Interval.Nominal().Milliseconds(), "from": f.From, "to": f.To}, nil
 }
 
 func (s *server) fields(r *http.Request) (any, error) {

@@ -34,6 +34,11 @@ type Config struct {
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 	// MaxPageSize bounds limit= on /api/events.
 	MaxPageSize int `yaml:"max_page_size"`
+	// MaxQueries bounds the searches (events, histogram, top values,
+	// stats) running at once; others wait up to QueueWait, then get 503.
+	MaxQueries int `yaml:"max_queries"`
+	// QueueWait is how long a search waits for one of MaxQueries.
+	QueueWait time.Duration `yaml:"queue_wait"`
 }
 
 // TokenEnv is the environment variable holding the API token.
@@ -41,7 +46,7 @@ const TokenEnv = httpguard.TokenEnv
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Listen: "127.0.0.1:8080", QueryTimeout: 30 * time.Second, MaxPageSize: 500}
+	return Config{Listen: "127.0.0.1:8080", QueryTimeout: 30 * time.Second, MaxPageSize: 500, MaxQueries: 4, QueueWait: 3 * time.Second}
 }
 
 // Validate reports the first problem in c, including the exposure rule
@@ -55,6 +60,8 @@ func (c Config) Validate(token string) error {
 		return errors.New("query timeout must be positive")
 	case c.MaxPageSize <= 0:
 		return errors.New("max page size must be positive")
+	case c.MaxQueries <= 0 || c.QueueWait <= 0:
+		return errors.New("max queries and queue wait must be positive")
 	}
 	if err := httpguard.RequireToken(c.Listen, token != "", "--token-file FILE or $"+TokenEnv); err != nil {
 		return fmt.Errorf("--listen %w", err)
@@ -100,10 +107,38 @@ type Options struct {
 type server struct {
 	opts Options
 	log  *slog.Logger
+	// slots admits Config.MaxQueries searches at once.
+	slots chan struct{}
+}
+
+// limited runs h once one of the server's query slots is free: a few
+// expensive queries at once cannot starve the rest of the machine. A
+// request that waits longer than QueueWait gets 503 and Retry-After.
+func (s *server) limited(h func(r *http.Request) (any, error)) func(r *http.Request) (any, error) {
+	return func(r *http.Request) (any, error) {
+		wait := time.NewTimer(s.opts.Config.QueueWait)
+		defer wait.Stop()
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-wait.C:
+			return nil, &apiError{Status: http.StatusServiceUnavailable, retryAfter: true,
+				Msg: fmt.Sprintf("%d searches are running: retry in a moment", cap(s.slots))}
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+		return h(r)
+	}
 }
 
 // New returns the handler serving the Events page at / and the API at /api/.
 func New(opts Options) http.Handler {
+	_, h := build(opts)
+	return h
+}
+
+// build is New, also returning the server (tests look at its slots).
+func build(opts Options) (*server, http.Handler) {
 	d := DefaultConfig()
 	if opts.Config.QueryTimeout <= 0 {
 		opts.Config.QueryTimeout = d.QueryTimeout
@@ -111,20 +146,26 @@ func New(opts Options) http.Handler {
 	if opts.Config.MaxPageSize <= 0 {
 		opts.Config.MaxPageSize = d.MaxPageSize
 	}
+	if opts.Config.MaxQueries <= 0 {
+		opts.Config.MaxQueries = d.MaxQueries
+	}
+	if opts.Config.QueueWait <= 0 {
+		opts.Config.QueueWait = d.QueueWait
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &server{opts: opts, log: opts.Logger}
+	s := &server{opts: opts, log: opts.Logger, slots: make(chan struct{}, opts.Config.MaxQueries)}
 	mux := http.NewServeMux()
-	mux.HandleFunc(Patterns[0], s.api(s.events))
+	mux.HandleFunc(Patterns[0], s.api(s.limited(s.events)))
 	mux.HandleFunc(Patterns[1], s.api(s.event))
-	mux.HandleFunc(Patterns[2], s.api(s.histogram))
+	mux.HandleFunc(Patterns[2], s.api(s.limited(s.histogram)))
 	mux.HandleFunc(Patterns[3], s.api(s.fields))
-	mux.HandleFunc(Patterns[4], s.api(s.top))
-	mux.HandleFunc(Patterns[5], s.api(s.stats))
+	mux.HandleFunc(Patterns[4], s.api(s.limited(s.top)))
+	mux.HandleFunc(Patterns[5], s.api(s.limited(s.stats)))
 	if opts.Alerts != nil {
 		mux.Handle(AlertsPattern, s.authOnly(opts.Alerts))
 	}
@@ -140,7 +181,7 @@ func New(opts Options) http.Handler {
 		// origin (no DNS rebinding).
 		h = httpguard.LocalOnly(h)
 	}
-	return h
+	return s, h
 }
 
 // Patterns are the routes the handler answers, for mounting it on a mux
@@ -196,6 +237,8 @@ type apiError struct {
 	Msg      string `json:"error"`
 	Position *int   `json:"position,omitempty"`
 	Hint     string `json:"hint,omitempty"`
+	// retryAfter asks the client to retry in a second (503).
+	retryAfter bool
 }
 
 func (e *apiError) Error() string { return e.Msg }
@@ -223,6 +266,8 @@ func (s *server) api(h func(r *http.Request) (any, error)) http.HandlerFunc {
 			var ae *apiError
 			switch {
 			case errors.As(err, &ae):
+			case errors.Is(err, store.ErrRange):
+				ae = rangeError(err)
 			case errors.Is(ctx.Err(), context.DeadlineExceeded):
 				ae = &apiError{Status: http.StatusGatewayTimeout, Msg: fmt.Sprintf("query took longer than %s: narrow the time range or the query", s.opts.Config.QueryTimeout)}
 			case r.Context().Err() != nil:
@@ -230,6 +275,9 @@ func (s *server) api(h func(r *http.Request) (any, error)) http.HandlerFunc {
 			default:
 				s.log.Error("web: API request failed", "path", r.URL.Path, "err", err)
 				ae = &apiError{Status: http.StatusInternalServerError, Msg: "internal error: " + err.Error()}
+			}
+			if ae.retryAfter {
+				w.Header().Set("Retry-After", "1")
 			}
 			writeJSON(w, ae.Status, ae)
 			return

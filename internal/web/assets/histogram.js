@@ -28,7 +28,7 @@ function drawHistogram() {
   g.fillStyle = "#4a7fe0";
   for (const k of b) {
     const t = Date.parse(k.start);
-    const x0 = Math.max(left, x(t)), x1 = Math.min(left + plotW, x(t + histo.interval));
+    const x0 = Math.max(left, x(t)), x1 = Math.min(left + plotW, x(Date.parse(k.end)));
     const bh = plotH * k.count / max;
     if (k.count > 0) g.fillRect(x0 + 0.5, 6 + plotH - bh, Math.max(1, x1 - x0 - 1), bh);
   }
@@ -68,7 +68,7 @@ window.addEventListener("mousemove", (e) => {
   const r = canvas.getBoundingClientRect();
   if (e.clientY < r.top || e.clientY > r.bottom || e.clientX < r.left || e.clientX > r.right || !histo.buckets.length) { tip.hidden = true; return; }
   const t = canvasTime(e.clientX);
-  const k = histo.buckets.find((b) => t >= Date.parse(b.start) && t < Date.parse(b.start) + histo.interval);
+  const k = histo.buckets.find((b) => t >= Date.parse(b.start) && t < Date.parse(b.end));
   if (!k) { tip.hidden = true; return; }
   tip.textContent = new Date(Date.parse(k.start)).toISOString().replace("T", " ").slice(0, 19) + " UTC · " + k.count.toLocaleString();
   tip.style.left = Math.min(r.width - 200, e.clientX - r.left + 8) + "px";
