@@ -324,12 +324,16 @@ func (r *Reader) skipSpace(moveMark bool) (lead int64, err error) {
 					in.mark = lead
 				}
 			case 0xEF: // byte order mark EF BB BF
+				// Waiting for the rest of it is waiting inside a line.
+				idle := r.idle
+				r.idle = false
 				for in.w-in.r < 3 {
 					if err := in.fill(); err != nil {
 						in.err = err
 						break
 					}
 				}
+				r.idle = idle
 				if b := in.buf[in.r:in.w]; len(b) >= 3 && b[1] == 0xBB && b[2] == 0xBF {
 					in.r += 3
 					continue
