@@ -139,11 +139,24 @@ func (r *Reader) scanValue(start int64) error {
 				if err != nil || inStr {
 					break scan
 				}
+				// Compact records put ':' after a key and ',' after a
+				// value at once: take them here, without a turn of the
+				// switch.
 				if isKey {
 					st = stColon
+					if i < len(buf) && buf[i] == ':' {
+						st = stValue
+						i++
+					}
 				} else if st = stAfter; len(stack) == 0 {
 					done = true
 					break scan
+				} else if i < len(buf) && buf[i] == ',' {
+					st = stValue
+					if stack[len(stack)-1] == '{' {
+						st = stKey
+					}
+					i++
 				}
 			case '{', '[':
 				if st != stValue && st != stValueOrClose {
@@ -218,6 +231,13 @@ func (r *Reader) scanValue(start int64) error {
 				if err != nil || len(stack) == 0 {
 					done = true
 					break scan
+				}
+				if buf[i] == ',' {
+					st = stValue
+					if stack[len(stack)-1] == '{' {
+						st = stKey
+					}
+					i++
 				}
 			}
 		}
