@@ -47,14 +47,18 @@ func configCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: OK\n", cfg.File)
+	// Values from the environment are shown as their ${NAME}: any may
+	// hold a secret.
+	var out strings.Builder
+	fmt.Fprintf(&out, "%s: OK\n", cfg.File)
 	for _, c := range cfg.Sources {
-		fmt.Fprintf(stdout, "  source %-16s type %s\n", c.Name, c.Type)
+		fmt.Fprintf(&out, "  source %-16s type %s\n", c.Name, c.Type)
 	}
 	for _, c := range cfg.Sinks {
-		fmt.Fprintf(stdout, "  sink   %-16s type %s\n", c.Name, c.Type)
+		fmt.Fprintf(&out, "  sink   %-16s type %s\n", c.Name, c.Type)
 	}
-	fmt.Fprintf(stdout, "  dead letters to %s; metrics on %s\n", cfg.DeadLetter.Path, orNone(cfg.Server.Listen))
+	fmt.Fprintf(&out, "  dead letters to %s; metrics on %s\n", cfg.DeadLetter.Path, orNone(cfg.Server.Listen))
+	fmt.Fprint(stdout, cfg.Redact(out.String()))
 	return 0
 }
 

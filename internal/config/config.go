@@ -33,6 +33,18 @@ type Config struct {
 	// lines holds the line of each key of the top-level sections
 	// ("log.level"), for messages; nil for a Config built in code.
 	lines map[string]int
+	// redact shows the values taken from the environment as their
+	// ${NAME} in messages; nil for a Config built in code.
+	redact *strings.Replacer
+}
+
+// Redact returns s with every value the file took from the environment
+// replaced by its ${NAME}: for whatever prints values of the config.
+func (c *Config) Redact(s string) string {
+	if c.redact == nil {
+		return s
+	}
+	return c.redact.Replace(s)
 }
 
 // Server is the HTTP listener for /metrics, /healthz, /readyz and the
@@ -149,9 +161,10 @@ func Parse(file string, b []byte) (*Config, error) {
 	cfg := Default()
 	cfg.File = file
 	cfg.lines = keyLines(&doc)
+	cfg.redact = refs.redactor()
 	raw := rawConfig{Server: &cfg.Server, Log: &cfg.Log, Pipeline: &cfg.Pipeline, DeadLetter: &cfg.DeadLetter}
 	if err := decodeStrict(file, &doc, &raw); err != nil {
-		return nil, err
+		return nil, errors.New(cfg.Redact(err.Error()))
 	}
 	var all []error
 	for i := range raw.Sources {
@@ -177,7 +190,7 @@ func Parse(file string, b []byte) (*Config, error) {
 		cfg.Sinks = append(cfg.Sinks, c)
 	}
 	if len(all) > 0 {
-		return nil, errors.Join(all...)
+		return nil, errors.New(cfg.Redact(errors.Join(all...).Error()))
 	}
 	return &cfg, nil
 }
@@ -287,7 +300,10 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.samePaths()...)
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return errors.New(c.Redact(err.Error()))
+	}
+	return nil
 }
 
 // present returns key when the file has it, else "" (the top of the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -22,13 +23,21 @@ import (
 // letters, digits and '_' (valid wherever a plain scalar is, and of the
 // same line), and the tokens are resolved after parsing.
 
-var envRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+// "$${NAME}" is the escape of a literal "${NAME}": it is swapped for a
+// token too, or its '{' would break a flow collection. A "$$" before
+// anything else stays as it is until after parsing.
+var envRef = regexp.MustCompile(`\$\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // envRefs maps the tokens of one file back to the variable names.
 type envRefs struct {
 	prefix string   // not found anywhere in the file
-	names  []string // token i stands for ${names[i]}
-	match  *regexp.Regexp
+	names  []string // token i stands for ${names[i]}, or for the literal "${names[i]}" when literal[i]
+	// literal[i] is set for a token that stands for an escaped $${NAME}.
+	literal []bool
+	match   *regexp.Regexp
+	// values are the values substituted, by variable name: messages
+	// show the reference instead (see redactor).
+	values map[string]string
 }
 
 // protectEnvRefs returns b with every ${NAME} (not one escaped as $${NAME})
@@ -47,13 +56,21 @@ func protectEnvRefs(b []byte) ([]byte, *envRefs) {
 		if string(m) == "$$" {
 			return m // resolved with the value, after parsing
 		}
+		literal := m[1] == '$'
+		if literal {
+			m = m[1:]
+		}
 		refs.names = append(refs.names, string(m[2:len(m)-1]))
+		refs.literal = append(refs.literal, literal)
 		return []byte(refs.prefix + strconv.Itoa(len(refs.names)-1) + "_")
 	})
 	// The same grammar as envRef plus the tokens: "${NAME}" can still
 	// appear in a value after parsing (written with escapes in a quoted
-	// string), and was always expanded there.
-	refs.match = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|` + refs.prefix + `([0-9]+)_`)
+	// string), and was always expanded there. A "${" that is none of
+	// them (not closed, a name with other characters, a shell default
+	// "${X:-y}") is matched last, to be refused rather than kept as text.
+	refs.match = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|` + refs.prefix + `([0-9]+)_|\$\{`)
+	refs.values = map[string]string{}
 	return out, refs
 }
 
@@ -65,6 +82,9 @@ func (r *envRefs) restore(s string) string {
 	}
 	return r.match.ReplaceAllStringFunc(s, func(m string) string {
 		if i, ok := r.token(m); ok {
+			if r.literal[i] {
+				return "$${" + r.names[i] + "}"
+			}
 			return "${" + r.names[i] + "}"
 		}
 		return m
@@ -96,9 +116,16 @@ func expandEnv(file string, n *yaml.Node, refs *envRefs, lookup func(string) (st
 			if m == "$$" {
 				return "$"
 			}
+			if m == "${" {
+				*errs = append(*errs, fmt.Sprintf("%s:%d: %q is not a reference ${NAME} (NAME of letters, digits and _, closed by '}'; no defaults as in ${NAME:-x}): write $${ for a literal \"${\"", file, n.Line, restOfRef(n.Value, refs)))
+				return m
+			}
 			name := ""
 			if i, ok := refs.token(m); ok {
 				name = refs.names[i]
+				if refs.literal[i] {
+					return "${" + name + "}"
+				}
 			} else {
 				name = m[2 : len(m)-1]
 			}
@@ -106,6 +133,7 @@ func expandEnv(file string, n *yaml.Node, refs *envRefs, lookup func(string) (st
 			if !ok {
 				*errs = append(*errs, fmt.Sprintf("%s:%d: environment variable %s is not set", file, n.Line, name))
 			}
+			refs.values[name] = v
 			return v
 		})
 		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
@@ -137,6 +165,52 @@ func restoreKey(k *yaml.Node, refs *envRefs) {
 	for _, c := range k.Content {
 		restoreKey(c, refs)
 	}
+}
+
+// restOfRef returns the file's text of a value from its first "${" that
+// is not a reference, up to 40 bytes, for the message (the file's text:
+// the references in it are still tokens, no value is shown).
+func restOfRef(v string, refs *envRefs) string {
+	v = refs.restore(v)
+	for _, loc := range refScan.FindAllStringIndex(v, -1) {
+		if v[loc[0]:loc[1]] == "${" {
+			v = v[loc[0]:]
+			break
+		}
+	}
+	if len(v) > 40 {
+		v = v[:40] + "..."
+	}
+	return v
+}
+
+var refScan = regexp.MustCompile(`\$\$|\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$\{`)
+
+// redactor replaces, in a message, every value substituted for a
+// ${NAME} with the reference itself: any variable may hold a secret, and
+// one given to the wrong key (a connection string as brokers or listen)
+// would otherwise be printed by the error about it. yaml.v3 quotes long
+// values by their first 7 bytes and "...": that form is replaced too.
+// Values shorter than 4 bytes are left (they would replace common text).
+func (r *envRefs) redactor() *strings.Replacer {
+	type pair struct{ from, to string }
+	var pairs []pair
+	for name, v := range r.values {
+		if len(v) < 4 {
+			continue
+		}
+		pairs = append(pairs, pair{v, "${" + name + "}"})
+		if len(v) > 10 {
+			pairs = append(pairs, pair{v[:7] + "...", "${" + name + "}..."})
+		}
+	}
+	// Longest first, so a value is replaced rather than a part of it.
+	sort.Slice(pairs, func(i, j int) bool { return len(pairs[i].from) > len(pairs[j].from) })
+	var args []string
+	for _, p := range pairs {
+		args = append(args, p.from, p.to)
+	}
+	return strings.NewReplacer(args...)
 }
 
 // lookupEnv is os.LookupEnv; a variable so tests can supply their own.

@@ -70,6 +70,13 @@ func TestEnvRefEdges(t *testing.T) {
 		{name: "quoted $${X} stays literal in flow", yaml: "{brokers: ['$${CFGTEST_B}']}", check: func(s *flowSection) bool { return s.Brokers[0] == "${CFGTEST_B}" }},
 		{name: "unset in flow names its line", yaml: "{brokers: [${CFGTEST_NOT_SET_ANYWHERE}]}", wantErr: "cfg.yaml:2: environment variable CFGTEST_NOT_SET_ANYWHERE is not set"},
 		{name: "a key is not expanded", yaml: "{${CFGTEST_B}: 1}", wantErr: `unknown key "${CFGTEST_B}"`},
+		{name: "unquoted $${X} stays literal in flow", yaml: "{brokers: [$${CFGTEST_B}, x$${CFGTEST_B}y]}", check: func(s *flowSection) bool { return strings.Join(s.Brokers, "|") == "${CFGTEST_B}|x${CFGTEST_B}y" }},
+		{name: "escapes and references side by side", yaml: "{brokers: [$$$${CFGTEST_B}, $$${CFGTEST_B}, '$${', a$$b]}", check: func(s *flowSection) bool {
+			return strings.Join(s.Brokers, "|") == "$${CFGTEST_B}|$b:9093|${|a$b"
+		}},
+		{name: "a shell default is refused", yaml: "{brokers: ['${CFGTEST_B:-x:1}']}", wantErr: `cfg.yaml:2: "${CFGTEST_B:-x:1}" is not a reference`},
+		{name: "an unclosed reference is refused", yaml: "{brokers: ['x${CFGTEST_B']}", wantErr: `cfg.yaml:2: "${CFGTEST_B" is not a reference`},
+		{name: "a name that is not one is refused", yaml: "{brokers: ['$${ok} ${1X}']}", wantErr: `cfg.yaml:2: "${1X}" is not a reference`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,6 +93,44 @@ func TestEnvRefEdges(t *testing.T) {
 			}
 			if s := c.Sources[0].Section.(*flowSection); !tc.check(s) {
 				t.Errorf("got %+v", s)
+			}
+		})
+	}
+}
+
+// A value taken from the environment is never printed by a message about
+// it, wherever it went by mistake (any variable may hold a secret): the
+// message shows its ${NAME}.
+func TestEnvValuesNeverInMessages(t *testing.T) {
+	const secret = "hunter2;SharedAccessKey=abc+/def=="
+	t.Setenv("CFGTEST_SECRET", secret)
+	t.Setenv("CFGTEST_SHORT", "pw12")
+	base := "sources:\n  - type: flowtest\nsinks:\n  - {type: file, path: /tmp/x}\n"
+	tests := []struct{ name, yaml string }{
+		{"into an int", base + "pipeline:\n  workers: ${CFGTEST_SECRET}\n"},
+		{"a short one into an int", base + "pipeline:\n  workers: ${CFGTEST_SHORT}\n"},
+		{"into a list", "sources:\n  - {type: flowtest, brokers: ${CFGTEST_SECRET}}\nsinks:\n  - {type: file, path: /tmp/x}\n"},
+		{"into an int of a component", "sources:\n  - {type: flowtest, port: ${CFGTEST_SECRET}}\nsinks:\n  - {type: file, path: /tmp/x}\n"},
+		{"a value checked by Validate", base + "log:\n  level: ${CFGTEST_SECRET}\n"},
+		{"an address checked by Validate", base + "server:\n  listen: ${CFGTEST_SECRET}\n"},
+		{"inside a longer value", base + "log:\n  format: 'x ${CFGTEST_SECRET} y'\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("cfg.yaml", []byte(tc.yaml))
+			if err == nil {
+				err = c.Validate()
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, leak := range []string{"hunter2", "SharedAccessKey", "pw12"} {
+				if strings.Contains(err.Error(), leak) {
+					t.Errorf("the message shows the value: %v", err)
+				}
+			}
+			if !strings.Contains(err.Error(), "${CFGTEST_S") {
+				t.Errorf("the message does not name the variable: %v", err)
 			}
 		})
 	}
