@@ -146,15 +146,17 @@ func Load(path string) (*Config, error) {
 // Parse is Load on bytes already read; file names them in messages.
 func Parse(file string, b []byte) (*Config, error) {
 	protected, refs := protectEnvRefs(b)
-	var doc yaml.Node
-	if err := yaml.Unmarshal(protected, &doc); err != nil {
-		return nil, syntaxError(file, protected, err)
+	pdoc, err := parseDocument(file, protected)
+	if err != nil {
+		return nil, err
 	}
+	doc := *pdoc
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: empty config", file)
 	}
 	var errs []string
 	expandEnv(file, &doc, refs, lookupEnv, &errs)
+	resolveMerges(file, &doc, &errs)
 	if len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "\n"))
 	}
@@ -198,6 +200,9 @@ func Parse(file string, b []byte) (*Config, error) {
 // decodeComponent reads name and type from an entry, then decodes the
 // remaining keys strictly into the type's section.
 func decodeComponent(file string, n *yaml.Node, kind string, lookup func(string) (func() interface{ Validate() error }, bool), types func() string) (Component, error) {
+	for n.Kind == yaml.AliasNode { // "- *defaults"
+		n = n.Alias
+	}
 	c := Component{Line: n.Line}
 	if n.Kind != yaml.MappingNode {
 		return c, fmt.Errorf("%s:%d: a %s is a mapping with name, type and the type's keys", file, n.Line, kind)

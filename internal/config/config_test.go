@@ -115,7 +115,7 @@ pipeline:
 		{name: "unknown key in sink", yaml: base + "    max_sise_mb: 3\n", wantErr: []string{"cfg.yaml:10: unknown key \"max_sise_mb\""}},
 		{name: "unset env var", yaml: strings.Replace(base, "address: here", "address: ${CFGTEST_NOT_SET_ANYWHERE}", 1), wantErr: []string{"cfg.yaml:5: environment variable CFGTEST_NOT_SET_ANYWHERE is not set"}},
 		{name: "unknown type", yaml: strings.Replace(base, "type: configtest", "type: carrier-pigeon", 1), wantErr: []string{"cfg.yaml:3", "unknown type \"carrier-pigeon\""}},
-		{name: "wrong value type", yaml: strings.Replace(base, "address: here", "address: here\n    port: many", 1), wantErr: []string{"cfg.yaml", "line 6"}},
+		{name: "wrong value type", yaml: strings.Replace(base, "address: here", "address: here\n    port: many", 1), wantErr: []string{"cfg.yaml", "cfg.yaml:6: cannot unmarshal"}},
 		{name: "validation: section", yaml: strings.Replace(base, "address: here", "port: 1", 1), wantErr: []string{"cfg.yaml:3: source \"in\" (configtest): address: required"}},
 		{name: "validation: duplicate names", yaml: base + "  - name: out\n    type: file\n    path: /tmp/z\n", wantErr: []string{"sink name \"out\" used twice"}},
 		{name: "validation: listen", yaml: base + "server:\n  listen: nope\n", wantErr: []string{"server.listen"}},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,13 @@ func TestErrorsNameTheirLine(t *testing.T) {
 		{"empty sinks", "sources:\n  - {type: configtest, address: x}\nsinks: []\n", "cfg.yaml:3: sinks: at least one is required"},
 		{"no sinks key", "\nsources:\n  - {type: configtest, address: x}\n", "cfg.yaml:2: sinks: at least one is required (the file has no sinks: key)"},
 		{"dead letter path", base + "dead_letter:\n  path: \"\"\n", "cfg.yaml:11: dead_letter.path: required"},
+		{"a second document is not dropped", base + "---\nlog:\n  level: debug\n", "cfg.yaml:11: a second YAML document"},
+		{"a broken second document", base + "---\nlog: [\n", "cfg.yaml:12: YAML syntax"},
+		{"a byte that is not UTF-8", base + "log:\n  level: ab\xc3\n", "cfg.yaml:11: not UTF-8 text (byte 0xc3 at column 12)"},
+		{"a wrong type names file:line", base + "pipeline:\n  workers: many\n", "cfg.yaml:11: cannot unmarshal !!str `many` into int"},
+		{"a duplicate key names file:line", base + "log:\n  level: info\n  level: debug\n", "cfg.yaml:12: mapping key \"level\" already defined at line 11"},
+		{"an unknown key brought by a merge", "x: &d {max_size_mb: 5, bogus: 1}\nsources:\n  - {type: configtest, address: x}\nsinks:\n  - {type: file, path: /tmp/x, <<: *d}\n", "cfg.yaml:1: unknown key \"x\""},
+		{"a merge of a scalar", "sources:\n  - {type: configtest, address: x, <<: 3}\nsinks:\n  - {type: file, path: /tmp/x}\n", "cfg.yaml:2: a merge key (<<) takes a mapping"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,5 +107,42 @@ func TestCheckStorageConnectionString(t *testing.T) {
 				t.Errorf("the error quotes the key: %v", err)
 			}
 		})
+	}
+}
+
+// Anchors, aliases and merge keys give a component the keys a reader of
+// the file sees (they were decoded as an unknown key "<<" or a component
+// without a type), and a key written beside a merge wins over it.
+func TestMergeKeysAndAliases(t *testing.T) {
+	y := `sources:
+  - &src
+    type: configtest
+    address: first
+  - <<: *src
+    name: second
+  - <<: [*src]
+    name: third
+    address: own
+sinks:
+  - &f {type: file, path: /tmp/a.ndjson, max_size_mb: 7}
+  - {<<: *f, name: b, path: /tmp/b.ndjson}
+`
+	c, err := Parse("cfg.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range append(append([]Component{}, c.Sources...), c.Sinks...) {
+		got = append(got, fmt.Sprintf("%s/%s/%+v", s.Name, s.Type, s.Section))
+	}
+	want := []string{
+		"configtest/configtest/&{Address:first Token: Port:7 Interval:1s Nested:{Flag:false}}",
+		"second/configtest/&{Address:first Token: Port:7 Interval:1s Nested:{Flag:false}}",
+		"third/configtest/&{Address:own Token: Port:7 Interval:1s Nested:{Flag:false}}",
+		"file/file/&{Path:/tmp/a.ndjson MaxSizeMB:7 MaxFiles:10}",
+		"b/file/&{Path:/tmp/b.ndjson MaxSizeMB:7 MaxFiles:10}",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("components:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

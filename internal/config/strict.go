@@ -1,13 +1,17 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
+
+var decodeErrLine = regexp.MustCompile(`^line ([0-9]+): (.*)$`)
 
 var (
 	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
@@ -25,7 +29,21 @@ func decodeStrict(file string, n *yaml.Node, v any) error {
 		return fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
 	if err := n.Decode(v); err != nil {
-		return fmt.Errorf("%s: %s", file, strings.TrimPrefix(strings.ReplaceAll(err.Error(), "\n  ", "; "), "yaml: unmarshal errors:; "))
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			// "line N: problem" becomes "file:N: problem", one a line, as
+			// every other message of the config says it.
+			msgs := make([]string, len(te.Errors))
+			for i, e := range te.Errors {
+				if m := decodeErrLine.FindStringSubmatch(e); m != nil {
+					msgs[i] = file + ":" + m[1] + ": " + m[2]
+				} else {
+					msgs[i] = file + ": " + e
+				}
+			}
+			return errors.New(strings.Join(msgs, "\n"))
+		}
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	return nil
 }
