@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -80,10 +81,11 @@ func Authorized(header, token string) bool {
 
 // LocalOnly refuses, for a server without a token, every request that did
 // not come in on a loopback address (403: the rule is that off loopback a
-// token is required, whatever the configuration let through) or whose Host
+// token is required, whatever the configuration let through), whose Host
 // header does not name loopback with the port the request came in on (421:
 // DNS rebinding, a page of another site sending its visitors' browsers
-// here). Requests with no local address (in-process calls) are only
+// here), or whose Origin is another site (403: a page elsewhere calling
+// 127.0.0.1 directly). Requests with no local address (in-process calls) are only
 // checked for the Host.
 func LocalOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,8 +102,22 @@ func LocalOnly(h http.Handler) http.Handler {
 			refuse(w, http.StatusMisdirectedRequest, "Host "+strconv.Quote(r.Host)+" is not this server: open it as http://127.0.0.1 or http://localhost with its port")
 			return
 		}
+		if o := r.Header.Get("Origin"); o != "" && !loopbackOrigin(o, port) {
+			refuse(w, http.StatusForbidden, "cross-site request from "+strconv.Quote(o)+" refused: this server has no token and answers its own page only")
+			return
+		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// loopbackOrigin reports whether an Origin header is a page of this
+// server (loopback with port), not of another site.
+func loopbackOrigin(origin, port string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false // includes "null" (sandboxed or file pages)
+	}
+	return LoopbackHost(u.Host, port)
 }
 
 // LoopbackHost reports whether a Host header names loopback: localhost,

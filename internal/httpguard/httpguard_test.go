@@ -93,6 +93,28 @@ func TestLocalOnly(t *testing.T) {
 		{"localhost", http.StatusMisdirectedRequest}, // port 80 implied
 		{"attacker.example", http.StatusMisdirectedRequest},
 	}
+	origins := []struct {
+		origin string
+		status int
+	}{
+		{"http://127.0.0.1:" + port, 200},
+		{"http://localhost:" + port, 200},
+		{"https://attacker.example", http.StatusForbidden},
+		{"http://localhost:1", http.StatusForbidden},
+		{"null", http.StatusForbidden},
+	}
+	for _, tt := range origins {
+		req, _ := http.NewRequest("POST", srv.URL+"/ingest", nil)
+		req.Header.Set("Origin", tt.origin)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("Origin %q: %d, want %d", tt.origin, resp.StatusCode, tt.status)
+		}
+	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest("GET", srv.URL+"/api/events", nil)
 		req.Host = tt.host
