@@ -163,14 +163,15 @@ func (s *outageService) deadLetters(t *testing.T) int {
 	return len(forwardtest.DeadLetters(t, filepath.Join(s.dir, "dead.ndjson"))) + len(forwardtest.DeadLetters(t, filepath.Join(s.dir, "soc-dead.ndjson")))
 }
 
-// A target that refuses the sink's requests (401, 403, 404, 407) is an
+// A target that refuses the sink's requests (401, 403, 404, 407, a
+// redirect, 405) is an
 // outage: nothing is dead-lettered, nothing acknowledged (the source's
 // state does not move), the metric is set and /readyz fails; when the
 // target answers again, every record is delivered exactly once and
 // /readyz succeeds. A 401 used to dead-letter every record.
 func TestSinkTargetOutage(t *testing.T) {
 	const n = 200
-	for _, code := range []int{401, 403, 404, 407} {
+	for _, code := range []int{401, 403, 404, 407, 302, 405} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			intake := &sekoiaStandIn{count: map[string]int{}}
 			gate := &forwardtest.Gate{Next: intake}

@@ -123,7 +123,11 @@ func (t TLS) Config() (*tls.Config, error) {
 }
 
 // NewHTTPClient returns a client for one sink: its own connection pool,
-// the TLS settings, and timeout per request.
+// the TLS settings, and timeout per request. It does not follow
+// redirects: a 301, 302 or 303 would be followed as a GET without the
+// documents (its 200 taken for a delivery), and a 307 or 308 to another
+// host would carry the documents and a key in the body there. The 3xx
+// is returned, which the sinks treat as a refusal of the request.
 func NewHTTPClient(t TLS, timeout time.Duration) (*http.Client, error) {
 	tc, err := t.Config()
 	if err != nil {
@@ -132,5 +136,7 @@ func NewHTTPClient(t TLS, timeout time.Duration) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
 	tr.MaxIdleConnsPerHost = 4
-	return &http.Client{Transport: tr, Timeout: timeout}, nil
+	return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}, nil
 }

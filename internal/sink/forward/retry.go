@@ -35,10 +35,10 @@ func (e *StatusError) Is(target error) bool {
 }
 
 // Permanent reports whether err says the documents of the request are
-// refused for good, so sending them again cannot succeed: a 4xx other
-// than 408 (timeout), 429 (slow down) and the refusals of the request as
-// a whole (RefusesRequest: credentials, permissions, URL), which say
-// nothing about the documents. The documents are dead-lettered with the
+// refused for good, so sending them again cannot succeed: 400, 409, 413
+// or 422. The other 4xx are about the request as a whole
+// (RefusesRequest: credentials, permissions, URL) or ask for a retry
+// (408, 429), and say nothing about the documents. The documents are dead-lettered with the
 // target's answer.
 func Permanent(err error) bool {
 	var se *StatusError
@@ -46,10 +46,10 @@ func Permanent(err error) bool {
 		return false
 	}
 	switch se.Code {
-	case 408, 429:
-		return false
+	case 400, 409, 413, 422:
+		return true
 	}
-	return se.Code >= 400 && se.Code < 500 && !refusalCode(se.Code)
+	return false
 }
 
 // Retrier sends a request again after a retryable failure, with
@@ -138,6 +138,10 @@ func send(ctx context.Context, client *http.Client, newReq func(ctx context.Cont
 	if len(body) > 2048 {
 		body = body[:2048]
 	}
+	if resp.StatusCode/100 == 3 {
+		// Not followed (NewHTTPClient): say where the target points.
+		body = fmt.Appendf(nil, "redirected to %q; fix the sink's URL", redactedLocation(resp))
+	}
 	return nil, &StatusError{Code: resp.StatusCode, Body: string(body), RetryAfter: RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 }
 
@@ -172,4 +176,13 @@ func Narrow(idx []int, send func(idx []int) error, reject func(i int, err error)
 	}
 	half := len(idx) / 2
 	return errors.Join(Narrow(idx[:half], send, reject), Narrow(idx[half:], send, reject))
+}
+
+// redactedLocation is the Location of a redirect without a password.
+func redactedLocation(resp *http.Response) string {
+	u, err := resp.Location()
+	if err != nil {
+		return resp.Header.Get("Location")
+	}
+	return u.Redacted()
 }

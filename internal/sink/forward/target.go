@@ -20,7 +20,7 @@ var Registry = prometheus.NewRegistry()
 
 var (
 	targetUnavailable = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "defender_intake", Name: "sink_target_unavailable",
-		Help: "1 while the sink's target refuses its requests as a whole (HTTP 401, 403, 404, 407: credentials, permissions or URL); the documents are held and retried."}, []string{"sink"})
+		Help: "1 while the sink's target refuses its requests as a whole (HTTP 401, 403, 404, 407, a redirect...: credentials, permissions or URL); the documents are held and retried."}, []string{"sink"})
 	targetRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "defender_intake", Name: "sink_target_refusals_total",
 		Help: "Requests the sink's target refused as a whole (credentials, permissions or URL), by HTTP status."}, []string{"sink", "code"})
 	sinkDeadLettered = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "defender_intake", Name: "sink_dead_lettered_total",
@@ -32,18 +32,32 @@ func init() {
 }
 
 // RefusesRequest reports whether err is a refusal of the request as a
-// whole that names no document: 401 and 407 (credentials), 403
-// (permissions), 404 (a wrong URL, intake or table). Sending the same
-// documents again later can succeed once the configuration or the target
-// is fixed; dead-lettering them would lose nothing wrong with them.
+// whole that names no document (refusalCode). Sending the same documents
+// again later can succeed once the configuration or the target is fixed;
+// dead-lettering them would lose nothing wrong with them.
 func RefusesRequest(err error) bool {
 	var se *StatusError
 	return errors.As(err, &se) && refusalCode(se.Code)
 }
 
+// refusalCode reports whether an HTTP status refuses the request as a
+// whole rather than its content: 401 and 407 (credentials), 403
+// (permissions), 404 and 410 (a wrong URL, intake or table), 405, 411,
+// 414, 415, 421, 426, 431 and the other 4xx that are about the method,
+// headers, URL or protocol, and every 3xx (the sinks do not follow
+// redirects: a 302 followed as a GET would be a 200 for documents never
+// sent, and a 307 would send the key to another host). Only 400, 409, 413
+// and 422 say something about the documents (Permanent); 408 and 429 ask
+// for a retry.
 func refusalCode(code int) bool {
-	switch code {
-	case 401, 403, 404, 407:
+	switch {
+	case code >= 300 && code < 400:
+		return true
+	case code >= 400 && code < 500:
+		switch code {
+		case 400, 408, 409, 413, 422, 429:
+			return false
+		}
 		return true
 	}
 	return false

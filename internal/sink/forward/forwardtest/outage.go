@@ -31,22 +31,42 @@ type Outage struct {
 
 // Gate stands in front of a target: while Code is set it answers every
 // request with that status (a wrong key, grant or URL), else it passes
-// the request on.
+// the request on. A 3xx points to MovedPath, which answers any request
+// 200 with a page (a login page), as a proxy or a moved service would.
 type Gate struct {
 	Next    http.Handler
 	Code    atomic.Int32
 	Refused atomic.Int32 // requests answered with Code
+	// Followed counts the requests that followed a redirect.
+	Followed atomic.Int32
 }
 
+// MovedPath is where the Gate's redirects point.
+const MovedPath = "/moved-to-login"
+
 func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == MovedPath {
+		io.Copy(io.Discard, r.Body)
+		g.Followed.Add(1)
+		io.WriteString(w, "<html><body>Sign in</body></html>")
+		return
+	}
 	if c := int(g.Code.Load()); c != 0 {
 		io.Copy(io.Discard, r.Body)
 		g.Refused.Add(1)
+		if c/100 == 3 {
+			w.Header().Set("Location", MovedPath)
+		}
 		http.Error(w, fmt.Sprintf(`{"error":"refused with %d"}`, c), c)
 		return
 	}
 	g.Next.ServeHTTP(w, r)
 }
+
+// OutageCodes are the statuses by which a target refuses a request as a
+// whole, as TargetOutage tries them: credentials, permissions, a wrong
+// URL or method, and redirects (not followed).
+var OutageCodes = []int{401, 403, 404, 407, 405, 410, 415, 301, 302, 303, 307, 308}
 
 // TargetUnavailable is the sink_target_unavailable gauge of sink name
 // (-1 when absent).
@@ -71,13 +91,13 @@ func TargetUnavailable(t testing.TB, name string) float64 {
 }
 
 // TargetOutage checks that a target refusing the sink's requests as a
-// whole (401, 403, 404, 407) is an outage, not bad data: every Write
+// whole (OutageCodes) is an outage, not bad data: every Write
 // hands all its documents back (matching sink.ErrTargetUnavailable) after
 // one request, nothing is dead-lettered or delivered, the gauge and
 // Unavailable say so; once the target accepts again, the retried
 // documents are delivered exactly once and the sink is available again.
 func TargetOutage(t *testing.T, setup func(t *testing.T) Outage) {
-	for _, code := range []int{401, 403, 404, 407} {
+	for _, code := range OutageCodes {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			o := setup(t)
 			gate := &Gate{Next: o.Target}
@@ -101,6 +121,9 @@ func TargetOutage(t *testing.T, setup func(t *testing.T) Outage) {
 				if !errors.Is(err, sink.ErrTargetUnavailable) {
 					t.Fatalf("Write %d: error %v does not match sink.ErrTargetUnavailable", i, err)
 				}
+			}
+			if n := gate.Followed.Load(); n != 0 {
+				t.Errorf("%d requests followed a %d redirect", n, code)
 			}
 			if n := gate.Refused.Load(); n != retries {
 				t.Errorf("%d requests refused for %d Writes, want one each (no narrowing, no retries in Write)", n, retries)
