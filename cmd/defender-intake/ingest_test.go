@@ -45,15 +45,21 @@ func TestIngestSearchServe(t *testing.T) {
 	}
 
 	tests := []struct {
-		args  []string
-		code  int
-		lines int
-		want  string
+		args   []string
+		code   int
+		lines  int
+		want   string
+		stderr string
 	}{
-		{[]string{"--from", "2026-11-01", "--to", "2026-12-01", "process.name:powershell.exe"}, 0, 6, "powershell.exe"},
-		{[]string{"--from", "2026-11-01", "--to", "2026-12-01", "--format", "ndjson", "event.dataset:alert_info"}, 0, 3, `"dataset":"alert_info"`},
-		{[]string{"--from", "2026-11-01", "--to", "2026-12-01", "--limit", "2", ""}, 0, 3, "@timestamp"},
-		{[]string{"host.nme:x"}, 2, 0, ""},
+		{[]string{"--from", "2026-11-01", "--to", "2026-12-01", "process.name:powershell.exe"}, 0, 6, "powershell.exe", ""},
+		{[]string{"--from", "2026-11-01", "--to", "2026-12-01", "--format", "ndjson", "event.dataset:alert_info"}, 0, 3, `"dataset":"alert_info"`, ""},
+		{[]string{"--from", "2026-11-01", "--to", "2026-12-01", "--limit", "2", ""}, 0, 3, "@timestamp", ""},
+		{[]string{"host.nme:x"}, 2, 0, "", ""},
+		// The sample's events are from 2026-11-20: without --from and --to,
+		// search falls back to the 24 hours up to the newest event...
+		{[]string{"process.name:powershell.exe"}, 0, 6, "powershell.exe", "searching the 24 hours up to the newest event (2026-11-19T12:09:00Z to 2026-11-20T12:09:00Z"},
+		// ...and a range the user chose is kept, with a hint when it is empty.
+		{[]string{"--from", "now-7d", "process.name:powershell.exe"}, 0, 1, "@timestamp", "the store holds 43 events from 2026-11-20T07:57:58Z to 2026-11-20T12:08:59Z: --from 2026-11-20T07:57:58Z covers them"},
 	}
 	for _, tt := range tests {
 		out.Reset()
@@ -68,6 +74,9 @@ func TestIngestSearchServe(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), tt.want) {
 			t.Errorf("search %q: output lacks %q", tt.args, tt.want)
+		}
+		if !strings.Contains(errb.String(), tt.stderr) {
+			t.Errorf("search %q: stderr %q lacks %q", tt.args, errb.String(), tt.stderr)
 		}
 	}
 

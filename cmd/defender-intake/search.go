@@ -28,7 +28,7 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("search", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", store.DefaultConfig().Dir, "data `directory` of the store")
-	from := fs.String("from", "now-24h", "start of the time range (RFC 3339, date, or now-15m)")
+	from := fs.String("from", "now-24h", "start of the time range (RFC 3339, date, or now-15m); without --from and --to,\nthe 24 hours up to the newest event when the last 24 hours hold none")
 	to := fs.String("to", "now", "end of the time range")
 	limit := fs.Int("limit", 100, "print at most this many events (newest first); 0 for all")
 	format := fs.String("format", "table", "output `format`: table or ndjson (whole ECS documents)")
@@ -101,6 +101,22 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *format == "table" {
 		fmt.Fprintln(tw, "@timestamp\tdataset\thost.name\tuser.name\tprocess.name\tprocess.command_line")
 	}
+	rangeSet := false
+	fs.Visit(func(f *flag.Flag) { rangeSet = rangeSet || f.Name == "from" || f.Name == "to" })
+	stats, err := st.Stats(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "search: %v\n", err)
+		return 1
+	}
+	if !rangeSet && stats.Newest != nil && stats.Newest.Before(tFrom) {
+		// An old export (the shipped sample, a backfill) has nothing in the
+		// last 24 hours: search the 24 hours up to its newest event, as the
+		// Events page opens on them, and say so.
+		tTo = stats.Newest.Truncate(time.Second).Add(time.Second)
+		tFrom = tTo.Add(-24 * time.Hour)
+		fmt.Fprintf(stderr, "search: nothing in the last 24 hours; searching the 24 hours up to the newest event (%s to %s; --from and --to choose)\n",
+			tFrom.Format(time.RFC3339), tTo.Format(time.RFC3339))
+	}
 	f := store.Filter{Where: sql, From: tFrom, To: tTo}
 	printed, cursor, total := 0, "", int64(0)
 	for {
@@ -138,6 +154,11 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	fmt.Fprintf(stderr, "%d of %d matching events shown\n", printed, total)
+	if total == 0 && stats.Oldest != nil && (stats.Oldest.Before(tFrom) || !stats.Newest.Before(tTo)) {
+		// Say where the data is, as the page's empty state does.
+		fmt.Fprintf(stderr, "the store holds %d events from %s to %s: --from %s covers them\n", stats.Events,
+			stats.Oldest.Format(time.RFC3339), stats.Newest.Format(time.RFC3339), stats.Oldest.Truncate(time.Second).Format(time.RFC3339))
+	}
 	return 0
 }
 

@@ -11,7 +11,10 @@ const PAGE = 100;
 // view is "events" or "alerts"; ids narrow the Events view to the events
 // of one alert (alert, alertCount and alertHost describe it in the banner);
 // rule, level and host are the Alerts view's filters.
-const state = { view: "events", q: "", range: "24h", from: null, to: null, ids: [], alert: "", alertCount: 0, alertHost: "", rule: "", level: "", host: "" };
+// rangeChosen is false while the range is the default one, not asked for
+// in the URL or the form: only then may the page move it to where the data
+// is (firstlook.js).
+const state = { view: "events", q: "", range: "24h", rangeChosen: false, from: null, to: null, ids: [], alert: "", alertCount: 0, alertHost: "", rule: "", level: "", host: "" };
 let columns = loadColumns();
 let fields = [];
 let cursor = "";
@@ -56,6 +59,7 @@ function readURL() {
   state.from = p.get("from");
   state.to = p.get("to");
   state.range = state.from ? "custom" : (p.get("range") || "24h");
+  state.rangeChosen = !!(state.from || p.get("range"));
   if (!RANGES[state.range] && state.range !== "custom") state.range = "24h";
 }
 
@@ -119,6 +123,7 @@ async function run() {
   $("#more").hidden = true;
   $("#count").textContent = "…";
   $("#took").textContent = "";
+  $("#empty-where").hidden = true;
   // The first page comes fast from the newest events; the total comes with
   // the histogram, which counts every match anyway.
   const pageReq = api("/api/events?" + params({ limit: PAGE, count: "false" })).then((page) => {
@@ -134,6 +139,7 @@ async function run() {
     const total = h.buckets.reduce((n, b) => n + b.count, 0);
     $("#count").textContent = total.toLocaleString() + (total === 1 ? " event" : " events");
     drawHistogram();
+    if (total === 0) return explainEmpty(my);
   });
   try {
     await Promise.all([pageReq, histoReq]);
@@ -314,6 +320,8 @@ function addFilter(field, value, out) {
 // ---------- wiring ----------
 
 function search(push) {
+  state.rangeChosen = true;
+  $("#range-note").hidden = true;
   writeURL(push);
   syncForm();
   run();
