@@ -1,7 +1,8 @@
 // Package checkpoint stores a source's delivered position in a local JSON
 // file, for sources whose broker keeps none (files). Saves are atomic
 // (temporary file, fsync, rename, fsync of the directory), so a crash
-// leaves either the old or the new position, never a torn one.
+// leaves either the old or the new position, never a torn one. Its Saver
+// decides when every source (brokers' commits included) saves.
 package checkpoint
 
 import (

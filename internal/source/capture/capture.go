@@ -61,6 +61,8 @@ type Source struct {
 	mu       sync.Mutex
 	progress map[string]*filePos
 	dirty    bool
+	// saver saves progress soon after an acknowledgement moves it.
+	saver *checkpoint.Saver
 }
 
 // filePos is the saved progress of one file. Records counts the Capture
@@ -110,18 +112,15 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 	}
 	var inflight sync.WaitGroup
 	stop := make(chan struct{})
-	saverDone := make(chan struct{})
+	reporterDone := make(chan struct{})
 	p := newProgress(s.log)
+	s.saver = checkpoint.NewSaver(s.cfg.CheckpointInterval, s.save)
 	go func() {
-		defer close(saverDone)
-		save := time.NewTicker(s.cfg.CheckpointInterval)
+		defer close(reporterDone)
 		report := time.NewTicker(s.cfg.ProgressInterval)
-		defer save.Stop()
 		defer report.Stop()
 		for {
 			select {
-			case <-save.C:
-				s.save()
 			case <-report.C:
 				p.log(false)
 			case <-stop:
@@ -132,8 +131,8 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 	err := s.readAll(ctx, out, &inflight, p)
 	inflight.Wait()
 	close(stop)
-	<-saverDone
-	s.save()
+	<-reporterDone
+	s.saver.Close() // a failure was logged and counted
 	p.log(true)
 	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 		return nil

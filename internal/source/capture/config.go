@@ -30,7 +30,9 @@ type Config struct {
 	StatePath string `yaml:"state_path"`
 	// BatchMessages is how many Capture events go in one pipeline batch.
 	BatchMessages int `yaml:"batch_messages"`
-	// CheckpointInterval is how often progress is saved.
+	// CheckpointInterval is the shortest time between two saves of the
+	// progress: a save follows each acknowledgement, and those of one
+	// interval are saved together (what a crash makes read again).
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
 	// ProgressInterval is how often progress is logged.
 	ProgressInterval time.Duration `yaml:"progress_interval"`
@@ -42,7 +44,7 @@ type Config struct {
 
 // DefaultConfig holds the defaults of the section.
 func DefaultConfig() *Config {
-	return &Config{BatchMessages: 100, CheckpointInterval: time.Second, ProgressInterval: 10 * time.Second, PollInterval: 30 * time.Second}
+	return &Config{BatchMessages: 100, CheckpointInterval: 50 * time.Millisecond, ProgressInterval: 10 * time.Second, PollInterval: 30 * time.Second}
 }
 
 // Validate implements source.Section.

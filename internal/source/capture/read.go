@@ -63,6 +63,7 @@ func (s *Source) readFile(ctx context.Context, f file, out pipeline.Emitter, inf
 				s.dirty = true
 			}
 			s.completeLocked(pos, &run)
+			s.saver.Changed()
 		}}
 		inflight.Add(1)
 		s.mu.Lock()
@@ -149,6 +150,7 @@ func (s *Source) ended(pos *filePos, run *fileRun, n int64) {
 	defer s.mu.Unlock()
 	run.eof, run.total = true, n
 	s.completeLocked(pos, run)
+	s.saver.Changed()
 }
 
 // completeLocked marks the file done once it was read whole and every
@@ -159,11 +161,11 @@ func (s *Source) completeLocked(pos *filePos, run *fileRun) {
 	}
 }
 
-func (s *Source) save() {
+func (s *Source) save() error {
 	s.mu.Lock()
 	if !s.dirty {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	snap := make(map[string]filePos, len(s.progress))
 	for k, v := range s.progress {
@@ -177,9 +179,10 @@ func (s *Source) save() {
 		s.mu.Lock()
 		s.dirty = true
 		s.mu.Unlock()
-		return
+		return err
 	}
 	s.m.Checkpoints.WithLabelValues(s.name).Inc()
+	return nil
 }
 
 // partitionOf returns the Event Hub partition of a Capture file named

@@ -48,9 +48,11 @@ type Config struct {
 	// about owned partitions x (prefetch + max_batch_events) x message
 	// size, and Defender messages can approach 1 MB.
 	Prefetch int32 `yaml:"prefetch"`
-	// CheckpointInterval is how often a partition's delivered position
-	// is written to the blob store (also when a partition is released
-	// and at shutdown).
+	// CheckpointInterval is the shortest time between two writes of a
+	// partition's delivered position to the blob store: a write follows
+	// the first acknowledgement after it, and those of one interval are
+	// written together (also when a partition is released and at
+	// shutdown). Each write is a billed blob operation, hence 5s.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
 	// OwnershipUpdateInterval and OwnershipExpiration tune the load
 	// balancing between instances (the SDK's UpdateInterval and

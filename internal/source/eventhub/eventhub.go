@@ -21,6 +21,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
 
+	"github.com/defender-intake/defender-intake/internal/checkpoint"
 	"github.com/defender-intake/defender-intake/internal/metrics"
 	"github.com/defender-intake/defender-intake/internal/pipeline"
 	"github.com/defender-intake/defender-intake/internal/source"
@@ -128,6 +129,7 @@ type partition struct {
 	checkpointed int64                          // its sequence number once written
 	failed       bool                           // a batch failed: stop advancing
 	lagAt        time.Time                      // last lag query
+	saver        *checkpoint.Saver              // writes delivered soon after it moves
 }
 
 // runPartition receives from one partition until ctx ends or the
@@ -139,6 +141,14 @@ func (s *Source) runPartition(ctx context.Context, b balancer, pc partitionClien
 	log.Info("partition claimed")
 	p := &partition{checkpointed: -1}
 	var inflight sync.WaitGroup
+	// The checkpoint follows acknowledgements, at most once per
+	// checkpoint_interval. Each write has its own deadline: the ones
+	// during a stop (ctx ended) must still be made.
+	p.saver = checkpoint.NewSaver(s.cfg.CheckpointInterval, func() error {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return s.checkpoint(cctx, pc, p, log)
+	})
 	stopTicker := make(chan struct{})
 	tickerDone := make(chan struct{})
 	go func() {
@@ -148,7 +158,6 @@ func (s *Source) runPartition(ctx context.Context, b balancer, pc partitionClien
 		for {
 			select {
 			case <-t.C:
-				s.checkpoint(ctx, pc, p, log)
 				s.updateLag(ctx, b, id, p)
 			case <-stopTicker:
 				return
@@ -185,12 +194,10 @@ func (s *Source) runPartition(ctx context.Context, b balancer, pc partitionClien
 	inflight.Wait()
 	close(stopTicker)
 	<-tickerDone
-	if !lost {
-		// The final checkpoint outlives ctx: shutdown must record what
-		// was delivered.
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		s.checkpoint(cctx, pc, p, log)
-		cancel()
+	if lost {
+		p.saver.Stop() // the partition is another instance's now
+	} else {
+		p.saver.Close() // records what was delivered; a failure was logged
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	pc.Close(cctx)
@@ -222,6 +229,7 @@ func (s *Source) emit(ctx context.Context, out pipeline.Emitter, hub, id string,
 		}
 		if !p.failed {
 			p.delivered = last
+			p.saver.Changed()
 		}
 	}})
 	if err != nil {
@@ -231,23 +239,24 @@ func (s *Source) emit(ctx context.Context, out pipeline.Emitter, hub, id string,
 }
 
 // checkpoint writes the last delivered event of the partition, if it moved.
-func (s *Source) checkpoint(ctx context.Context, pc partitionClient, p *partition, log *slog.Logger) {
+func (s *Source) checkpoint(ctx context.Context, pc partitionClient, p *partition, log *slog.Logger) error {
 	p.mu.Lock()
 	ev := p.delivered
 	done := p.checkpointed
 	p.mu.Unlock()
 	if ev == nil || ev.SequenceNumber == done {
-		return
+		return nil
 	}
 	if err := pc.UpdateCheckpoint(ctx, ev, nil); err != nil {
 		s.m.CheckpointErrs.WithLabelValues(s.name).Inc()
 		log.Warn("checkpoint not written; it is retried, and at worst events are read again", "err", err)
-		return
+		return err
 	}
 	p.mu.Lock()
 	p.checkpointed = ev.SequenceNumber
 	p.mu.Unlock()
 	s.m.Checkpoints.WithLabelValues(s.name).Inc()
+	return nil
 }
 
 func (s *Source) updateLag(ctx context.Context, b balancer, id string, p *partition) {

@@ -22,8 +22,10 @@ type Config struct {
 	// StatePath stores how far each file was delivered, so a restart
 	// resumes there. Empty: every start reads the files from the top.
 	StatePath string `yaml:"state_path"`
-	// CheckpointInterval is how often the delivered position is saved;
-	// at most this much is read again after a crash.
+	// CheckpointInterval is the shortest time between two saves of the
+	// delivered position: a save follows each acknowledgement, and those
+	// of one interval are saved together. After a crash, what was
+	// acknowledged in about one interval is read again.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
 	// IncompleteTimeout is how long, while following, an unfinished value
 	// at the end of a file (a line not yet complete, an envelope not yet
@@ -36,7 +38,7 @@ type Config struct {
 
 // DefaultConfig holds the section's defaults.
 func DefaultConfig() *Config {
-	return &Config{PollInterval: time.Second, BatchRecords: 500, CheckpointInterval: time.Second, IncompleteTimeout: 30 * time.Second}
+	return &Config{PollInterval: time.Second, BatchRecords: 500, CheckpointInterval: 50 * time.Millisecond, IncompleteTimeout: 30 * time.Second}
 }
 
 // Validate implements source.Section.

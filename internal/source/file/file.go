@@ -44,6 +44,8 @@ type Source struct {
 	mu    sync.Mutex
 	state map[string]filePos
 	dirty bool
+	// saver saves state soon after an acknowledgement moves it.
+	saver *checkpoint.Saver
 
 	// now is the clock of the incomplete-value timeout (a test's clock).
 	now func() time.Time
@@ -77,21 +79,7 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 		}
 	}
 	var inflight sync.WaitGroup // batches emitted and not yet acknowledged
-	saverDone := make(chan struct{})
-	stopSaver := make(chan struct{})
-	go func() {
-		defer close(saverDone)
-		t := time.NewTicker(s.cfg.CheckpointInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				s.save()
-			case <-stopSaver:
-				return
-			}
-		}
-	}()
+	s.saver = checkpoint.NewSaver(s.cfg.CheckpointInterval, s.save)
 
 	var (
 		readers sync.WaitGroup
@@ -139,9 +127,7 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 	}
 	readers.Wait()
 	inflight.Wait()
-	close(stopSaver)
-	<-saverDone
-	s.save()
+	s.saver.Close() // a failure was logged and counted
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -164,14 +150,14 @@ func (s *Source) expand() ([]string, error) {
 	return out, nil
 }
 
-func (s *Source) save() {
+func (s *Source) save() error {
 	if s.cfg.StatePath == "" {
-		return
+		return nil
 	}
 	s.mu.Lock()
 	if !s.dirty {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	snap := make(map[string]filePos, len(s.state))
 	for k, v := range s.state {
@@ -185,9 +171,10 @@ func (s *Source) save() {
 		s.mu.Lock()
 		s.dirty = true
 		s.mu.Unlock()
-		return
+		return err
 	}
 	s.m.Checkpoints.WithLabelValues(s.name).Inc()
+	return nil
 }
 
 // readPath reads one path until its end (or, when following, until ctx
@@ -204,6 +191,7 @@ func (s *Source) readPath(ctx context.Context, path string, out pipeline.Emitter
 		delete(s.state, path)
 		s.dirty = true
 		s.mu.Unlock()
+		s.saver.Changed()
 	}
 }
 

@@ -147,6 +147,7 @@ func (b *batcher) flush(ctx context.Context) error {
 			s.dirty = true
 		}
 		s.mu.Unlock()
+		s.saver.Changed()
 	}}
 	b.msgs, b.arena = nil, nil
 	b.inflight.Add(1)

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/defender-intake/defender-intake/internal/checkpoint"
 	"github.com/defender-intake/defender-intake/internal/metrics"
 	"github.com/defender-intake/defender-intake/internal/pipeline"
 	"github.com/defender-intake/defender-intake/internal/source"
@@ -55,6 +56,8 @@ type Source struct {
 	// offset + 1); committed is what the group has.
 	acked     map[topicPart]kgo.EpochOffset
 	committed map[topicPart]int64
+	// saver commits soon after an acknowledgement moves acked.
+	saver *checkpoint.Saver
 }
 
 type topicPart struct {
@@ -146,21 +149,14 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 	pcancel()
 
 	var inflight sync.WaitGroup
-	commitDone := make(chan struct{})
-	stopCommit := make(chan struct{})
-	go func() {
-		defer close(commitDone)
-		t := time.NewTicker(s.cfg.CommitInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				s.commit(context.Background(), cl, nil)
-			case <-stopCommit:
-				return
-			}
-		}
-	}()
+	// Delivered offsets are committed soon after they are acknowledged,
+	// at most once per commit_interval; the last commit, on stop, has
+	// its own deadline because ctx has ended by then.
+	s.saver = checkpoint.NewSaver(s.cfg.CommitInterval, func() error {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return s.commit(cctx, cl, nil)
+	})
 
 	var runErr error
 poll:
@@ -191,11 +187,7 @@ poll:
 		}
 	}
 	inflight.Wait()
-	close(stopCommit)
-	<-commitDone
-	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s.commit(cctx, cl, nil)
+	s.saver.Close() // a failure was logged and counted
 	return runErr
 }
 
@@ -237,6 +229,7 @@ func (s *Source) emitPartition(ctx context.Context, out pipeline.Emitter, topic 
 				s.acked[tp] = next
 			}
 			s.mu.Unlock()
+			s.saver.Changed()
 		}})
 		if err != nil {
 			inflight.Done()
@@ -248,7 +241,7 @@ func (s *Source) emitPartition(ctx context.Context, out pipeline.Emitter, topic 
 
 // commit commits the delivered offsets of the given partitions (all owned
 // ones when only is nil) that moved since the last commit.
-func (s *Source) commit(ctx context.Context, cl *kgo.Client, only map[string][]int32) {
+func (s *Source) commit(ctx context.Context, cl *kgo.Client, only map[string][]int32) error {
 	want := map[string]map[int32]kgo.EpochOffset{}
 	s.mu.Lock()
 	for tp, eo := range s.acked {
@@ -265,7 +258,7 @@ func (s *Source) commit(ctx context.Context, cl *kgo.Client, only map[string][]i
 	}
 	s.mu.Unlock()
 	if len(want) == 0 {
-		return
+		return nil
 	}
 	var failed error
 	cl.CommitOffsetsSync(ctx, want, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
@@ -290,9 +283,10 @@ func (s *Source) commit(ctx context.Context, cl *kgo.Client, only map[string][]i
 		// reads from the last commit; duplicates, not loss.
 		s.m.CheckpointErrs.WithLabelValues(s.name).Inc()
 		s.log.Info("offset commit not accepted; the next owner re-reads from the previous commit", "err", failed)
-		return
+		return failed
 	}
 	s.m.Checkpoints.WithLabelValues(s.name).Inc()
+	return nil
 }
 
 func contains(ps []int32, p int32) bool {
