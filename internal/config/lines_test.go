@@ -1,9 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/defender-intake/defender-intake/internal/pipeline"
+	"github.com/defender-intake/defender-intake/internal/source"
 )
 
 // Every error names the line it is about: YAML syntax errors the line
@@ -144,5 +150,92 @@ sinks:
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("components:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// readSection reads files, as the file source does.
+type readSection struct {
+	Paths []string `yaml:"paths"`
+}
+
+func (s *readSection) Validate() error              { return nil }
+func (s *readSection) ReadPaths(string) []string    { return s.Paths }
+func (s *readSection) WrittenPaths(string) []string { return nil }
+
+func init() {
+	source.Register("readtest", source.Factory{
+		NewSection: func() source.Section { return &readSection{} },
+		Open: func(string, source.Section, source.Env) (pipeline.Source, error) {
+			return nil, errors.New("not for running")
+		},
+	})
+}
+
+// One path is one path however it is written: relative, with "./" or
+// "..", absolute, or through a symbolic link to its directory, existing
+// or not yet. And a source never reads what a component writes.
+func TestSamePathHoweverWritten(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "real"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "real", "out.ndjson"), filepath.Join(dir, "file-link.ndjson")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	tests := []struct {
+		name, a, b string
+		same       bool
+	}{
+		{"relative and ./", "real/out.ndjson", "./real/out.ndjson", true},
+		{"relative and absolute", "real/out.ndjson", filepath.Join(dir, "real/out.ndjson"), true},
+		{"through a linked directory", "real/out.ndjson", "link/out.ndjson", true},
+		{"through a link to the file", "real/out.ndjson", "file-link.ndjson", true},
+		{"with ..", "link/../real/new/x.ndjson", "real/new/sub/../x.ndjson", true},
+		{"not yet existing, through a link", "link/new/x.ndjson", "real/new/x.ndjson", true},
+		{"different files", "real/a.ndjson", "link/b.ndjson", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			y := fmt.Sprintf("sources:\n  - {type: configtest, address: x}\nsinks:\n  - {name: a, type: file, path: %q}\n  - {name: b, type: file, path: %q}\n", tc.a, tc.b)
+			c, err := Parse("cfg.yaml", []byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			if got := err != nil && strings.Contains(err.Error(), `as sink "a"`); got != tc.same {
+				t.Errorf("refused = %t, want %t (%v)", got, tc.same, err)
+			}
+		})
+	}
+	reads := []struct {
+		name, paths, want string
+	}{
+		{"a sink's output", "[link/out.ndjson]", `source "r" (readtest) reads link/out.ndjson, which sink "a" (file)`},
+		{"a pattern over a sink's output", "['real/*.ndjson']", `reads real/*.ndjson, which sink "a" (file)`},
+		{"a pattern over the dead letters", "['dl/*']", `reads dl/*, which dead_letter.path`},
+		{"other files", "['in/*.ndjson', other.ndjson]", ""},
+	}
+	for _, tc := range reads {
+		t.Run("source reads "+tc.name, func(t *testing.T) {
+			y := "dead_letter: {path: dl/dead.ndjson}\nsources:\n  - {name: r, type: readtest, paths: " + tc.paths + "}\nsinks:\n  - {name: a, type: file, path: real/out.ndjson}\n"
+			c, err := Parse("cfg.yaml", []byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
