@@ -70,8 +70,10 @@ func NewReader(r io.Reader) *Reader {
 	return &Reader{in: input{src: r}, line: 1, bol: true}
 }
 
-// newBytesReader returns a Reader on b that reads it in place.
-func newBytesReader(b []byte) *Reader {
+// NewBytesReader returns a Reader on b that reads it in place: the Bytes
+// of the records it returns are slices of b (no copy), valid as long as b
+// is, and never overlap. b must not change while it is read.
+func NewBytesReader(b []byte) *Reader {
 	return &Reader{in: input{buf: b, w: len(b)}, line: 1, bol: true}
 }
 

@@ -16,7 +16,7 @@ func SplitBody(body []byte, fn func(rec []byte)) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return ErrEmpty
 	}
-	rd := newBytesReader(body)
+	rd := NewBytesReader(body)
 	var bad *Error
 	for {
 		rec, err := rd.Next()

@@ -60,11 +60,20 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	raw, err := s.readBody(w, r, rc, deadline)
+	h := s.budget.hold()
+	defer func() {
+		if !h.handed {
+			h.release()
+		}
+	}()
+	raw, err := s.readBody(w, r, rc, deadline, h)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		switch {
-		case errors.As(err, &tooBig):
+		case errors.Is(err, errNoMemory):
+			w.Header().Set("Retry-After", retryAfter)
+			s.refuseUnread(w, rc, http.StatusServiceUnavailable, s.noMemory())
+		case errors.As(err, &tooBig), errors.Is(err, errOverLimit):
 			s.refuseUnread(w, rc, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d MB", s.cfg.MaxBodyMB))
 		case errors.Is(err, errTooSlow):
 			s.refuseUnread(w, rc, http.StatusRequestTimeout, fmt.Sprintf("body slower than %d KB/s", s.cfg.MinBodyRateKB))
@@ -81,15 +90,34 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(time.Time{})
 
 	seq := s.seq.Add(1)
-	body, bad := decode(enc, raw, int64(s.cfg.MaxDecodedMB)<<20)
+	body, bad, err := decode(enc, raw, int64(s.cfg.MaxDecodedMB)<<20, h)
 	var msgs []pipeline.Message
-	if bad != nil {
+	if err == nil && bad == nil {
+		msgs, err = s.split(body, seq, h)
+		if errors.Is(err, errTooManyRecords) {
+			err, bad = nil, &badBody{http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("more than %d records (or unusable stretches) in one body: send fewer per request", s.cfg.MaxRecords)}
+		}
+	}
+	if err != nil {
+		// errNoMemory: the body is read, the connection can serve more.
+		w.Header().Set("Retry-After", retryAfter)
+		reply(w, http.StatusServiceUnavailable, s.noMemory(), nil)
+		return
+	}
+	switch {
+	case bad != nil:
 		// Kept as sent, for audit.
 		msgs = []pipeline.Message{{Origin: s.origin(seq, -1), Body: raw, DecodeError: bad.reason}}
-	} else if msgs = s.split(body, seq); len(msgs) == 0 {
+	case len(msgs) == 0:
 		// No record and nothing wrong (a keep-alive, "[]"): the pipeline
 		// counts it as an empty message.
 		msgs = []pipeline.Message{{Origin: s.origin(seq, -1), Body: body}}
+	case enc != identity:
+		// The records are slices of the decoded body: the body as
+		// sent is no longer needed.
+		h.shrink(int64(cap(raw)))
+		raw = nil
 	}
 	// Once the body is in, its fate does not depend on the connection:
 	// the request context ends when the client half-closes its side
@@ -97,7 +125,7 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// it answered 503 while the batch was delivered anyway, so that
 	// every retry was a duplicate. A client that did leave loses
 	// nothing: its records are delivered, it may send them again.
-	out, code, msg := s.deliver(context.WithoutCancel(r.Context()), msgs)
+	out, code, msg := s.deliver(context.WithoutCancel(r.Context()), msgs, h)
 	switch {
 	case code != http.StatusOK:
 		w.Header().Set("Retry-After", retryAfter)
@@ -118,7 +146,10 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // deliver emits msgs as one batch once a delivery slot is free, and
 // waits for its acknowledgement: it returns the batch's outcome and 200,
 // or 503 and why, all within Timeout.
-func (s *Source) deliver(ctx context.Context, msgs []pipeline.Message) (pipeline.Outcome, int, string) {
+//
+// Once the pipeline took the batch, h is released by its Ack: a batch
+// answered 503 on timeout still holds its memory until it is delivered.
+func (s *Source) deliver(ctx context.Context, msgs []pipeline.Message, h *hold) (pipeline.Outcome, int, string) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	select {
@@ -128,10 +159,11 @@ func (s *Source) deliver(ctx context.Context, msgs []pipeline.Message) (pipeline
 		return pipeline.Outcome{}, http.StatusServiceUnavailable, "no delivery slot free in time, retry later"
 	}
 	done := make(chan error, 1)
-	batch := &pipeline.Batch{Messages: msgs, Ack: func(err error) { done <- err }, Unordered: true}
+	batch := &pipeline.Batch{Messages: msgs, Ack: func(err error) { h.release(); done <- err }, Unordered: true}
 	if err := s.out.Emit(ctx, batch); err != nil {
 		return pipeline.Outcome{}, http.StatusServiceUnavailable, "not accepted, retry later: " + err.Error()
 	}
+	h.handed = true
 	select {
 	case err := <-done:
 		if err != nil {
@@ -143,6 +175,10 @@ func (s *Source) deliver(ctx context.Context, msgs []pipeline.Message) (pipeline
 		// which at-least-once allows; answering 200 could lose it.
 		return pipeline.Outcome{}, http.StatusServiceUnavailable, "delivery not confirmed in time, retry later"
 	}
+}
+
+func (s *Source) noMemory() string {
+	return fmt.Sprintf("the bodies of other requests fill max_memory_mb (%d MB), retry later", s.cfg.MaxMemoryMB)
 }
 
 // authorized checks an Authorization header against the token. The

@@ -7,8 +7,9 @@
 //
 // A slow client cannot hold others back: headers and bodies have read
 // deadlines, bodies are read before the request waits for a delivery slot,
-// and the requests in progress are bounded (more are answered 503 at once
-// with Retry-After, rather than left waiting).
+// and the requests in progress are bounded in number and in body memory
+// (more are answered 503 at once with Retry-After, rather than left
+// waiting).
 package http
 
 import (
@@ -62,17 +63,25 @@ type Config struct {
 	MaxConcurrent int `yaml:"max_concurrent"`
 	// MaxPending bounds the requests in progress (reading a body, waiting
 	// for a slot, being delivered); more are answered 503 with
-	// Retry-After at once. Body memory stays below about
-	// max_pending x (max_body_mb + 2 x max_decoded_mb): as sent, decoded,
-	// split into records.
+	// Retry-After at once.
 	MaxPending int `yaml:"max_pending"`
+	// MaxMemoryMB bounds the memory held by the bodies of all the
+	// requests in progress (as sent, decoded, split into records) until
+	// they are delivered; a request that would pass it while others hold
+	// memory is answered 503 with Retry-After. A request alone always
+	// gets the memory its own limits allow.
+	MaxMemoryMB int `yaml:"max_memory_mb"`
+	// MaxRecords bounds the records (and unusable stretches) of one body:
+	// a body of tiny records costs far more memory and work than its
+	// size says. More is refused with 413 and dead-lettered as sent.
+	MaxRecords int `yaml:"max_records"`
 }
 
 // DefaultConfig holds the section's defaults.
 func DefaultConfig() *Config {
 	return &Config{Listen: "127.0.0.1:8514", Path: "/ingest", MaxBodyMB: 16, MaxDecodedMB: 64,
 		Timeout: time.Minute, ReadHeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, MinBodyRateKB: 1, IdleTimeout: 2 * time.Minute,
-		MaxConcurrent: 8, MaxPending: 32}
+		MaxConcurrent: 8, MaxPending: 32, MaxMemoryMB: 256, MaxRecords: 100_000}
 }
 
 // Validate implements source.Section.
@@ -89,7 +98,8 @@ func (c *Config) Validate() error {
 	for _, v := range []struct {
 		key string
 		n   int
-	}{{"max_body_mb", c.MaxBodyMB}, {"max_decoded_mb", c.MaxDecodedMB}, {"max_concurrent", c.MaxConcurrent}, {"max_pending", c.MaxPending}} {
+	}{{"max_body_mb", c.MaxBodyMB}, {"max_decoded_mb", c.MaxDecodedMB}, {"max_concurrent", c.MaxConcurrent}, {"max_pending", c.MaxPending},
+		{"max_memory_mb", c.MaxMemoryMB}, {"max_records", c.MaxRecords}} {
 		if v.n < 1 {
 			errs = append(errs, fmt.Errorf("%s: must be >= 1", v.key))
 		}
@@ -128,7 +138,8 @@ type Source struct {
 	// body to their answer; the others are turned away with 503.
 	pending chan struct{}
 	// slots admits MaxConcurrent requests, bodies read, into the pipeline.
-	slots chan struct{}
+	slots  chan struct{}
+	budget *budget
 	// addr is the bound address once Run listens (tests use port 0).
 	addr atomic.Value
 }
@@ -139,7 +150,8 @@ func New(name string, cfg Config, env source.Env) *Source {
 		env.Logger = slog.Default()
 	}
 	return &Source{name: name, cfg: cfg, log: env.Logger.With("source", name),
-		pending: make(chan struct{}, max(1, cfg.MaxPending)), slots: make(chan struct{}, max(1, cfg.MaxConcurrent))}
+		pending: make(chan struct{}, max(1, cfg.MaxPending)), slots: make(chan struct{}, max(1, cfg.MaxConcurrent)),
+		budget: &budget{limit: int64(cfg.MaxMemoryMB) << 20}}
 }
 
 // Name implements pipeline.Source.
