@@ -46,7 +46,7 @@ func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 	log := slog.Default().With("sink", name)
 	target := forward.NewTarget(name, log)
 	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), client: client, log: log, target: target,
-		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target}, actions: map[string][]byte{}}
+		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets(cfg.Username, cfg.Password.Value(), cfg.APIKey.Value())}, actions: map[string][]byte{}}
 	if cfg.Setup {
 		tmpl := indexTemplate()
 		if _, err := s.retry.Do(ctx, client, s.request(http.MethodPut, "/_index_template/"+templateName, "application/json", tmpl)); err != nil {

@@ -62,6 +62,11 @@ type Retrier struct {
 	Log *slog.Logger
 	// Target, when set, is told what every request came to (Observe).
 	Target *Target
+	// Secrets are the credentials the requests carry (a key, a token, a
+	// password): a target's answer that repeats them (some echo the
+	// request they refuse) has them replaced before it reaches a log, an
+	// error or a dead letter.
+	Secrets Secrets
 }
 
 // maxRetryAfter caps a Retry-After header, so a bogus value cannot park
@@ -91,7 +96,7 @@ func (r Retrier) Do(ctx context.Context, client *http.Client, newReq func(ctx co
 	var err error
 	for attempt := 1; ; attempt++ {
 		var body []byte
-		body, err = send(ctx, client, newReq)
+		body, err = send(ctx, client, newReq, r.Secrets)
 		r.Target.Observe(err)
 		if err == nil {
 			return body, nil
@@ -118,7 +123,11 @@ func (r Retrier) Do(ctx context.Context, client *http.Client, newReq func(ctx co
 	}
 }
 
-func send(ctx context.Context, client *http.Client, newReq func(ctx context.Context) (*http.Request, error)) ([]byte, error) {
+// maxErrorBody bounds what is read of a refusal's body: only its start
+// is kept, and a hostile target can send gigabytes.
+const maxErrorBody = 64 << 10
+
+func send(ctx context.Context, client *http.Client, newReq func(ctx context.Context) (*http.Request, error), secrets Secrets) ([]byte, error) {
 	req, err := newReq(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
@@ -128,21 +137,24 @@ func send(ctx context.Context, client *http.Client, newReq func(ctx context.Cont
 		return nil, fmt.Errorf("send to %s: %w", req.URL.Redacted(), err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if resp.StatusCode/100 == 2 {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		if err != nil {
 			return nil, fmt.Errorf("read response of %s: %w", req.URL.Redacted(), err)
 		}
 		return body, nil
 	}
-	if len(body) > 2048 {
-		body = body[:2048]
-	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if resp.StatusCode/100 == 3 {
 		// Not followed (NewHTTPClient): say where the target points.
 		body = fmt.Appendf(nil, "redirected to %q; fix the sink's URL", redactedLocation(resp))
 	}
-	return nil, &StatusError{Code: resp.StatusCode, Body: string(body), RetryAfter: RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	// Redacted before it is cut, so that no part of a secret is left.
+	answer := secrets.Redact(string(body))
+	if len(answer) > 2048 {
+		answer = answer[:2048]
+	}
+	return nil, &StatusError{Code: resp.StatusCode, Body: answer, RetryAfter: RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 }
 
 // RetryAfter parses a Retry-After header (seconds or an HTTP date),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/config"
+	"github.com/defender-intake/defender-intake/internal/sink"
 	"github.com/defender-intake/defender-intake/internal/sink/forward/forwardtest"
 )
 
@@ -56,4 +57,16 @@ func TestTokenNeverLogged(t *testing.T) {
 	if strings.Contains(logs.String(), token) {
 		t.Errorf("the token is in the logs:\n%s", logs.String())
 	}
+}
+
+// A collector (or a proxy) that repeats the refused request in its
+// answer, Authorization header included, does not get the token into
+// the dead letters, the log or the error.
+func TestSecretsNotRepeated(t *testing.T) {
+	forwardtest.SecretsNotRepeated(t, func(t *testing.T) forwardtest.Outage {
+		dl := filepath.Join(t.TempDir(), "dl.ndjson")
+		return forwardtest.Outage{Target: &hec{}, DeadLetter: dl, Open: func(url string) sink.Sink {
+			return openSink(t, url, func(c *Config) { c.DeadLetter = dl })
+		}}
+	}, "tok-1")
 }

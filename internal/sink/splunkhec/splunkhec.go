@@ -123,7 +123,7 @@ func Open(name string, cfg Config) (*Sink, error) {
 	target := forward.NewTarget(name, log)
 	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), client: client, rejects: rej, target: target, log: log,
 		channel: h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:],
-		retry:   forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target}}
+		retry:   forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets("", "", cfg.Token.Value())}}
 	for _, kv := range [][2]string{{"index", cfg.Index}, {"sourcetype", cfg.SourceType}, {"source", cfg.Source}, {"host", cfg.Host}} {
 		if kv[1] != "" {
 			v, _ := json.Marshal(kv[1])

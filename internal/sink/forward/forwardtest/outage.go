@@ -39,6 +39,11 @@ type Gate struct {
 	Refused atomic.Int32 // requests answered with Code
 	// Followed counts the requests that followed a redirect.
 	Followed atomic.Int32
+	// Echo, while set (and Code is not), answers every request with that
+	// status and a body that repeats the request: its headers and body,
+	// as some proxies and debugging targets do.
+	Echo   atomic.Int32
+	Echoed atomic.Int32
 }
 
 // MovedPath is where the Gate's redirects point.
@@ -60,8 +65,20 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf(`{"error":"refused with %d"}`, c), c)
 		return
 	}
+	if c := int(g.Echo.Load()); c != 0 {
+		body, _ := io.ReadAll(r.Body)
+		g.Echoed.Add(1)
+		w.WriteHeader(c)
+		fmt.Fprintf(w, "%s: %s %s\n", EchoMarker, r.Method, r.URL)
+		r.Header.Write(w)
+		w.Write(body)
+		return
+	}
 	g.Next.ServeHTTP(w, r)
 }
+
+// EchoMarker starts the body of a Gate's echo.
+const EchoMarker = "refused request"
 
 // OutageCodes are the statuses by which a target refuses a request as a
 // whole, as TargetOutage tries them: credentials, permissions, a wrong
