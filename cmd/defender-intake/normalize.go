@@ -107,15 +107,15 @@ func (j *normalizeJob) file(name string, stdin io.Reader) error {
 		if err == io.EOF {
 			return nil
 		}
-		var bad *envelope.Error
-		if errors.As(err, &bad) {
+		if err != nil { // (checked first: errors.As would cost an allocation per record)
+			var bad *envelope.Error
+			if !errors.As(err, &bad) {
+				return fmt.Errorf("%s: %w", display, err)
+			}
 			if err := j.rejects.add(context.Background(), display, bad.Line, "envelope", bad.Reason, bad.Raw); err != nil {
 				return err
 			}
 			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", display, err)
 		}
 		doc, _, err := j.n.Append(j.buf[:0], rec.Bytes)
 		if err != nil {

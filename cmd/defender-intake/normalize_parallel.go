@@ -115,6 +115,10 @@ func (j *normalizeJob) fileParallel(rd *envelope.Reader, display string, workers
 			}
 			var bad *envelope.Error
 			switch {
+			case err == nil:
+				start := len(b.data)
+				b.data = append(b.data, rec.Bytes...)
+				b.items = append(b.items, batchItem{start: start, end: len(b.data), line: rec.Line})
 			case errors.As(err, &bad):
 				start := len(b.data)
 				b.data = append(b.data, bad.Raw...)
@@ -126,10 +130,6 @@ func (j *normalizeJob) fileParallel(rd *envelope.Reader, display string, workers
 					send()
 				}
 				return
-			default:
-				start := len(b.data)
-				b.data = append(b.data, rec.Bytes...)
-				b.items = append(b.items, batchItem{start: start, end: len(b.data), line: rec.Line})
 			}
 			if (len(b.data) >= batchBytes || len(b.items) >= batchRecords) && !send() {
 				return
