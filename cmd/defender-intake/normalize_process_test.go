@@ -153,8 +153,8 @@ func parseRunStats(stderr string, run *processRun) bool {
 // BenchmarkNormalizeProcess compares `defender-intake normalize` with the
 // baseline program (baselineRoundTrip) as whole processes, standard input
 // from a corpus file to standard output on /dev/null, alternating the two
-// in the same run so that both see the same machine load. Each op is one
-// run of each over 30,000 records. Corpora:
+// in the same run so that both see the same machine load. Each op runs
+// each program twice (see below) over 30,000 records. Corpora:
 //
 //   - DeviceProcessEvents: records of 4.1 KB, the most common table.
 //   - reference: the reference intake's conformance inputs (mixed tables,
@@ -163,9 +163,12 @@ func parseRunStats(stderr string, run *processRun) bool {
 //   - shipped: the golden inputs and the sample's records (mixed tables),
 //     which every clone has.
 //
-// Each corpus runs on one core (taskset -c 0, GOMAXPROCS=1) and with the
-// default GOMAXPROCS on every CPU. x-baseline is the baseline's wall time
-// over normalize's (the speedup); x-baseline-cpu the same in CPU time.
+// Each op runs each program on one core (taskset -c 0, GOMAXPROCS=1) and
+// with the default GOMAXPROCS on every CPU, the four runs in an order that
+// rotates from op to op. x-baseline-* is the baseline's wall time over
+// normalize's (the speedup), x-baseline-cpu-* the same in CPU time, and
+// x-default-vs-1cpu normalize's wall time on one core over its time with
+// the default GOMAXPROCS (at least 1: more CPUs never make it slower).
 func BenchmarkNormalizeProcess(b *testing.B) {
 	if _, err := exec.LookPath("taskset"); err != nil {
 		b.Skip("taskset (util-linux) is needed to pin the processes to one core")
@@ -185,55 +188,56 @@ func BenchmarkNormalizeProcess(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			path := filepath.Join(dir, c.name+".ndjson")
 			records := writeCorpus(b, path, c.recs(b), processCorpusRecords)
-			for _, cores := range []struct {
-				name    string
-				oneCore bool
-			}{{"1cpu", true}, {"default", false}} {
-				b.Run(cores.name, func(b *testing.B) {
-					var norm, base processRun
-					add := func(sum *processRun, r processRun) {
-						if r.records != records {
-							b.Fatalf("%d records out of %d", r.records, records)
-						}
-						sum.wall += r.wall
-						sum.cpu += r.cpu
-						sum.mallocs += r.mallocs
-						sum.allocated += r.allocated
-						sum.gcs += r.gcs
-						sum.maxRSS = max(sum.maxRSS, r.maxRSS)
-						sum.parallelBatches += r.parallelBatches
-						sum.sequentialBatches += r.sequentialBatches
+			// The four runs of an op, in an order that rotates from op to op.
+			type runKind struct {
+				normalize, oneCore bool
+				sum                processRun
+			}
+			kinds := []*runKind{{normalize: true, oneCore: true}, {oneCore: true},
+				{normalize: true}, {}}
+			for i := 0; b.Loop(); i++ {
+				for k := range kinds {
+					kind := kinds[(i+k)%len(kinds)]
+					var r processRun
+					if kind.normalize {
+						r = runProcess(b, []string{bin, "normalize", "--stats"}, nil, path, kind.oneCore)
+					} else {
+						r = runProcess(b, baseline, []string{baselineEnv + "=1"}, path, kind.oneCore)
 					}
-					for i := 0; b.Loop(); i++ {
-						runNorm := func() {
-							add(&norm, runProcess(b, []string{bin, "normalize", "--stats"}, nil, path, cores.oneCore))
-						}
-						runBase := func() {
-							add(&base, runProcess(b, baseline, []string{baselineEnv + "=1"}, path, cores.oneCore))
-						}
-						if i%2 == 0 {
-							runNorm()
-							runBase()
-						} else {
-							runBase()
-							runNorm()
-						}
+					if r.records != records {
+						b.Fatalf("%d records out of %d", r.records, records)
 					}
-					total := float64(b.N * records)
-					b.ReportMetric(total/norm.wall.Seconds(), "records/s")
-					b.ReportMetric(total/base.wall.Seconds(), "baseline-records/s")
-					b.ReportMetric(float64(base.wall)/float64(norm.wall), "x-baseline")
-					b.ReportMetric(float64(base.cpu)/float64(norm.cpu), "x-baseline-cpu")
-					b.ReportMetric(float64(norm.mallocs)/total, "allocs/record")
-					b.ReportMetric(float64(base.mallocs)/total, "baseline-allocs/record")
-					b.ReportMetric(float64(norm.allocated)/total, "B-alloc/record")
-					b.ReportMetric(float64(norm.gcs)/float64(b.N), "gcs/run")
-					b.ReportMetric(float64(norm.maxRSS)/(1<<20), "max-RSS-MB")
-					b.ReportMetric(float64(base.maxRSS)/(1<<20), "baseline-max-RSS-MB")
-					if batches := norm.parallelBatches + norm.sequentialBatches; batches > 0 {
-						b.ReportMetric(float64(norm.parallelBatches)/float64(batches), "parallel-share")
-					}
-				})
+					sum := &kind.sum
+					sum.wall += r.wall
+					sum.cpu += r.cpu
+					sum.mallocs += r.mallocs
+					sum.allocated += r.allocated
+					sum.gcs += r.gcs
+					sum.maxRSS = max(sum.maxRSS, r.maxRSS)
+					sum.parallelBatches += r.parallelBatches
+					sum.sequentialBatches += r.sequentialBatches
+				}
+			}
+			total := float64(b.N * records)
+			norm1, base1, normN, baseN := kinds[0].sum, kinds[1].sum, kinds[2].sum, kinds[3].sum
+			for _, m := range []struct {
+				norm, base processRun
+				suffix     string
+			}{{norm1, base1, "-1cpu"}, {normN, baseN, "-default"}} {
+				b.ReportMetric(total/m.norm.wall.Seconds(), "records/s"+m.suffix)
+				b.ReportMetric(total/m.base.wall.Seconds(), "baseline-records/s"+m.suffix)
+				b.ReportMetric(float64(m.base.wall)/float64(m.norm.wall), "x-baseline"+m.suffix)
+				b.ReportMetric(float64(m.base.cpu)/float64(m.norm.cpu), "x-baseline-cpu"+m.suffix)
+				b.ReportMetric(float64(m.norm.mallocs)/total, "allocs/record"+m.suffix)
+				b.ReportMetric(float64(m.norm.maxRSS)/(1<<20), "max-RSS-MB"+m.suffix)
+			}
+			// Above 1: the default GOMAXPROCS is faster than one core.
+			b.ReportMetric(float64(norm1.wall)/float64(normN.wall), "x-default-vs-1cpu")
+			b.ReportMetric(float64(norm1.allocated)/total, "B-alloc/record-1cpu")
+			b.ReportMetric(float64(base1.mallocs)/total, "baseline-allocs/record")
+			b.ReportMetric(float64(max(base1.maxRSS, baseN.maxRSS))/(1<<20), "baseline-max-RSS-MB")
+			if batches := normN.parallelBatches + normN.sequentialBatches; batches > 0 {
+				b.ReportMetric(float64(normN.parallelBatches)/float64(batches), "parallel-share-default")
 			}
 		})
 	}
