@@ -39,6 +39,11 @@ type Metrics struct {
 	BatchesInFlight *prometheus.GaugeVec   // source
 	Checkpoints     *prometheus.CounterVec // source: positions recorded
 	CheckpointErrs  *prometheus.CounterVec // source
+
+	// HTTPRefusals counts the requests an HTTP source answered with
+	// anything but 200 (and the connections it turned away at its
+	// connection limit, as 503), per status code.
+	HTTPRefusals *prometheus.CounterVec // source, code
 }
 
 // New creates the instruments on a fresh registry, with Go runtime and
@@ -75,6 +80,7 @@ func New() *Metrics {
 		BatchesInFlight: g("batches_in_flight", "Batches emitted by a source and not yet acknowledged.", "source"),
 		Checkpoints:     f("checkpoints_total", "Positions recorded (Event Hub checkpoints, Kafka commits, file offsets).", "source"),
 		CheckpointErrs:  f("checkpoint_errors_total", "Failed attempts to record a position.", "source"),
+		HTTPRefusals:    f("http_refusals_total", "Requests an HTTP source answered with anything but 200, and connections it turned away (503), per status code.", "source", "code"),
 	}
 	r.MustRegister(m.SinkWriteSeconds)
 	return m

@@ -32,23 +32,23 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(deadline)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		s.refuseUnread(w, rc, http.StatusMethodNotAllowed, "use POST")
+		s.refuseUnread(w, r, rc, http.StatusMethodNotAllowed, "use POST")
 		return
 	}
 	if s.cfg.Token.IsSet() && !s.authorized(r.Header.Get("Authorization")) {
 		w.Header().Set("WWW-Authenticate", "Bearer")
-		s.refuseUnread(w, rc, http.StatusUnauthorized, "missing or wrong bearer token")
+		s.refuseUnread(w, r, rc, http.StatusUnauthorized, "missing or wrong bearer token")
 		return
 	}
 	enc, ok := encodingOf(r.Header.Get("Content-Encoding"))
 	if !ok {
 		w.Header().Set("Accept-Encoding", "gzip, deflate")
-		s.refuseUnread(w, rc, http.StatusUnsupportedMediaType,
+		s.refuseUnread(w, r, rc, http.StatusUnsupportedMediaType,
 			fmt.Sprintf("Content-Encoding %q not supported: send identity, gzip or deflate", r.Header.Get("Content-Encoding")))
 		return
 	}
 	if r.ContentLength > s.maxBody() {
-		s.refuseUnread(w, rc, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d MB", s.cfg.MaxBodyMB))
+		s.refuseUnread(w, r, rc, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d MB", s.cfg.MaxBodyMB))
 		return
 	}
 	select {
@@ -56,7 +56,7 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { <-s.pending }()
 	default:
 		w.Header().Set("Retry-After", retryAfter)
-		s.refuseUnread(w, rc, http.StatusServiceUnavailable, fmt.Sprintf("%d requests in progress, retry later", s.cfg.MaxPending))
+		s.refuseUnread(w, r, rc, http.StatusServiceUnavailable, fmt.Sprintf("%d requests in progress, retry later", s.cfg.MaxPending))
 		return
 	}
 
@@ -72,15 +72,15 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, errNoMemory):
 			w.Header().Set("Retry-After", retryAfter)
-			s.refuseUnread(w, rc, http.StatusServiceUnavailable, s.noMemory())
+			s.refuseUnread(w, r, rc, http.StatusServiceUnavailable, s.noMemory())
 		case errors.As(err, &tooBig), errors.Is(err, errOverLimit):
-			s.refuseUnread(w, rc, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d MB", s.cfg.MaxBodyMB))
+			s.refuseUnread(w, r, rc, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d MB", s.cfg.MaxBodyMB))
 		case errors.Is(err, errTooSlow):
-			s.refuseUnread(w, rc, http.StatusRequestTimeout, fmt.Sprintf("body slower than %d KB/s", s.cfg.MinBodyRateKB))
+			s.refuseUnread(w, r, rc, http.StatusRequestTimeout, fmt.Sprintf("body slower than %d KB/s", s.cfg.MinBodyRateKB))
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			s.refuseUnread(w, rc, http.StatusRequestTimeout, fmt.Sprintf("body not received within %s", s.cfg.BodyTimeout))
+			s.refuseUnread(w, r, rc, http.StatusRequestTimeout, fmt.Sprintf("body not received within %s", s.cfg.BodyTimeout))
 		default:
-			s.refuseUnread(w, rc, http.StatusBadRequest, "reading body: "+err.Error())
+			s.refuseUnread(w, r, rc, http.StatusBadRequest, "reading body: "+err.Error())
 		}
 		return
 	}
@@ -102,7 +102,7 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// errNoMemory: the body is read, the connection can serve more.
 		w.Header().Set("Retry-After", retryAfter)
-		reply(w, http.StatusServiceUnavailable, s.noMemory(), nil)
+		s.reply(w, r, http.StatusServiceUnavailable, s.noMemory(), nil)
 		return
 	}
 	switch {
@@ -129,17 +129,17 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case code != http.StatusOK:
 		w.Header().Set("Retry-After", retryAfter)
-		reply(w, code, msg, nil)
+		s.reply(w, r, code, msg, nil)
 	case bad != nil:
-		reply(w, bad.status, bad.reason+" (dead-lettered)", &out)
+		s.reply(w, r, bad.status, bad.reason+" (dead-lettered)", &out)
 	case out.Taken == 0 && out.Refused > 0:
-		reply(w, http.StatusBadRequest, "no usable record (dead-lettered): "+out.Reason, &out)
+		s.reply(w, r, http.StatusBadRequest, "no usable record (dead-lettered): "+out.Reason, &out)
 	case out.Taken == 0 && out.Refused == 0:
-		reply(w, http.StatusOK, "no records in the body", &out)
+		s.reply(w, r, http.StatusOK, "no records in the body", &out)
 	case out.Refused > 0:
-		reply(w, http.StatusOK, fmt.Sprintf("%d records delivered, %d refused (dead-lettered), first: %s", out.Taken, out.Refused, out.Reason), &out)
+		s.reply(w, r, http.StatusOK, fmt.Sprintf("%d records delivered, %d refused (dead-lettered), first: %s", out.Taken, out.Refused, out.Reason), &out)
 	default:
-		reply(w, http.StatusOK, fmt.Sprintf("%d records delivered", out.Taken), &out)
+		s.reply(w, r, http.StatusOK, fmt.Sprintf("%d records delivered", out.Taken), &out)
 	}
 }
 
@@ -197,9 +197,9 @@ func (s *Source) authorized(header string) bool {
 // refuseUnread answers a request whose body was not (fully) read and
 // closes the connection at once: the rest of the body is not waited for,
 // and cannot be mistaken for the next request.
-func (s *Source) refuseUnread(w http.ResponseWriter, rc *http.ResponseController, code int, msg string) {
+func (s *Source) refuseUnread(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, code int, msg string) {
 	w.Header().Set("Connection", "close")
-	reply(w, code, msg, nil)
+	s.reply(w, r, code, msg, nil)
 	_ = rc.Flush()
 	_ = rc.SetReadDeadline(time.Now())
 }
@@ -213,7 +213,12 @@ type answer struct {
 	Refused *int   `json:"refused,omitempty"`
 }
 
-func reply(w http.ResponseWriter, code int, msg string, out *pipeline.Outcome) {
+// reply answers r; an answer other than 200 is counted and logged as a
+// refusal.
+func (s *Source) reply(w http.ResponseWriter, r *http.Request, code int, msg string, out *pipeline.Outcome) {
+	if code != http.StatusOK {
+		s.refusals.add(code, msg, r.RemoteAddr)
+	}
 	a := answer{Status: http.StatusText(code), Message: msg}
 	if out != nil {
 		a.Taken, a.Refused = &out.Taken, &out.Refused

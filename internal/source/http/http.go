@@ -25,6 +25,7 @@ import (
 
 	"github.com/defender-intake/defender-intake/internal/config"
 	"github.com/defender-intake/defender-intake/internal/httpguard"
+	"github.com/defender-intake/defender-intake/internal/metrics"
 	"github.com/defender-intake/defender-intake/internal/pipeline"
 	"github.com/defender-intake/defender-intake/internal/source"
 )
@@ -140,6 +141,8 @@ type Source struct {
 	// slots admits MaxConcurrent requests, bodies read, into the pipeline.
 	slots  chan struct{}
 	budget *budget
+	// refusals counts and logs the requests answered other than 200.
+	refusals *refusals
 	// addr is the bound address once Run listens (tests use port 0).
 	addr atomic.Value
 }
@@ -149,7 +152,11 @@ func New(name string, cfg Config, env source.Env) *Source {
 	if env.Logger == nil {
 		env.Logger = slog.Default()
 	}
-	return &Source{name: name, cfg: cfg, log: env.Logger.With("source", name),
+	if env.Metrics == nil {
+		env.Metrics = metrics.New()
+	}
+	log := env.Logger.With("source", name)
+	return &Source{name: name, cfg: cfg, log: log, refusals: newRefusals(env.Metrics.HTTPRefusals, name, log),
 		pending: make(chan struct{}, max(1, cfg.MaxPending)), slots: make(chan struct{}, max(1, cfg.MaxConcurrent)),
 		budget: &budget{limit: int64(cfg.MaxMemoryMB) << 20}}
 }
