@@ -86,3 +86,58 @@ func equal(a, b [][]byte) bool {
 	}
 	return true
 }
+
+// Reading resumed at the Position after any item of a hostile mix gives
+// exactly the items that followed it (with their lines).
+func TestReaderResumesAtPosition(t *testing.T) {
+	mixes := 300
+	if testing.Short() {
+		mixes = 30
+	}
+	type item struct {
+		text string
+		pos  envelope.Position
+	}
+	readFrom := func(in []byte, p envelope.Position) []item {
+		rd := envelope.NewReaderAt(bytes.NewReader(in[p.Offset:]), p)
+		var items []item
+		for range 100000 {
+			rec, err := rd.Next()
+			if err == io.EOF {
+				return items
+			}
+			var e *envelope.Error
+			switch {
+			case errors.As(err, &e):
+				items = append(items, item{fmt.Sprintf("error %d %q", e.Line, e.Raw), rd.Position()})
+			case err != nil:
+				t.Fatal(err)
+			default:
+				items = append(items, item{fmt.Sprintf("record %d %q", rec.Line, rec.Bytes), rd.Position()})
+			}
+		}
+		t.Fatal("reader does not terminate")
+		return nil
+	}
+	for seed := range uint64(mixes) {
+		rng := rand.New(rand.NewPCG(seed, 12))
+		m := envelopetest.NewMix(rng, randomRecords(rng, 1+rng.IntN(12)))
+		all := readFrom(m.Input, envelope.Position{Line: 1})
+		for k, it := range all {
+			rest := readFrom(m.Input, it.pos)
+			if it.pos.Items > len(rest) {
+				t.Fatalf("seed %d: resuming after item %d at %+v: only %d items", seed, k, it.pos, len(rest))
+			}
+			rest = rest[it.pos.Items:]
+			want := all[k+1:]
+			if len(rest) != len(want) {
+				t.Fatalf("seed %d: resuming after item %d at %+v: %d items, want %d\n%s", seed, k, it.pos, len(rest), len(want), m.Input)
+			}
+			for i := range want {
+				if rest[i].text != want[i].text {
+					t.Fatalf("seed %d: resuming after item %d at %+v: item %s, want %s\n%s", seed, k, it.pos, rest[i].text, want[i].text, m.Input)
+				}
+			}
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"bytes"
 	"errors"
 	"io"
 )
@@ -38,6 +37,10 @@ type Reader struct {
 	// its rest is reported in further errors.
 	longLine bool
 	stack    []byte
+	// resume is where reading can resume after the last item; arrItems
+	// counts the items given from the array being streamed.
+	resume   Position
+	arrItems int
 }
 
 type mode int
@@ -53,6 +56,7 @@ type array struct {
 	envelope bool
 	start    int64 // input offset of its line's first byte, or of itself when it does not start the line
 	line     int
+	midLine  bool // start is not at the start of a line
 	// confirmed is set once the array is known not to be a line cut
 	// short; until then its records are held back.
 	confirmed bool
@@ -67,14 +71,14 @@ type span struct {
 
 // NewReader returns a Reader on r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{in: input{src: r}, line: 1, bol: true}
+	return &Reader{in: input{src: r}, line: 1, bol: true, resume: Position{Line: 1}}
 }
 
 // NewBytesReader returns a Reader on b that reads it in place: the Bytes
 // of the records it returns are slices of b (no copy), valid as long as b
 // is, and never overlap. b must not change while it is read.
 func NewBytesReader(b []byte) *Reader {
-	return &Reader{in: input{buf: b, w: len(b)}, line: 1, bol: true}
+	return &Reader{in: input{buf: b, w: len(b)}, line: 1, bol: true, resume: Position{Line: 1}}
 }
 
 // Partial reports whether the reader is in the middle of a value (or of a
@@ -93,6 +97,14 @@ func (r *Reader) Partial() bool { return !r.idle }
 // of the input yields io.EOF. A failure to read the input is returned as
 // another error.
 func (r *Reader) Next() (Record, error) {
+	rec, err := r.next()
+	if _, bad := err.(*Error); err == nil || bad {
+		r.track()
+	}
+	return rec, err
+}
+
+func (r *Reader) next() (Record, error) {
 	for {
 		if len(r.ready) > 0 {
 			s := r.ready[0]
@@ -145,7 +157,8 @@ func (r *Reader) nextTop() (Record, error, bool) {
 	switch c := r.in.buf[r.in.r]; c {
 	case '[':
 		r.in.r++
-		r.arr = array{start: rawStart, line: line, held: r.arr.held[:0]}
+		r.arr = array{start: rawStart, line: line, midLine: lead < 0, held: r.arr.held[:0]}
+		r.arrItems = 0
 		r.mode = inArray
 		return Record{}, nil, false
 	case '{':
@@ -154,7 +167,8 @@ func (r *Reader) nextTop() (Record, error, bool) {
 			return Record{}, r.fail(rawStart, line, err), true
 		}
 		if isEnvelope {
-			r.arr = array{envelope: true, start: rawStart, line: line, held: r.arr.held[:0]}
+			r.arr = array{envelope: true, start: rawStart, line: line, midLine: lead < 0, held: r.arr.held[:0]}
+			r.arrItems = 0
 			r.mode = inArray
 			return Record{}, nil, false
 		}
@@ -298,213 +312,4 @@ func (r *Reader) envelopeEnd() error {
 		r.confirm()
 	}
 	return nil
-}
-
-// skipSpace skips JSON whitespace (and UTF-8 byte order marks); it returns
-// the input's error (io.EOF at its end) when there is nothing else. lead
-// is where the line of the next value starts when only blanks precede it
-// on its line, else -1. moveMark lets the buffer drop what is skipped.
-func (r *Reader) skipSpace(moveMark bool) (lead int64, err error) {
-	in := &r.in
-	lead = -1
-	if r.bol {
-		lead = in.pos()
-	}
-	if moveMark {
-		in.mark = in.pos()
-	}
-	for {
-		for in.r < in.w {
-			switch c := in.buf[in.r]; c {
-			case ' ', '\t', '\r':
-				in.r++
-			case '\n':
-				in.r++
-				r.line++
-				lead = in.pos()
-				if moveMark {
-					in.mark = lead
-				}
-			case 0xEF: // byte order mark EF BB BF
-				// Waiting for the rest of it is waiting inside a line.
-				idle := r.idle
-				r.idle = false
-				for in.w-in.r < 3 {
-					if err := in.fill(); err != nil {
-						in.err = err
-						break
-					}
-				}
-				r.idle = idle
-				if b := in.buf[in.r:in.w]; len(b) >= 3 && b[1] == 0xBB && b[2] == 0xBF {
-					in.r += 3
-					continue
-				}
-				r.bol = false
-				return lead, nil
-			default:
-				r.bol = false
-				return lead, nil
-			}
-		}
-		if err := in.fill(); err != nil {
-			return lead, err
-		}
-	}
-}
-
-// fail reports the value that started at line, with its line's bytes from
-// rawStart, after cause was found, and sets where reading goes on: when the
-// value ran over into later lines, at the line after its first; else after
-// the rest of its line, which goes with it.
-func (r *Reader) fail(rawStart int64, line int, cause error) error {
-	var re *readError
-	if errors.As(cause, &re) {
-		return re
-	}
-	consumed := r.in.slice(rawStart, r.in.pos())
-	if i := bytes.IndexByte(consumed, '\n'); i >= 0 {
-		raw := bytes.Clone(trimCR(consumed[:i]))
-		r.in.seek(rawStart + int64(i) + 1)
-		r.line = line + 1
-		r.bol = true
-		return &Error{Line: line, Reason: cause.Error(), Raw: raw}
-	}
-	if cause == errTruncated {
-		// Nothing more to read now (a followed file may grow later, and
-		// what comes then is read as new input).
-		return &Error{Line: line, Reason: cause.Error(), Raw: bytes.Clone(trimCR(consumed))}
-	}
-	return r.badLine(rawStart, line, cause.Error())
-}
-
-// badLine reports the line whose bytes start at rawStart, reading the rest
-// of it, as an *Error.
-func (r *Reader) badLine(rawStart int64, line int, reason string) error {
-	in := &r.in
-	in.mark = rawStart
-	r.longLine = false
-	for {
-		if i := bytes.IndexByte(in.buf[in.r:in.w], '\n'); i >= 0 {
-			in.r += i + 1
-			r.line++
-			r.bol = true
-			raw := in.slice(rawStart, in.pos()-1)
-			return &Error{Line: line, Reason: reason, Raw: bytes.Clone(trimCR(raw))}
-		}
-		in.r = in.w
-		if in.pos()-rawStart > MaxRecordBytes {
-			r.longLine = true
-			break
-		}
-		if err := in.fill(); err != nil {
-			if err != io.EOF {
-				in.err = err // reported by the next read
-			}
-			break
-		}
-	}
-	r.bol = false
-	return &Error{Line: line, Reason: reason, Raw: bytes.Clone(in.slice(rawStart, in.pos()))}
-}
-
-func trimCR(b []byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == '\r' {
-		return b[:n-1]
-	}
-	return b
-}
-
-// readTopObject reads a top-level object. When the object turns out to be
-// an envelope (a "records" key whose value is an array), it stops right
-// after the array's '[' and reports isEnvelope, so that the records are
-// streamed one by one instead of buffered.
-func (r *Reader) readTopObject() (isEnvelope bool, err error) {
-	in := &r.in
-	in.r++ // '{'
-	for first := true; ; first = false {
-		if err := r.skipIn(); err != nil {
-			return false, err
-		}
-		c := in.buf[in.r]
-		if c == '}' {
-			in.r++
-			return false, nil
-		}
-		if !first {
-			if c != ',' {
-				return false, grammarErr(stAfter, c)
-			}
-			in.r++
-			if err := r.skipIn(); err != nil {
-				return false, err
-			}
-			c = in.buf[in.r]
-		}
-		if c != '"' {
-			return false, grammarErr(stKey, c)
-		}
-		keyStart := in.pos()
-		if err := r.scanValue(keyStart); err != nil {
-			return false, err
-		}
-		isRecords := string(in.slice(keyStart, in.pos())) == `"records"`
-		if err := r.colon(); err != nil {
-			return false, err
-		}
-		if isRecords && in.buf[in.r] == '[' {
-			in.r++
-			return true, nil
-		}
-		if err := r.scanValue(in.pos()); err != nil {
-			return false, err
-		}
-	}
-}
-
-// colon reads the ':' after a key and the blanks after it.
-func (r *Reader) colon() error {
-	if err := r.skipIn(); err != nil {
-		return err
-	}
-	if c := r.in.buf[r.in.r]; c != ':' {
-		return grammarErr(stColon, c)
-	}
-	r.in.r++
-	return r.skipIn()
-}
-
-// readEnvelopeEnd reads what follows the records array of an envelope up
-// to and including its closing brace: more members, or none.
-func (r *Reader) readEnvelopeEnd() error {
-	in := &r.in
-	for {
-		c := in.buf[in.r]
-		if c == '}' {
-			in.r++
-			return nil
-		}
-		if c != ',' {
-			return grammarErr(stAfter, c)
-		}
-		in.r++
-		if err := r.skipIn(); err != nil {
-			return err
-		}
-		if c := in.buf[in.r]; c != '"' {
-			return grammarErr(stKey, c)
-		}
-		if err := r.scanValue(in.pos()); err != nil {
-			return err
-		}
-		if err := r.colon(); err != nil {
-			return err
-		}
-		if err := r.scanValue(in.pos()); err != nil {
-			return err
-		}
-		if err := r.skipIn(); err != nil {
-			return err
-		}
-	}
 }

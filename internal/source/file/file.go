@@ -31,10 +31,10 @@ func init() {
 	})
 }
 
-// Source reads files. Its position per file is the number of inputs
-// (records and unusable fragments) delivered, tied to the file's identity
-// (device and inode), because envelope.Reader hides byte offsets and a
-// count works for every input shape.
+// Source reads files. Its position per file, tied to the file's identity
+// (device and inode), is the byte offset where reading resumes (with the
+// records to skip there when it stopped inside an envelope or array), and
+// the number of inputs (records and unusable fragments) delivered.
 type Source struct {
 	name string
 	cfg  Config
@@ -54,7 +54,18 @@ type Source struct {
 type filePos struct {
 	Dev     uint64 `json:"dev"`
 	Ino     uint64 `json:"ino"`
-	Records int64  `json:"records"`
+	Records int64  `json:"records"` // inputs delivered from the top of the file
+	// Resume is where reading resumes (envelope.Position). A position
+	// saved before it existed has none: the Records inputs are skipped
+	// from the top.
+	Resume *resumePos `json:"resume,omitempty"`
+}
+
+type resumePos struct {
+	Offset  int64 `json:"offset"`
+	Line    int   `json:"line"`
+	MidLine bool  `json:"mid_line,omitempty"`
+	Skip    int64 `json:"skip,omitempty"`
 }
 
 // New returns a file source.

@@ -3,6 +3,7 @@ package file
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -142,5 +143,91 @@ func TestFollowReaderTimeoutCountsQuietTime(t *testing.T) {
 	// next two reach the two seconds.
 	if n := clock.reads.Load(); n != 3+3 {
 		t.Errorf("clock read %d times, want 6", n)
+	}
+}
+
+// A value dead-lettered by incomplete_timeout and finished by the writer
+// later reads differently after a restart (one record instead of a
+// fragment and its rest): the saved position is a byte offset, so the
+// restart resumes right after what was delivered. (Counting inputs from
+// the top, it skipped the next record: lost.)
+func TestRestartAfterIncompleteTimeout(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.ndjson")
+	appendTo(t, path, "{\"n\":1}\n{\"n\":")
+	cfg := *DefaultConfig()
+	cfg.Paths, cfg.Follow, cfg.PollInterval = []string{path}, true, time.Millisecond
+	cfg.StatePath, cfg.IncompleteTimeout = filepath.Join(dir, "pos.json"), 5*time.Second
+	run := func(until func(c *collector) bool) *collector {
+		t.Helper()
+		s := New("f", cfg, source.Env{Logger: slog.New(slog.DiscardHandler)})
+		s.now = (&countingClock{}).now
+		c := &collector{}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx, c) }()
+		for start := time.Now(); ; time.Sleep(time.Millisecond) {
+			c.mu.Lock()
+			ok := until(c)
+			c.mu.Unlock()
+			if ok {
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("bodies %v, errors %v", c.bodies, c.errs)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// In one run: the fragment is dead-lettered, then the writer finishes
+	// the line and goes on; the rest of the line is dead-lettered too.
+	appended := false
+	first := run(func(c *collector) bool {
+		if len(c.errs) == 1 && !appended {
+			appended = true
+			appendTo(t, path, "2}\n{\"n\":3}\n")
+		}
+		return len(c.errs) == 2 && len(c.bodies) == 2
+	})
+	// Stopped; the writer adds a record; a restart delivers it.
+	appendTo(t, path, "{\"n\":4}\n")
+	second := run(func(c *collector) bool { return len(c.bodies) >= 1 })
+	got := strings.Join(append(first.bodies, second.bodies...), " ")
+	if got != `{"n":1} {"n":3} {"n":4}` || len(second.errs) != 0 {
+		t.Errorf("records over two runs: %s; errors after the restart %v", got, second.errs)
+	}
+}
+
+// A position saved before positions were byte offsets (a count of inputs
+// only) still resumes: the inputs are skipped from the top.
+func TestResumeFromCountOnlyPosition(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.ndjson")
+	appendTo(t, path, "{\"records\":[{\"n\":1},{\"n\":2}]}\n{\"n\":3}\n")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, ino := fileID(fi)
+	state := filepath.Join(dir, "pos.json")
+	if err := os.WriteFile(state, fmt.Appendf(nil, `{%q: {"dev": %d, "ino": %d, "records": 1}}`, path, dev, ino), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := *DefaultConfig()
+	cfg.Paths, cfg.StatePath = []string{path}, state
+	c := &collector{}
+	if err := New("f", cfg, source.Env{Logger: slog.New(slog.DiscardHandler)}).Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.bodies, " "); got != `{"n":2} {"n":3}` {
+		t.Errorf("bodies %s", got)
+	}
+	b, _ := os.ReadFile(state)
+	if !strings.Contains(string(b), `"records": 3`) || !strings.Contains(string(b), `"offset": 37`) {
+		t.Errorf("saved position %s, want 3 inputs and the offset after the last record", b)
 	}
 }

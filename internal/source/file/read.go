@@ -27,29 +27,39 @@ func (s *Source) readOnce(ctx context.Context, path string, out pipeline.Emitter
 		return false, fmt.Errorf("file source %s: %w", s.name, err)
 	}
 	dev, ino := fileID(fi)
-	var skip int64
+	var skip, idx int64
+	var resume *resumePos
 	s.mu.Lock()
 	if p, ok := s.state[path]; ok && p.Dev == dev && p.Ino == ino {
-		skip = p.Records
+		skip, resume = p.Records, p.Resume
 	}
 	s.mu.Unlock()
 	if skip > 0 {
 		s.log.Info("resuming file", "path", path, "delivered_records", skip)
+	}
+	start := envelope.Position{Line: 1}
+	if resume != nil {
+		// Resume at the byte offset: what comes after it is read as it
+		// is now, even if the file's end was read differently before.
+		if _, err := f.Seek(resume.Offset, io.SeekStart); err != nil {
+			return false, fmt.Errorf("file source %s: %w", s.name, err)
+		}
+		start = envelope.Position{Offset: resume.Offset, Line: resume.Line, MidLine: resume.MidLine}
+		idx = skip - resume.Skip
 	}
 
 	b := &batcher{s: s, path: path, dev: dev, ino: ino, out: out, inflight: inflight}
 	var r io.Reader = f
 	var fr *followReader
 	if s.cfg.Follow {
-		fr = &followReader{ctx: ctx, f: f, path: path, poll: s.cfg.PollInterval, ino: ino,
+		fr = &followReader{ctx: ctx, f: f, path: path, poll: s.cfg.PollInterval, ino: ino, pos: start.Offset,
 			onIdle: func() { b.flush(ctx) }, timeout: s.cfg.IncompleteTimeout, now: s.now}
 		r = fr
 	}
-	rd := envelope.NewReader(r)
+	rd := envelope.NewReaderAt(r, start)
 	if fr != nil {
 		fr.partial = rd.Partial
 	}
-	var idx int64
 	for {
 		rec, err := rd.Next()
 		if ctx.Err() != nil {
@@ -85,7 +95,8 @@ func (s *Source) readOnce(ctx context.Context, path string, out pipeline.Emitter
 			msg.Body = b.keep(rec.Bytes)
 			msg.Single = true
 		}
-		b.add(msg, idx)
+		p := rd.Position()
+		b.add(msg, idx, resumePos{Offset: p.Offset, Line: p.Line, MidLine: p.MidLine, Skip: int64(p.Items)})
 		if len(b.msgs) >= s.cfg.BatchRecords {
 			if err := b.flush(ctx); err != nil {
 				return false, nil
@@ -109,6 +120,7 @@ type batcher struct {
 	arena    []byte
 	msgs     []pipeline.Message
 	last     int64
+	lastPos  resumePos
 }
 
 func (b *batcher) keep(p []byte) []byte {
@@ -124,9 +136,9 @@ func (b *batcher) keep(p []byte) []byte {
 	return b.arena[start:len(b.arena):len(b.arena)]
 }
 
-func (b *batcher) add(m pipeline.Message, idx int64) {
+func (b *batcher) add(m pipeline.Message, idx int64, pos resumePos) {
 	b.msgs = append(b.msgs, m)
-	b.last = idx
+	b.last, b.lastPos = idx, pos
 }
 
 // flush emits the pending messages; on acknowledgement the file's
@@ -135,7 +147,7 @@ func (b *batcher) flush(ctx context.Context) error {
 	if len(b.msgs) == 0 {
 		return nil
 	}
-	s, end := b.s, b.last
+	s, end, pos := b.s, b.last, b.lastPos
 	batch := &pipeline.Batch{Messages: b.msgs, Ack: func(err error) {
 		defer b.inflight.Done()
 		if err != nil {
@@ -143,7 +155,7 @@ func (b *batcher) flush(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		if p := s.state[b.path]; p.Dev != b.dev || p.Ino != b.ino || p.Records < end {
-			s.state[b.path] = filePos{Dev: b.dev, Ino: b.ino, Records: end}
+			s.state[b.path] = filePos{Dev: b.dev, Ino: b.ino, Records: end, Resume: &pos}
 			s.dirty = true
 		}
 		s.mu.Unlock()
