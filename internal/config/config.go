@@ -7,7 +7,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -244,7 +243,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.at(key)}, a...)...))
 	}
 	if c.Server.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		if err := CheckListen(c.Server.Listen); err != nil {
 			bad("server.listen", "server.listen: %v", err)
 		} else if c.servesData() {
 			if err := httpguard.RequireToken(c.Server.Listen, c.Server.WebToken() != "", "server.token or $"+httpguard.TokenEnv); err != nil {

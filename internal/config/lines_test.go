@@ -32,6 +32,8 @@ func TestErrorsNameTheirLine(t *testing.T) {
 		{"empty sinks", "sources:\n  - {type: configtest, address: x}\nsinks: []\n", "cfg.yaml:3: sinks: at least one is required"},
 		{"no sinks key", "\nsources:\n  - {type: configtest, address: x}\n", "cfg.yaml:2: sinks: at least one is required (the file has no sinks: key)"},
 		{"dead letter path", base + "dead_letter:\n  path: \"\"\n", "cfg.yaml:11: dead_letter.path: required"},
+		{"a listen address that is a connection string", base + "server:\n  listen: 'Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKey=x'\n", "cfg.yaml:11: server.listen: host: not a host name or IP address"},
+		{"a listen address without its port", base + "server:\n  listen: '127.0.0.1:'\n", "cfg.yaml:11: server.listen: port: missing"},
 		{"a second document is not dropped", base + "---\nlog:\n  level: debug\n", "cfg.yaml:11: a second YAML document"},
 		{"a broken second document", base + "---\nlog: [\n", "cfg.yaml:12: YAML syntax"},
 		{"a byte that is not UTF-8", base + "log:\n  level: ab\xc3\n", "cfg.yaml:11: not UTF-8 text (byte 0xc3 at column 12)"},

@@ -53,6 +53,11 @@ func (c *Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("brokers: at least one host:port is required"))
 	}
+	for i, b := range c.Brokers {
+		if err := config.CheckDial(b); err != nil {
+			errs = append(errs, fmt.Errorf("brokers[%d]: %w", i, err))
+		}
+	}
 	if c.Topic == "" && c.TopicPrefix == "" {
 		errs = append(errs, errors.New("topic or topic_prefix: one is required"))
 	}

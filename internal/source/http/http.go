@@ -88,7 +88,7 @@ func DefaultConfig() *Config {
 // Validate implements source.Section.
 func (c *Config) Validate() error {
 	var errs []error
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	if err := config.CheckListen(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen: %w", err))
 	} else if err := httpguard.RequireToken(c.Listen, c.Token.IsSet(), "token"); err != nil {
 		errs = append(errs, fmt.Errorf("listen: %w", err))

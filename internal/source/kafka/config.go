@@ -68,6 +68,11 @@ func (c *Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("brokers: at least one host:port is required"))
 	}
+	for i, b := range c.Brokers {
+		if err := config.CheckDial(b); err != nil {
+			errs = append(errs, fmt.Errorf("brokers[%d]: %w", i, err))
+		}
+	}
 	if len(c.Topics) == 0 {
 		errs = append(errs, errors.New("topics: at least one is required (for Event Hubs: the hub name)"))
 	}
