@@ -153,7 +153,7 @@ func (s *Sink) rotate() error {
 	s.f = nil
 	ext := filepath.Ext(s.cfg.Path)
 	base := strings.TrimSuffix(s.cfg.Path, ext)
-	rotated := base + "-" + s.now().UTC().Format("20060102T150405.000000000Z") + ext
+	rotated := base + "-" + s.now().UTC().Format(rotatedStamp) + ext
 	if err := os.Rename(s.cfg.Path, rotated); err != nil {
 		return fmt.Errorf("file sink %s: rotate: %w", s.name, err)
 	}
@@ -167,15 +167,28 @@ func (s *Sink) rotate() error {
 	return s.prune(base, ext)
 }
 
-// prune deletes the oldest rotated files beyond MaxFiles. The timestamp in
-// their names sorts chronologically.
+// rotatedStamp is the time in the names of rotated files; it sorts
+// chronologically.
+const rotatedStamp = "20060102T150405.000000000Z"
+
+// prune deletes the oldest rotated files beyond MaxFiles. Only this sink's
+// rotated files count: NAME-*.EXT also matches the files of another sink
+// (ecs-high.ndjson beside ecs.ndjson) or of the user, which are neither
+// counted nor deleted.
 func (s *Sink) prune(base, ext string) error {
 	if s.cfg.MaxFiles == 0 {
 		return nil
 	}
-	matches, err := filepath.Glob(globEscape(base) + "-*" + globEscape(ext))
+	candidates, err := filepath.Glob(globEscape(base) + "-*" + globEscape(ext))
 	if err != nil {
 		return err
+	}
+	var matches []string
+	for _, m := range candidates {
+		stamp := strings.TrimSuffix(strings.TrimPrefix(m, base+"-"), ext)
+		if _, err := time.Parse(rotatedStamp, stamp); err == nil && len(stamp) == len(rotatedStamp) {
+			matches = append(matches, m)
+		}
 	}
 	sort.Strings(matches)
 	for len(matches) > s.cfg.MaxFiles {

@@ -201,3 +201,38 @@ func crashChild(path string) {
 	}
 	os.Exit(3)
 }
+
+// Pruning deletes only this sink's rotated files: NAME-*.EXT also matches
+// another sink's file beside it (ecs-high.ndjson), its rotated files, and
+// files of the user, which were counted and deleted oldest first.
+func TestPruneTouchesOnlyItsOwnFiles(t *testing.T) {
+	dir := t.TempDir()
+	others := []string{"ecs-high.ndjson", "ecs-high-20250101T000000.000000000Z.ndjson", "ecs-notes.ndjson", "ecs-2025.ndjson", "ecs-20250101T000000.000000000Z.ndjson.bak"}
+	for _, o := range others {
+		if err := os.WriteFile(filepath.Join(dir, o), []byte("{\"keep\":1}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Open("f", Config{Path: filepath.Join(dir, "ecs.ndjson"), MaxSizeMB: 1, MaxFiles: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { tick = tick.Add(time.Second); return tick }
+	doc := []byte(`{"message":"` + strings.Repeat("x", 100<<10) + `"}`)
+	for i := 0; i < 40; i++ { // three rotations
+		if err := s.Write(context.Background(), []sink.Doc{{JSON: doc}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	for _, o := range others {
+		if _, err := os.Stat(filepath.Join(dir, o)); err != nil {
+			t.Errorf("%s: %v", o, err)
+		}
+	}
+	own, _ := filepath.Glob(filepath.Join(dir, "ecs-2026*.ndjson"))
+	if len(own) != 1 {
+		t.Errorf("own rotated files %v, want the newest one", own)
+	}
+}
