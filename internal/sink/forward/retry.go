@@ -21,7 +21,16 @@ type StatusError struct {
 	Body string
 	// RetryAfter is the wait the target asked for (0 when none).
 	RetryAfter time.Duration
+	// Whole says the answer refuses the request as a whole whatever its
+	// code: a target-specific reason found in the body (Retrier.Whole),
+	// such as Splunk's 400 "Incorrect index" for the configured index.
+	Whole bool
+	// raw is the body as read, for Retrier.Whole.
+	raw []byte
 }
+
+// refusesRequest reports whether e refuses the request as a whole.
+func (e *StatusError) refusesRequest() bool { return e.Whole || refusalCode(e.Code) }
 
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("HTTP %d: %s", e.Code, e.Body)
@@ -31,7 +40,7 @@ func (e *StatusError) Error() string {
 // sink.ErrTargetUnavailable, so that the pipeline knows the documents
 // are not at fault.
 func (e *StatusError) Is(target error) bool {
-	return target == sink.ErrTargetUnavailable && refusalCode(e.Code)
+	return target == sink.ErrTargetUnavailable && e.refusesRequest()
 }
 
 // Permanent reports whether err says the documents of the request are
@@ -47,7 +56,7 @@ func Permanent(err error) bool {
 	}
 	switch se.Code {
 	case 400, 409, 413, 422:
-		return true
+		return !se.Whole
 	}
 	return false
 }
@@ -62,6 +71,11 @@ type Retrier struct {
 	Log *slog.Logger
 	// Target, when set, is told what every request came to (Observe).
 	Target *Target
+	// Whole, when set, reads the body of a refusal for a reason that is
+	// about the request as a whole (the configuration) rather than its
+	// documents, whatever the status, and reports whether it found one.
+	// It is given the body before Secrets are redacted and truncated.
+	Whole func(code int, body []byte) bool
 	// Secrets are the credentials the requests carry (a key, a token, a
 	// password): a target's answer that repeats them (some echo the
 	// request they refuse) has them replaced before it reaches a log, an
@@ -97,6 +111,10 @@ func (r Retrier) Do(ctx context.Context, client *http.Client, newReq func(ctx co
 	for attempt := 1; ; attempt++ {
 		var body []byte
 		body, err = send(ctx, client, newReq, r.Secrets)
+		var se *StatusError
+		if errors.As(err, &se) && r.Whole != nil {
+			se.Whole = r.Whole(se.Code, se.raw)
+		}
 		r.Target.Observe(err)
 		if err == nil {
 			return body, nil
@@ -105,8 +123,7 @@ func (r Retrier) Do(ctx context.Context, client *http.Client, newReq func(ctx co
 			return nil, err
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
-		var se *StatusError
-		if errors.As(err, &se) && se.RetryAfter > wait {
+		if se != nil && se.RetryAfter > wait {
 			wait = se.RetryAfter
 		}
 		if r.Log != nil {
@@ -154,7 +171,7 @@ func send(ctx context.Context, client *http.Client, newReq func(ctx context.Cont
 	if len(answer) > 2048 {
 		answer = answer[:2048]
 	}
-	return nil, &StatusError{Code: resp.StatusCode, Body: answer, RetryAfter: RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	return nil, &StatusError{Code: resp.StatusCode, Body: answer, raw: body, RetryAfter: RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 }
 
 // RetryAfter parses a Retry-After header (seconds or an HTTP date),

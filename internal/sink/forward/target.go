@@ -37,7 +37,7 @@ func init() {
 // dead-lettering them would lose nothing wrong with them.
 func RefusesRequest(err error) bool {
 	var se *StatusError
-	return errors.As(err, &se) && refusalCode(se.Code)
+	return errors.As(err, &se) && se.refusesRequest()
 }
 
 // refusalCode reports whether an HTTP status refuses the request as a
@@ -118,7 +118,7 @@ func (t *Target) Observe(err error) {
 	switch {
 	case err == nil || Permanent(err):
 		t.answered()
-	case errors.As(err, &se) && refusalCode(se.Code):
+	case errors.As(err, &se) && se.refusesRequest():
 		t.refused(se)
 	}
 }

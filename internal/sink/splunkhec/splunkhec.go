@@ -123,7 +123,8 @@ func Open(name string, cfg Config) (*Sink, error) {
 	target := forward.NewTarget(name, log)
 	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), client: client, rejects: rej, target: target, log: log,
 		channel: h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:],
-		retry:   forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets("", "", cfg.Token.Value())}}
+		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets("", "", cfg.Token.Value()),
+			Whole: refusesRequest}}
 	for _, kv := range [][2]string{{"index", cfg.Index}, {"sourcetype", cfg.SourceType}, {"source", cfg.Source}, {"host", cfg.Host}} {
 		if kv[1] != "" {
 			v, _ := json.Marshal(kv[1])
@@ -180,6 +181,22 @@ func (s *Sink) event(dst []byte, d sink.Doc) []byte {
 	dst = append(dst, `,"event":`...)
 	dst = append(dst, d.JSON...)
 	return append(dst, '}')
+}
+
+// requestCodes are the HEC status codes (the "code" of its answer) that
+// are about the token, the index, the channel or acknowledgement, that is
+// the configuration, not the events: HEC gives some of them with HTTP 400
+// (7 "Incorrect index" for an index the token may not write to, 10 and
+// 11 for the channel, 14 "ACK is disabled", 16, and 5 "No data" for a
+// body a proxy dropped), which would otherwise dead-letter every event.
+var requestCodes = map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true, 7: true, 10: true, 11: true, 14: true, 16: true}
+
+// refusesRequest implements forward.Retrier.Whole for HEC's answers.
+func refusesRequest(_ int, body []byte) bool {
+	var r struct {
+		Code *int `json:"code"`
+	}
+	return json.Unmarshal(body, &r) == nil && r.Code != nil && requestCodes[*r.Code]
 }
 
 // hecReply is HEC's answer body.
@@ -239,6 +256,12 @@ func (s *Sink) waitAck(ctx context.Context, id int64) error {
 	wait := 20 * time.Millisecond
 	for {
 		resp, err := s.retry.Do(ctx, s.client, s.request(s.base+"/services/collector/ack", body))
+		if forward.Permanent(err) {
+			// HEC took the events; a refusal of the poll (a channel it
+			// forgot, 400 code 11) says nothing wrong about them: they
+			// are sent again, not dead-lettered.
+			return fmt.Errorf("HEC ack %d: %v; the events are sent again", id, err)
+		}
 		if err != nil {
 			return fmt.Errorf("HEC ack %d: %w", id, err)
 		}

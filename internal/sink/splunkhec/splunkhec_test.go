@@ -34,6 +34,8 @@ type hec struct {
 	acks    map[int64]int
 	nextAck int64
 	useAck  bool
+	// ackFail, when set, answers the acknowledgement polls instead.
+	ackFail func(w http.ResponseWriter) bool
 }
 
 func (h *hec) problem(s string) {
@@ -60,6 +62,9 @@ func (h *hec) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	switch r.URL.Path {
 	case "/services/collector/ack":
+		if h.ackFail != nil && h.ackFail(w) {
+			return
+		}
 		var req struct{ Acks []int64 }
 		json.Unmarshal(body, &req)
 		h.mu.Lock()
