@@ -99,19 +99,43 @@ func OpenFile(path string) (*File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("dead-letter directory: %w", err)
 	}
-	// A crash in the middle of a write leaves a torn last line. It is cut,
-	// as the file sink does, rather than ended with a newline: a torn entry
-	// is not JSON, so it would be one line no reader can use, and the
-	// entry was never acknowledged (Write returns after fsync), so its
-	// input is read and dead-lettered again.
-	f, _, cut, err := ndjsonfile.OpenAppend(path, 0o640)
+	d := &File{path: path}
+	if err := d.open(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// open opens the file for appending. A crash, or a failed write, in the
+// middle of an entry leaves a torn last line. It is cut, as the file sink
+// does, rather than ended with a newline: a torn entry is not JSON, so it
+// would be one line no reader can use, and the entry was never
+// acknowledged (Write returns after fsync), so its input is read and
+// dead-lettered again.
+func (d *File) open() error {
+	f, _, cut, err := ndjsonfile.OpenAppend(d.path, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("open dead-letter file: %w", err)
+		return fmt.Errorf("open dead-letter file: %w", err)
 	}
 	if cut > 0 {
-		slog.Warn("dead-letter file: cut a torn last line left by a crash", "path", path, "bytes", cut)
+		slog.Warn("dead-letter file: cut a torn last line", "path", d.path, "bytes", cut)
 	}
-	return &File{f: f, bw: bufio.NewWriter(f), path: path}, nil
+	d.f = f
+	if d.bw == nil {
+		d.bw = bufio.NewWriter(f)
+	} else {
+		d.bw.Reset(f)
+	}
+	return nil
+}
+
+// drop closes the file after a failed write, so that the next Write opens
+// it again: a bufio.Writer keeps its first error forever (one full disk
+// made every later dead letter fail until a restart), and the failed
+// write may have left part of an entry, which the open cuts.
+func (d *File) drop() {
+	d.f.Close()
+	d.f = nil
 }
 
 // Write appends entries and fsyncs.
@@ -121,18 +145,31 @@ func (d *File) Write(_ context.Context, entries []Entry) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.f == nil {
+		if err := d.open(); err != nil {
+			return err
+		}
+	}
+	// Encoded first: an entry that fails leaves none of the batch behind
+	// in the buffer, to be written with the next one.
+	lines := make([][]byte, 0, len(entries))
 	for _, e := range entries {
 		b, err := Marshal(e)
 		if err != nil {
 			return fmt.Errorf("encode dead-letter entry: %w", err)
 		}
+		lines = append(lines, b)
+	}
+	for _, b := range lines {
 		d.bw.Write(b)
 		d.bw.WriteByte('\n')
 	}
 	if err := d.bw.Flush(); err != nil {
+		d.drop()
 		return fmt.Errorf("write dead-letter file %s: %w", d.path, err)
 	}
 	if err := d.f.Sync(); err != nil {
+		d.drop()
 		return fmt.Errorf("sync dead-letter file %s: %w", d.path, err)
 	}
 	return nil
@@ -142,6 +179,9 @@ func (d *File) Write(_ context.Context, entries []Entry) error {
 func (d *File) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.f == nil {
+		return nil
+	}
 	if err := d.bw.Flush(); err != nil {
 		d.f.Close()
 		return fmt.Errorf("flush dead-letter file: %w", err)

@@ -90,3 +90,56 @@ func TestTornEntryCutAtOpen(t *testing.T) {
 		}
 	}
 }
+
+// A failed write (a full disk, an I/O error) does not make every later
+// write fail: the next Write opens the file again, cutting the part of an
+// entry the failure left, and succeeds.
+func TestWriteRecoversAfterAFailure(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "dead.ndjson")
+	d, err := OpenFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	entry := func(reason string) []Entry {
+		return []Entry{{Reason: reason, Stage: "envelope", Offset: -1, SequenceNumber: -1, Raw: []byte("x")}}
+	}
+	if err := d.Write(context.Background(), entry("first")); err != nil {
+		t.Fatal(err)
+	}
+	// The descriptor fails under the writer, after part of an entry
+	// reached the file.
+	d.f.Close()
+	if err := os.WriteFile(p, append(mustRead(t, p), `{"time":"2026`...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Write(context.Background(), entry("lost")); err == nil {
+		t.Fatal("a write to a failed descriptor succeeded")
+	}
+	for _, r := range []string{"second", "third"} {
+		if err := d.Write(context.Background(), entry(r)); err != nil {
+			t.Fatalf("write after a failure: %v", err)
+		}
+	}
+	lines := strings.Split(strings.TrimSuffix(string(mustRead(t, p)), "\n"), "\n")
+	var reasons []string
+	for _, l := range lines {
+		var e struct{ Reason string }
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("line %q is not JSON", l)
+		}
+		reasons = append(reasons, e.Reason)
+	}
+	if got := strings.Join(reasons, ","); got != "first,second,third" {
+		t.Errorf("entries %s, want first,second,third", got)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
