@@ -194,13 +194,14 @@ sources:
     max_concurrent: 4
     max_memory_mb: 128
     max_records: 5000
+    max_connections: 64
 `
 	cfg, err := config.Parse("test.yaml", []byte(yml+"    max_pending: 16\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := cfg.Sources[0].Section.(*httpsrc.Config)
-	if c.MaxDecodedMB != 32 || c.ReadHeaderTimeout.Seconds() != 5 || c.BodyTimeout.Seconds() != 20 || c.MinBodyRateKB != 4 || c.IdleTimeout.Minutes() != 1 || c.MaxPending != 16 || c.MaxMemoryMB != 128 || c.MaxRecords != 5000 {
+	if c.MaxDecodedMB != 32 || c.ReadHeaderTimeout.Seconds() != 5 || c.BodyTimeout.Seconds() != 20 || c.MinBodyRateKB != 4 || c.IdleTimeout.Minutes() != 1 || c.MaxPending != 16 || c.MaxMemoryMB != 128 || c.MaxRecords != 5000 || c.MaxConnections != 64 {
 		t.Errorf("decoded %+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -215,6 +216,7 @@ sources:
 		func(c *httpsrc.Config) { c.MinBodyRateKB = -1 },
 		func(c *httpsrc.Config) { c.MaxMemoryMB = 0 },
 		func(c *httpsrc.Config) { c.MaxRecords = 0 },
+		func(c *httpsrc.Config) { c.MaxConnections = 0 },
 	} {
 		c := *httpsrc.DefaultConfig()
 		bad(&c)

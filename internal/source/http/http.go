@@ -76,13 +76,17 @@ type Config struct {
 	// a body of tiny records costs far more memory and work than its
 	// size says. More is refused with 413 and dead-lettered as sent.
 	MaxRecords int `yaml:"max_records"`
+	// MaxConnections bounds the open connections. At the limit a new
+	// one takes the place of the connection idle the longest, or, when
+	// none is idle, is answered 503 with Retry-After and closed.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // DefaultConfig holds the section's defaults.
 func DefaultConfig() *Config {
 	return &Config{Listen: "127.0.0.1:8514", Path: "/ingest", MaxBodyMB: 16, MaxDecodedMB: 64,
 		Timeout: time.Minute, ReadHeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, MinBodyRateKB: 1, IdleTimeout: 2 * time.Minute,
-		MaxConcurrent: 8, MaxPending: 32, MaxMemoryMB: 256, MaxRecords: 100_000}
+		MaxConcurrent: 8, MaxPending: 32, MaxMemoryMB: 256, MaxRecords: 100_000, MaxConnections: 512}
 }
 
 // Validate implements source.Section.
@@ -100,7 +104,7 @@ func (c *Config) Validate() error {
 		key string
 		n   int
 	}{{"max_body_mb", c.MaxBodyMB}, {"max_decoded_mb", c.MaxDecodedMB}, {"max_concurrent", c.MaxConcurrent}, {"max_pending", c.MaxPending},
-		{"max_memory_mb", c.MaxMemoryMB}, {"max_records", c.MaxRecords}} {
+		{"max_memory_mb", c.MaxMemoryMB}, {"max_records", c.MaxRecords}, {"max_connections", c.MaxConnections}} {
 		if v.n < 1 {
 			errs = append(errs, fmt.Errorf("%s: must be >= 1", v.key))
 		}
@@ -180,6 +184,9 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 		return fmt.Errorf("http source %s: %w", s.name, err)
 	}
 	s.addr.Store(ln.Addr().String())
+	limited := newConnLimit(ln, s.cfg.MaxConnections, func(remote string) {
+		s.refusals.add(http.StatusServiceUnavailable, fmt.Sprintf("%d connections open (max_connections), none idle", s.cfg.MaxConnections), remote)
+	})
 	mux := http.NewServeMux()
 	mux.Handle(s.cfg.Path, s)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
@@ -188,6 +195,7 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 		// a client that does not read its answer.
 		WriteTimeout:   s.cfg.BodyTimeout + s.cfg.Timeout + 10*time.Second,
 		MaxHeaderBytes: 64 << 10,
+		ConnState:      limited.connState,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext: func(net.Listener) context.Context {
 			// Requests outlive the stop signal: they finish delivering.
@@ -195,7 +203,7 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 		}}
 	s.log.Info("http source listening", "addr", ln.Addr().String(), "path", s.cfg.Path, "auth", s.cfg.Token.IsSet())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limited) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http source %s: %w", s.name, err)

@@ -1,0 +1,97 @@
+package http_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/defender-intake/defender-intake/internal/pipeline/deliverytest"
+	httpsrc "github.com/defender-intake/defender-intake/internal/source/http"
+)
+
+// Past max_connections open connections, a new connection takes the
+// place of the one idle the longest; when none is idle (all busy, or
+// slow clients), it is answered 503 with Retry-After at once. Idle
+// keep-alives held cheaply by one client ran the process out of file
+// descriptors: /healthz and every other client went unanswered.
+func TestConnectionLimit(t *testing.T) {
+	c := *httpsrc.DefaultConfig()
+	c.MaxConnections, c.MinBodyRateKB = 4, 0
+	r := startRig(t, c)
+
+	// All busy: slow bodies.
+	slow := make([]*slowClient, c.MaxConnections)
+	for i := range slow {
+		slow[i] = dialSlow(t, r.addr)
+		slow[i].write(t, bodyHead(dripBytes))
+		slow[i].expectContinue(t)
+		slow[i].drip(strings.Repeat(" ", dripBytes), dripEvery)
+	}
+	got := r.post(t, deliverytest.Records(1, "over")[0], nil)
+	if got.code != http.StatusServiceUnavailable || got.retryAfter == "" || !strings.Contains(got.Message, "connections") {
+		t.Fatalf("connection past max_connections answered %d %q (Retry-After %q), want 503 with Retry-After", got.code, got.Message, got.retryAfter)
+	}
+	for i, s := range slow {
+		if err := s.writeErr.Load(); err != nil {
+			t.Fatalf("slow client %d stopped sending (%v): the test proves nothing", i, err)
+		}
+		s.close()
+	}
+
+	// All idle: keep-alives that each sent one request. The server
+	// notices the slow clients' departure on its own time: poll, bounded.
+	idle := make([]net.Conn, 0, c.MaxConnections)
+	for start := time.Now(); len(idle) < c.MaxConnections; {
+		conn, code := keepAlive(t, r.addr, deliverytest.Records(1, "idle")[0])
+		if code == http.StatusOK {
+			idle = append(idle, conn)
+			continue
+		}
+		conn.Close()
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("keep-alive request answered %d once the slow clients left", code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	conn, code := keepAlive(t, r.addr, deliverytest.Records(1, "new")[0])
+	defer conn.Close()
+	if code != http.StatusOK {
+		t.Fatalf("new connection with %d idle ones open answered %d, want 200 (an idle one makes room)", c.MaxConnections, code)
+	}
+	// The oldest idle connection was closed to make room.
+	idle[0].SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := idle[0].Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("oldest idle connection: read %d bytes, %v; want it closed (EOF)", n, err)
+	}
+	for _, c := range idle {
+		c.Close()
+	}
+	if n := len(r.docs(t)); n != c.MaxConnections+1 {
+		t.Errorf("%d documents, want %d", n, c.MaxConnections+1)
+	}
+}
+
+// keepAlive sends one POST on a new connection that it leaves open, and
+// returns the connection and the answer's status.
+func keepAlive(t *testing.T, addr string, body []byte) (net.Conn, int) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := "POST /ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n"
+	if _, err := io.WriteString(conn, head+string(body)); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(newReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return conn, resp.StatusCode
+}
