@@ -33,6 +33,8 @@ type Reader struct {
 	mode  mode
 	arr   array
 	ready []span // records known good, not returned yet
+	// readyBuf is ready's memory, reused once ready is empty.
+	readyBuf []span
 	// longLine is set when a damaged line was longer than MaxRecordBytes:
 	// its rest is reported in further errors.
 	longLine bool
@@ -109,6 +111,9 @@ func (r *Reader) next() (Record, error) {
 		if len(r.ready) > 0 {
 			s := r.ready[0]
 			r.ready = r.ready[1:]
+			if len(r.ready) == 0 {
+				r.ready = r.readyBuf[:0] // reuse its memory
+			}
 			return Record{Bytes: r.in.slice(s.start, s.end), Line: s.line}, nil
 		}
 		if r.eof {
@@ -234,7 +239,7 @@ func (r *Reader) nextElement() error {
 	r.in.r++
 	s := span{start: start, end: end, line: line}
 	if a.confirmed {
-		r.ready = append(r.ready, s)
+		r.addReady(s)
 	} else {
 		a.held = append(a.held, s)
 		if line > a.line || end-a.start > MaxRecordBytes {
@@ -250,10 +255,17 @@ func (r *Reader) nextElement() error {
 	return nil
 }
 
+func (r *Reader) addReady(s ...span) {
+	r.ready = append(r.ready, s...)
+	if cap(r.ready) > cap(r.readyBuf) {
+		r.readyBuf = r.ready[:0]
+	}
+}
+
 // confirm releases the records held back by the array being read.
 func (r *Reader) confirm() {
 	r.arr.confirmed = true
-	r.ready = append(r.ready, r.arr.held...)
+	r.addReady(r.arr.held...)
 	r.arr.held = r.arr.held[:0]
 }
 
