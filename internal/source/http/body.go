@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
 	"errors"
@@ -124,6 +125,12 @@ func decode(enc encoding, raw []byte, maxDecoded int64, h *hold) ([]byte, *badBo
 	case deflated:
 		name = "deflate"
 		zr, err = zlib.NewReader(bytes.NewReader(raw))
+		if errors.Is(err, zlib.ErrHeader) {
+			// "deflate" is zlib (RFC 9110), but some clients send a
+			// raw deflate stream under it (.NET's DeflateStream, old
+			// libraries): read that rather than refuse every body.
+			zr, err = flate.NewReader(bytes.NewReader(raw)), nil
+		}
 	}
 	if err != nil {
 		return nil, &badBody{http.StatusBadRequest, fmt.Sprintf("%s body does not decode: %v", name, err)}, nil

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
 	"encoding/base64"
@@ -26,6 +27,16 @@ func gzipped(t *testing.T, b []byte) []byte {
 func deflated(t *testing.T, b []byte) []byte {
 	var buf bytes.Buffer
 	w := zlib.NewWriter(&buf)
+	w.Write(b)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func rawDeflated(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.DefaultCompression)
 	w.Write(b)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -60,6 +71,8 @@ func TestBodies(t *testing.T) {
 		{name: "gzip coding in upper case", encoding: "GZIP", body: gzipped(t, ndjson), code: 200, taken: 3, refused: 0, docs: 3},
 		{name: "gzip envelope", encoding: "x-gzip", body: gzipped(t, deliverytest.Envelope(recs)), code: 200, taken: 3, refused: 0, docs: 3},
 		{name: "deflate", encoding: "deflate", body: deflated(t, ndjson), code: 200, taken: 3, refused: 0, docs: 3},
+		{name: "raw deflate (no zlib header)", encoding: "deflate", body: rawDeflated(t, ndjson), code: 200, taken: 3, refused: 0, docs: 3},
+		{name: "corrupt deflate", encoding: "deflate", body: []byte("\x78\x9c not deflate"), code: 400, taken: 0, refused: 1, dead: [][]byte{[]byte("\x78\x9c not deflate")}},
 		{name: "gzip bomb", encoding: "gzip", body: bomb, code: http.StatusRequestEntityTooLarge, taken: 0, refused: 1, dead: [][]byte{bomb}},
 		{name: "not gzip", encoding: "gzip", body: ndjson, code: 400, taken: 0, refused: 1, dead: [][]byte{ndjson}},
 		{name: "truncated gzip", encoding: "gzip", body: truncated, code: 400, taken: 0, refused: 1, dead: [][]byte{truncated}},
