@@ -123,8 +123,21 @@ func (t *Target) Observe(err error) {
 	}
 }
 
-func (t *Target) refused(se *StatusError) {
-	targetRefusals.WithLabelValues(t.sink, strconv.Itoa(se.Code)).Inc()
+func (t *Target) refused(se *StatusError) { t.refusedAs(strconv.Itoa(se.Code), se.Body, se.Error()) }
+
+// Refused records a refusal of the sink's request as a whole that is not
+// an HTTP answer (a Kafka authentication or authorization error): code
+// labels the refusals counter and the log line, answer is what the
+// target said. Sinks that use Observe need not call it.
+func (t *Target) Refused(code, answer string) {
+	if t != nil {
+		t.refusedAs(code, answer, code+": "+answer)
+	}
+}
+
+// refusedAs records a refusal; cause is what Unavailable gives.
+func (t *Target) refusedAs(code, answer, cause string) {
+	targetRefusals.WithLabelValues(t.sink, code).Inc()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -132,7 +145,7 @@ func (t *Target) refused(se *StatusError) {
 		t.down, t.since, t.refusals, t.loggedDown = true, now, 0, false
 		t.gauge.Set(1)
 	}
-	t.cause = se.Error()
+	t.cause = cause
 	t.refusals++
 	t.unlogged++
 	if !t.logged.IsZero() && now.Sub(t.logged) < LogEvery {
@@ -140,9 +153,17 @@ func (t *Target) refused(se *StatusError) {
 	}
 	// unlogged-1: the refusals between the previous line and this one.
 	t.log.Error("the target refuses every request of this sink: check its credentials, permissions and URL; documents are kept and retried, and sources do not checkpoint past them",
-		"status", se.Code, "answer", se.Body, "since", t.since.UTC().Format(time.RFC3339), "refusals", t.refusals,
+		"status", code, "answer", answer, "since", t.since.UTC().Format(time.RFC3339), "refusals", t.refusals,
 		"not_logged", t.unlogged-1, "next_line_in_at_least", LogEvery)
 	t.logged, t.unlogged, t.loggedDown = now, 0, true
+}
+
+// Answered records that the target took or read a request: it is
+// available again. Sinks that use Observe need not call it.
+func (t *Target) Answered() {
+	if t != nil {
+		t.answered()
+	}
 }
 
 func (t *Target) answered() {

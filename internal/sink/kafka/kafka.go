@@ -33,6 +33,7 @@ type Sink struct {
 	cfg     Config
 	client  *kgo.Client
 	rejects *forward.Rejects
+	target  *forward.Target
 	log     *slog.Logger
 	recs    []*kgo.Record
 	parser  fastjson.Parser
@@ -92,8 +93,13 @@ func Open(name string, cfg Config) (*Sink, error) {
 		cl.Close()
 		return nil, err
 	}
-	return &Sink{name: name, cfg: cfg, client: cl, rejects: rej, log: slog.Default().With("sink", name)}, nil
+	log := slog.Default().With("sink", name)
+	return &Sink{name: name, cfg: cfg, client: cl, rejects: rej, target: forward.NewTarget(name, log), log: log}, nil
 }
+
+// Unavailable implements sink.Availability: the brokers refuse the
+// sink's credentials or its access to a topic.
+func (s *Sink) Unavailable() error { return s.target.Unavailable() }
 
 // Name implements sink.Sink.
 func (s *Sink) Name() string { return s.name }
@@ -101,6 +107,7 @@ func (s *Sink) Name() string { return s.name }
 // Close implements sink.Sink.
 func (s *Sink) Close() error {
 	s.client.Close()
+	s.target.Close()
 	return s.rejects.Close()
 }
 
@@ -118,7 +125,10 @@ func (s *Sink) Topic(dataset string) string {
 // Write implements sink.Sink: nil once every record was acknowledged by
 // all in-sync replicas. Records the broker refuses for good (too large,
 // invalid) are dead-lettered; the others that failed are reported in a
-// *sink.PartialError.
+// *sink.PartialError. Failed authentication or authorization (SASL,
+// topic or cluster ACLs) and a topic that does not exist make the target
+// unavailable (refuses): the error matches sink.ErrTargetUnavailable, the
+// gauge is set and /readyz fails, as for the HTTP sinks' 401.
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 	s.recs = s.recs[:0]
 	for _, d := range docs {
@@ -142,10 +152,12 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 	cancel()
 	var failed, dead []int
 	var reasons []string
-	var firstErr error
+	var firstErr, refusal error
+	answered := false
 	var index map[*kgo.Record]int // results come in completion order
 	for _, res := range results {
 		if res.Err == nil {
+			answered = true
 			continue
 		}
 		if index == nil {
@@ -159,7 +171,11 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 			// Not one of ours: cannot say which document failed.
 			return fmt.Errorf("produce: result for an unknown record: %w", res.Err)
 		}
+		if refusal == nil && refuses(res.Err) {
+			refusal = res.Err
+		}
 		if permanent(res.Err) {
+			answered = true
 			dead = append(dead, i)
 			reasons = append(reasons, res.Err.Error())
 			continue
@@ -176,11 +192,47 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 			firstErr = err
 		}
 	}
+	switch {
+	case refusal != nil:
+		s.target.Refused(refusalCode(refusal), refusal.Error())
+	case answered:
+		s.target.Answered()
+	}
 	if len(failed) == 0 {
 		return nil
 	}
 	slices.Sort(failed)
+	if refusal != nil {
+		return &sink.PartialError{Failed: failed, Err: fmt.Errorf("produce: %w: %w", sink.ErrTargetUnavailable, refusal)}
+	}
 	return &sink.PartialError{Failed: failed, Err: fmt.Errorf("produce: %w", firstErr)}
+}
+
+// refusals are the broker errors that refuse the sink as a whole: its
+// credentials, its permissions, or a topic that is not there (after the
+// client's own retries within timeout).
+var refusals = []*kerr.Error{kerr.SaslAuthenticationFailed, kerr.UnsupportedSaslMechanism, kerr.IllegalSaslState,
+	kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.TransactionalIDAuthorizationFailed,
+	kerr.UnknownTopicOrPartition}
+
+// refuses reports whether err is one of refusals.
+func refuses(err error) bool {
+	for _, r := range refusals {
+		if errors.Is(err, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// refusalCode is the label of a refusal: the Kafka error name.
+func refusalCode(err error) string {
+	for _, r := range refusals {
+		if errors.Is(err, r) {
+			return r.Message
+		}
+	}
+	return "unknown"
 }
 
 // permanent reports whether producing the record again cannot succeed.
