@@ -14,7 +14,8 @@ import (
 // every error's raw bytes are a piece of one line of the input, and that
 // reading the input one byte per Read (every value cut by the end of the
 // buffer, every going back across a refill) gives exactly the same result
-// as reading it whole.
+// as reading it whole, and that reading resumed at the Position after an
+// item gives the items that followed it.
 func FuzzReader(f *testing.F) {
 	for _, s := range []string{
 		`{"records":[{"a":1},{"b":[2,{"c":"]"}]}]}`,
@@ -31,15 +32,24 @@ func FuzzReader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		whole := readItems(t, NewReader(bytes.NewReader(data)), data)
-		bytewise := readItems(t, NewReader(iotest.OneByteReader(bytes.NewReader(data))), data)
+		var positions []Position
+		whole := readItems(t, NewReader(bytes.NewReader(data)), data, &positions)
+		bytewise := readItems(t, NewReader(iotest.OneByteReader(bytes.NewReader(data))), data, nil)
 		if fmt.Sprint(whole) != fmt.Sprint(bytewise) {
 			t.Fatalf("read whole: %q\nread byte by byte: %q", whole, bytewise)
+		}
+		// Resuming at the position after an item gives what followed it.
+		if k := len(whole) / 2; k < len(whole) {
+			p := positions[k]
+			rest := readItems(t, NewReaderAt(bytes.NewReader(data[p.Offset:]), p), data, nil)
+			if p.Items > len(rest) || fmt.Sprint(rest[p.Items:]) != fmt.Sprint(whole[k+1:]) {
+				t.Fatalf("resumed after item %d at %+v: %q, want %q", k, p, rest, whole[k+1:])
+			}
 		}
 	})
 }
 
-func readItems(t *testing.T, rd *Reader, data []byte) []string {
+func readItems(t *testing.T, rd *Reader, data []byte, positions *[]Position) []string {
 	var items []string
 	for i := 0; ; i++ {
 		if i > len(data)+2 {
@@ -55,6 +65,9 @@ func readItems(t *testing.T, rd *Reader, data []byte) []string {
 				t.Fatalf("raw bytes %q are not a piece of one line of the input", e.Raw)
 			}
 			items = append(items, fmt.Sprintf("error line %d %s: %q", e.Line, e.Reason, e.Raw))
+			if positions != nil {
+				*positions = append(*positions, rd.Position())
+			}
 			continue
 		}
 		if err != nil {
@@ -64,5 +77,8 @@ func readItems(t *testing.T, rd *Reader, data []byte) []string {
 			t.Fatalf("record %q is not a piece of the input", rec.Bytes)
 		}
 		items = append(items, fmt.Sprintf("record line %d: %q", rec.Line, rec.Bytes))
+		if positions != nil {
+			*positions = append(*positions, rd.Position())
+		}
 	}
 }
