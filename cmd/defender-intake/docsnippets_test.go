@@ -109,20 +109,7 @@ func dummyEnv(name string) string {
 }
 
 func docSnippets(t *testing.T) []docSnippet {
-	var out []docSnippet
-	files, _ := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
-	files = append([]string{filepath.Join("..", "..", "README.md")}, files...)
-	fence := regexp.MustCompile("(?s)```yaml\n(.*?)```")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range fence.FindAllSubmatchIndex(b, -1) {
-			line := bytes.Count(b[:m[0]], []byte("\n")) + 1
-			out = append(out, docSnippet{where: filepath.Base(f) + ":" + strconv.Itoa(line), text: string(b[m[2]:m[3]])})
-		}
-	}
+	out := fencedBlocks(t, "yaml")
 	ex := filepath.Join("..", "..", "examples", "config.yaml")
 	b, err := os.ReadFile(ex)
 	if err != nil {

@@ -65,7 +65,7 @@ func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	def := web.DefaultConfig()
 	data := fs.String("data", store.DefaultConfig().Dir, "data `directory` of the store")
-	listen := fs.String("listen", def.Listen, "`address` to listen on; anything but loopback needs a token")
+	listen := fs.String("listen", def.Listen, "`address` to listen on (loopback; when the default port is taken, a free one); anything but loopback needs a token")
 	tokenFile := fs.String("token-file", "", "`file` holding the API bearer token (else $"+web.TokenEnv+")")
 	var alertFiles fileList
 	fs.Var(&alertFiles, "alerts", "alert `file` of a detection sink of an earlier version, imported into the store's alerts at start (repeatable; alerts are in the store now)")
@@ -120,6 +120,13 @@ func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
+	listenSet := false
+	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
+	if err != nil && !listenSet {
+		// The default port is taken (a demo, another serve): any free
+		// loopback port, as demo does; the address is printed.
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
 		return 1
