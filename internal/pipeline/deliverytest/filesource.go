@@ -80,8 +80,9 @@ func FileSource() SourceHarness {
 			return n
 		},
 		MaxBatchMessages: batch,
-		// Positions are saved every 20ms; what was acknowledged in the
-		// last interval before the kill is read again.
+		// Positions are saved after acknowledgements, at most every 20ms;
+		// what was acknowledged in the last interval before the kill is
+		// read again.
 		ExtraDuplicates: 2000,
 	}
 }

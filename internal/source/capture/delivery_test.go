@@ -93,8 +93,9 @@ func harness(where place) deliverytest.SourceHarness {
 		},
 		MaxBatchMessages:  deliveryBatch,
 		RecordsPerMessage: deliveryPerMsg,
-		// Progress is saved every 20ms; what was acknowledged in the last
-		// interval before a kill is read again.
+		// Progress is saved after acknowledgements, at most every 20ms;
+		// what was acknowledged in the last interval before a kill is
+		// read again.
 		ExtraDuplicates: 2000,
 	}
 }

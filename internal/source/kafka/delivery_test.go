@@ -125,8 +125,9 @@ func harness(cs *clusters) deliverytest.SourceHarness {
 		},
 		MaxBatchMessages:  maxBatch,
 		RecordsPerMessage: perMessage,
-		// Offsets are committed every commitInterval: what was delivered
-		// in the last interval before a kill is read again, up to 3,000
+		// Offsets are committed after acknowledgements, at most once per
+		// commitInterval: what was delivered in the last interval before
+		// a kill is read again, up to 3,000
 		// records at 300,000 records/s (the pipeline does 100,000 and
 		// more here: with 50 ms, a kill under load re-read 7,000).
 		ExtraDuplicates: 3000,
