@@ -159,7 +159,9 @@ func TestEventsPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser: %v", err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#count").textContent.startsWith("`+strconv.FormatInt(want.Total, 10)+` ")`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+	// The count comes with the histogram and the rows with the first page,
+	// in either order: "Loading…" is hidden once both are in.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#loading").hidden && document.querySelector("#count").textContent.startsWith("`+strconv.FormatInt(want.Total, 10)+` ")`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
 		failShot(ctx, t)
 		t.Fatalf("waiting for the result count: %v", err)
 	}
