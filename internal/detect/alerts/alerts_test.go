@@ -228,3 +228,47 @@ func TestFileSink(t *testing.T) {
 		t.Fatal("no error for an unwritable path")
 	}
 }
+
+// The alerts file stays NDJSON after a crash tore its last line, and after
+// a write that failed half way: the torn part is cut at the next open, and
+// the next line is never glued to it.
+func TestFileSinkStaysNDJSON(t *testing.T) {
+	path := t.TempDir() + "/alerts.ndjson"
+	whole := `{"change":"created","alert":{"id":"x"}}` + "\n"
+	if err := os.WriteFile(path, []byte(whole+`{"change":"upd`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenFileSink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	g := NewGrouper(Config{})
+	observe := func(i int) (Alert, Change) {
+		return g.Observe(Match{RuleID: "r", RuleTitle: "T", Host: "h", EventID: fmt.Sprint(i), Time: t0})
+	}
+	if a, ch := observe(0); s.WriteAlert(context.Background(), a, ch) != nil {
+		t.Fatal("first write failed")
+	}
+	s.f.Close() // the descriptor fails after part of a line reached the file
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(`{"chan`)
+	f.Close()
+	a, ch := observe(1)
+	if err := s.WriteAlert(context.Background(), a, ch); err == nil {
+		t.Fatal("a write to a failed descriptor succeeded")
+	}
+	if err := s.WriteAlert(context.Background(), a, ch); err != nil {
+		t.Fatalf("write after a failure: %v", err)
+	}
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Errorf("%d lines, want 3: %q", len(lines), b)
+	}
+	for i, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("line %d is not JSON: %q", i+1, l)
+		}
+	}
+}

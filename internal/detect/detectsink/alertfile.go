@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/detect/alerts"
+	"github.com/defender-intake/defender-intake/internal/ndjsonfile"
 )
 
 // Line is one line of the alert file: an alert's full state after a
@@ -44,38 +45,15 @@ func openAlertFile(path string, compactLimit int64) (*alertFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("alert file: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
+	// A crash in the middle of a write leaves a torn last line: it is
+	// cut, so the file stays NDJSON for its readers (it is an export
+	// too); the alert state it held was never acknowledged and is
+	// written again whole.
+	f, size, _, err := ndjsonfile.OpenAppend(path, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("alert file: %w", err)
 	}
-	if err := endLine(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("alert file %s: %w", path, err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("alert file %s: %w", path, err)
-	}
-	return &alertFile{path: path, f: f, size: st.Size(), limit: compactLimit}, nil
-}
-
-// endLine terminates a line torn by a crash during a write, so the next
-// line starts on its own; the torn alert state was never acknowledged and
-// is written again whole.
-func endLine(f *os.File) error {
-	st, err := f.Stat()
-	if err != nil || st.Size() == 0 {
-		return err
-	}
-	last := make([]byte, 1)
-	if _, err := f.ReadAt(last, st.Size()-1); err != nil {
-		return err
-	}
-	if last[0] != '\n' {
-		_, err = f.Write([]byte{'\n'})
-	}
-	return err
+	return &alertFile{path: path, f: f, size: size, limit: compactLimit}, nil
 }
 
 // appendLines appends lines and fsyncs the file; on nil they are durable.
@@ -95,17 +73,24 @@ func (a *alertFile) appendLines(lines []Line) error {
 		}
 		a.buf = append(append(a.buf, b...), '\n')
 	}
-	if a.f == nil { // reopening after a compaction failed: try again
-		f, err := os.OpenFile(a.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
+	if a.f == nil { // reopening after a failed write or compaction
+		f, size, _, err := ndjsonfile.OpenAppend(a.path, 0o640)
 		if err != nil {
 			return fmt.Errorf("alert file: %w", err)
 		}
-		a.f = f
+		a.f, a.size = f, size
 	}
+	// After a failed write the file is opened again at the next call,
+	// which cuts what the failure left of a line: appending to it would
+	// glue the next line onto it, and lose that line for every reader.
 	if _, err := a.f.Write(a.buf); err != nil {
+		a.f.Close()
+		a.f = nil
 		return fmt.Errorf("alert file %s: write: %w", a.path, err)
 	}
 	if err := a.f.Sync(); err != nil {
+		a.f.Close()
+		a.f = nil
 		return fmt.Errorf("alert file %s: fsync: %w", a.path, err)
 	}
 	a.size += int64(len(a.buf))

@@ -1,10 +1,15 @@
 package detectsink
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 )
 
 // The alert file is a log of upserts: the last line of an id wins, torn
@@ -40,5 +45,53 @@ func TestReadAlerts(t *testing.T) {
 				t.Errorf("got %v, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// The alert file is an export too: after a crash that tore its last line,
+// or a write that failed half way, every line of it is still JSON and no
+// line written after is glued to the torn one (which lost that line for
+// every reader, this sink's own at the next start included).
+func TestAlertFileStaysNDJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alerts.ndjson")
+	whole := `{"change":"created","alert":{"id":"a","count":1}}` + "\n"
+	if err := os.WriteFile(path, []byte(whole+`{"change":"updated","alert":{"id":"a","cou`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := openAlertFile(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	write := func(id string, count int) error {
+		return a.appendLines([]Line{{Change: "updated", Alert: alerts.Alert{ID: id, Count: count}}})
+	}
+	if err := write("a", 2); err != nil {
+		t.Fatal(err)
+	}
+	// A write that fails after part of a line reached the file.
+	a.f.Close()
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(`{"change":"upd`)
+	f.Close()
+	if err := write("b", 1); err == nil {
+		t.Fatal("a write to a failed descriptor succeeded")
+	}
+	if err := write("b", 1); err != nil {
+		t.Fatalf("write after a failure: %v", err)
+	}
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	for i, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("line %d is not JSON: %q", i+1, l)
+		}
+	}
+	got, err := ReadAlerts(path, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 3 || len(got) != 2 || got[0].Count != 2 || got[1].ID != "b" {
+		t.Errorf("%d lines, alerts %+v; want 3 lines, a:2 and b:1", len(lines), got)
 	}
 }

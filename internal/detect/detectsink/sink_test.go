@@ -229,12 +229,21 @@ func TestFailedAlertWriteRetriedOnce(t *testing.T) {
 	cfg := testConfig(dir, rules)
 	s := openSink(t, cfg)
 	defer s.Close()
-	good := s.file.f
+	s.file.f.Close()
 	broken, err := os.Open(cfg.File) // read-only: writes fail
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.file.f = broken
+	// After a failed write the file is opened again: a directory in its
+	// place keeps that failing too.
+	aside := cfg.File + ".aside"
+	if err := os.Rename(cfg.File, aside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(cfg.File, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	batch := docs(t, procRecord("ws1", "whoami", t0), procRecord("ws1", "whoami /priv", t0))
 	if err := s.Write(context.Background(), batch); err == nil {
 		t.Fatal("Write acknowledged a batch whose alerts were not written")
@@ -242,8 +251,10 @@ func TestFailedAlertWriteRetriedOnce(t *testing.T) {
 	if err := s.Write(context.Background(), batch); err == nil {
 		t.Fatal("second Write acknowledged while the file is still failing")
 	}
-	s.file.f = good
-	broken.Close()
+	os.Remove(cfg.File)
+	if err := os.Rename(aside, cfg.File); err != nil {
+		t.Fatal(err)
+	}
 	write(t, s, batch)
 	if a := current(t, cfg.File)["Whoami@ws1"]; a.Count != 2 {
 		t.Errorf("count %d after the retry, want 2", a.Count)
