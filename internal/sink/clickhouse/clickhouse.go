@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -54,7 +55,8 @@ func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 	log := slog.Default().With("sink", name)
 	target := forward.NewTarget(name, log)
 	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/") + "/", client: client, log: log, target: target,
-		retry:  forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets(cfg.Username, cfg.Password.Value())},
+		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets(cfg.Username, cfg.Password.Value()),
+			Whole: refusesRequest},
 		insert: fmt.Sprintf("INSERT INTO `%s`.`%s` FORMAT JSONEachRow", cfg.Database, cfg.Table), now: time.Now}
 	if cfg.Database != "default" {
 		if err := s.exec(ctx, fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s`", cfg.Database), nil); err != nil {
@@ -72,8 +74,38 @@ func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 
 // exec runs one statement; body, when not nil, is its data.
 func (s *Sink) exec(ctx context.Context, query string, body []byte) error {
-	_, err := s.query(ctx, query, body)
+	out, err := s.query(ctx, query, body)
+	if err == nil && bytes.Contains(out, []byte("DB::Exception")) {
+		// A statement without output that answers 200 with an exception
+		// (sent after the status, or by a proxy): not done.
+		return fmt.Errorf("answered 200 with an exception: %.300s", s.retry.Secrets.Redact(string(out)))
+	}
 	return err
+}
+
+// requestCodes are ClickHouse exception codes about the user, its
+// grants, the table or the statement (the configuration, or a table
+// created by another version with other columns), not about a row: an
+// INSERT refused with one holds its rows like a 401, whatever the HTTP
+// status (old servers give 500, current ones 400 or 404).
+var requestCodes = map[string]bool{
+	"16": true, "47": true, "60": true, "62": true, "81": true, "115": true, "164": true, "192": true, "193": true,
+	"194": true, "242": true, "291": true, "497": true, "516": true,
+}
+
+// exceptionCode finds "Code: N." in a ClickHouse error body.
+var exceptionCode = regexp.MustCompile(`Code: (\d+)`)
+
+// refusesRequest implements forward.Retrier.Whole for ClickHouse's
+// answers. "Unknown field found while parsing" (INCORRECT_DATA, also the
+// code of rows it cannot parse) names a column the table lacks: every
+// row would be refused, so it is the table, not the rows.
+func refusesRequest(_ int, body []byte) bool {
+	if bytes.Contains(body, []byte("Unknown field found while parsing")) {
+		return true
+	}
+	m := exceptionCode.FindSubmatch(body)
+	return m != nil && requestCodes[string(m[1])]
 }
 
 // Query runs query and returns the response body, for statements whose
