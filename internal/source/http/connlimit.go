@@ -16,25 +16,40 @@ import (
 // with a limit of 1,024, 1,100 idle connections left /healthz, the other
 // sources, the sinks' files and every new client unanswered.
 //
-// At the limit, a new connection first takes the place of the
-// connection idle the longest (closing an idle keep-alive costs its
-// client only a new connection, and clients expect it); when none is
-// idle, it is answered 503 with Retry-After and closed.
+// At the limit, a new connection takes the place of the connection idle
+// the longest (closing an idle keep-alive costs its client only a new
+// connection, and clients expect it), else of the one that has been
+// sending its request head the longest, if that is more than
+// slowHead: a client sends its headers in milliseconds, so many
+// connections that drip theirs (slowloris) no longer keep others out
+// for read_header_timeout. When neither exists (every connection is
+// being served), it is answered 503 with Retry-After and closed.
 type connLimit struct {
 	net.Listener
 	max     int
 	refused func(remote string)
 
 	mu sync.Mutex
-	// open holds the connections handed to the server, with the time
-	// each became idle (zero while it is not idle).
-	open map[net.Conn]time.Time
+	// open holds the connections handed to the server.
+	open map[net.Conn]*connInfo
 	// lingering counts the refused connections being closed gently.
 	lingering int
 }
 
+// connInfo is what connLimit knows of one connection.
+type connInfo struct {
+	// idle: between requests; else reading a request head unless
+	// serving (the handler runs, or the answer is being sent).
+	idle, serving bool
+	since         time.Time // when it entered that state
+}
+
+// slowHead is how long a connection may take to send its request head
+// before a new connection may take its place at the limit.
+const slowHead = time.Second
+
 func newConnLimit(ln net.Listener, max int, refused func(remote string)) *connLimit {
-	return &connLimit{Listener: ln, max: max, refused: refused, open: map[net.Conn]time.Time{}}
+	return &connLimit{Listener: ln, max: max, refused: refused, open: map[net.Conn]*connInfo{}}
 }
 
 // Accept returns the next connection within the limit.
@@ -56,23 +71,45 @@ func (l *connLimit) Accept() (net.Conn, error) {
 func (l *connLimit) admit(c net.Conn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := time.Now()
 	if len(l.open) >= l.max {
-		var oldest net.Conn
-		var since time.Time
-		for o, idle := range l.open {
-			if !idle.IsZero() && (oldest == nil || idle.Before(since)) {
-				oldest, since = o, idle
+		var idle, head net.Conn
+		var idleSince, headSince time.Time
+		for o, ci := range l.open {
+			switch {
+			case ci.idle:
+				if idle == nil || ci.since.Before(idleSince) {
+					idle, idleSince = o, ci.since
+				}
+			case !ci.serving && now.Sub(ci.since) >= slowHead:
+				if head == nil || ci.since.Before(headSince) {
+					head, headSince = o, ci.since
+				}
 			}
 		}
-		if oldest == nil {
+		victim := idle
+		if victim == nil {
+			victim = head
+		}
+		if victim == nil {
 			return false
 		}
 		// Forgotten now: the server's StateClosed for it comes later.
-		delete(l.open, oldest)
-		oldest.Close()
+		delete(l.open, victim)
+		victim.Close()
 	}
-	l.open[c] = time.Time{}
+	l.open[c] = &connInfo{since: now}
 	return true
+}
+
+// serving marks c as served: its request head is in and its handler
+// runs. It is not closed to make room until it is idle again.
+func (l *connLimit) serving(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ci, ok := l.open[c]; ok {
+		ci.serving = true
+	}
 }
 
 // connState is the server's ConnState hook: it follows which connections
@@ -80,14 +117,16 @@ func (l *connLimit) admit(c net.Conn) bool {
 func (l *connLimit) connState(c net.Conn, st http.ConnState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.open[c]; !ok {
+	ci, ok := l.open[c]
+	if !ok {
 		return
 	}
 	switch st {
 	case http.StateIdle:
-		l.open[c] = time.Now()
-	case http.StateActive, http.StateNew:
-		l.open[c] = time.Time{}
+		*ci = connInfo{idle: true, since: time.Now()}
+	case http.StateActive:
+		// The first byte of a request head is in.
+		*ci = connInfo{since: time.Now()}
 	case http.StateClosed, http.StateHijacked:
 		delete(l.open, c)
 	}

@@ -95,3 +95,45 @@ func keepAlive(t *testing.T, addr string, body []byte) (net.Conn, int) {
 	resp.Body.Close()
 	return conn, resp.StatusCode
 }
+
+// Connections that drip their request head (slowloris) do not keep
+// others out at max_connections: a new connection takes the place of the
+// one that has been sending its head the longest, once that is over a
+// second, and the request it carries is served.
+func TestSlowHeadsMakeRoom(t *testing.T) {
+	c := *httpsrc.DefaultConfig()
+	// Not the header timeout: making room must.
+	c.MaxConnections, c.ReadHeaderTimeout = 4, time.Minute
+	r := startRig(t, c)
+	loris := make([]*slowClient, c.MaxConnections)
+	for i := range loris {
+		loris[i] = dialSlow(t, r.addr)
+		loris[i].write(t, "POST /ingest HTTP/1.1\r\nHost: x\r\n")
+		loris[i].drip("X-Pad: "+strings.Repeat("a", dripBytes), dripEvery)
+	}
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		conn, code := keepAlive(t, r.addr, deliverytest.Records(1, "past-loris")[0])
+		conn.Close()
+		if code == http.StatusOK {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("still answered %d with %d connections dripping their heads", code, c.MaxConnections)
+		}
+	}
+	// The one closed was closed before the answer: its EOF is there
+	// already; the others have nothing to read.
+	closed := 0
+	for _, l := range loris {
+		l.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := l.br.ReadByte(); err == io.EOF {
+			closed++
+		}
+	}
+	if closed == 0 {
+		t.Error("no slow-head connection was closed to make room")
+	}
+	if n := len(r.docs(t)); n != 1 {
+		t.Errorf("%d documents, want 1", n)
+	}
+}

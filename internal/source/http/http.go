@@ -77,8 +77,9 @@ type Config struct {
 	// size says. More is refused with 413 and dead-lettered as sent.
 	MaxRecords int `yaml:"max_records"`
 	// MaxConnections bounds the open connections. At the limit a new
-	// one takes the place of the connection idle the longest, or, when
-	// none is idle, is answered 503 with Retry-After and closed.
+	// one takes the place of the connection idle the longest, else of
+	// the one slow to send its request head, or, when all are being
+	// served, is answered 503 with Retry-After and closed.
 	MaxConnections int `yaml:"max_connections"`
 }
 
@@ -165,6 +166,9 @@ func New(name string, cfg Config, env source.Env) *Source {
 		budget: &budget{limit: int64(cfg.MaxMemoryMB) << 20}}
 }
 
+// connKey is the request context key of the request's connection.
+type connKey struct{}
+
 // Name implements pipeline.Source.
 func (s *Source) Name() string { return s.name }
 
@@ -184,19 +188,29 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 		return fmt.Errorf("http source %s: %w", s.name, err)
 	}
 	s.addr.Store(ln.Addr().String())
+
 	limited := newConnLimit(ln, s.cfg.MaxConnections, func(remote string) {
-		s.refusals.add(http.StatusServiceUnavailable, fmt.Sprintf("%d connections open (max_connections), none idle", s.cfg.MaxConnections), remote)
+		s.refusals.add(http.StatusServiceUnavailable, fmt.Sprintf("%d connections open (max_connections), all being served", s.cfg.MaxConnections), remote)
 	})
 	mux := http.NewServeMux()
 	mux.Handle(s.cfg.Path, s)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+			limited.serving(c)
+		}
+		mux.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
 		// Counted from the end of the headers: a handler reads for at
 		// most BodyTimeout then waits at most Timeout, so this only cuts
 		// a client that does not read its answer.
 		WriteTimeout:   s.cfg.BodyTimeout + s.cfg.Timeout + 10*time.Second,
 		MaxHeaderBytes: 64 << 10,
 		ConnState:      limited.connState,
-		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext: func(net.Listener) context.Context {
 			// Requests outlive the stop signal: they finish delivering.
 			return context.WithoutCancel(ctx)
