@@ -103,10 +103,14 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	rangeSet := false
 	fs.Visit(func(f *flag.Flag) { rangeSet = rangeSet || f.Name == "from" || f.Name == "to" })
-	stats, err := st.Stats(ctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "search: %v\n", err)
-		return 1
+	// The store's span is read only when the range is the default one or
+	// nothing matched: it scans the whole store.
+	var stats store.Stats
+	if !rangeSet {
+		if stats, err = st.Stats(ctx); err != nil {
+			fmt.Fprintf(stderr, "search: %v\n", err)
+			return 1
+		}
 	}
 	if !rangeSet && stats.Newest != nil && stats.Newest.Before(tFrom) {
 		// An old export (the shipped sample, a backfill) has nothing in the
@@ -154,6 +158,12 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	fmt.Fprintf(stderr, "%d of %d matching events shown\n", printed, total)
+	if total == 0 && rangeSet {
+		if stats, err = st.Stats(ctx); err != nil {
+			fmt.Fprintf(stderr, "search: %v\n", err)
+			return 1
+		}
+	}
 	if total == 0 && stats.Oldest != nil && (stats.Oldest.Before(tFrom) || !stats.Newest.Before(tTo)) {
 		// Say where the data is, as the page's empty state does.
 		fmt.Fprintf(stderr, "the store holds %d events from %s to %s: --from %s covers them\n", stats.Events,
