@@ -151,6 +151,9 @@ func send(ctx context.Context, client *http.Client, newReq func(ctx context.Cont
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if certificateRefused(err) {
+			return nil, &CertificateError{Err: fmt.Errorf("send to %s: %w", req.URL.Redacted(), err)}
+		}
 		return nil, fmt.Errorf("send to %s: %w", req.URL.Redacted(), err)
 	}
 	defer resp.Body.Close()

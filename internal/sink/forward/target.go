@@ -1,6 +1,8 @@
 package forward
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,7 +39,32 @@ func init() {
 // dead-lettering them would lose nothing wrong with them.
 func RefusesRequest(err error) bool {
 	var se *StatusError
-	return errors.As(err, &se) && se.refusesRequest()
+	var ce *CertificateError
+	return errors.As(err, &se) && se.refusesRequest() || errors.As(err, &ce)
+}
+
+// CertificateError is a connection refused because the target's TLS
+// certificate does not verify (an unknown authority, another host name,
+// expired): tls.ca_file or the URL is wrong, or someone is in between.
+// Like a 401 it lasts until the configuration or the target is fixed, so
+// it is a refusal of the request as a whole (it matches
+// sink.ErrTargetUnavailable), not a network fault retried in silence.
+type CertificateError struct{ Err error }
+
+func (e *CertificateError) Error() string { return e.Err.Error() }
+func (e *CertificateError) Unwrap() error { return e.Err }
+
+// Is makes e match sink.ErrTargetUnavailable.
+func (e *CertificateError) Is(target error) bool { return target == sink.ErrTargetUnavailable }
+
+// certificateRefused reports whether err is a failed verification of
+// the target's certificate.
+func certificateRefused(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
 
 // refusalCode reports whether an HTTP status refuses the request as a
@@ -108,18 +135,22 @@ func (t *Target) SetClock(now func() time.Time) {
 // Observe records what one request to the target came to. A refusal of
 // the request as a whole (RefusesRequest) marks the target unavailable.
 // A success (nil) or a refusal of documents (Permanent: the target read
-// them) marks it available again. Other failures (network, 429, 5xx) say
-// nothing about credentials or URL and change nothing.
+// them) marks it available again. A certificate that does not verify
+// (CertificateError) marks it unavailable too. Other failures (network,
+// 429, 5xx) say nothing about credentials or URL and change nothing.
 func (t *Target) Observe(err error) {
 	if t == nil {
 		return
 	}
 	var se *StatusError
+	var ce *CertificateError
 	switch {
 	case err == nil || Permanent(err):
 		t.answered()
 	case errors.As(err, &se) && se.refusesRequest():
 		t.refused(se)
+	case errors.As(err, &ce):
+		t.refusedAs("tls", ce.Error(), ce.Error())
 	}
 }
 
