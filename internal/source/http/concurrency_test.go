@@ -83,3 +83,57 @@ func TestMaxConcurrent(t *testing.T) {
 		t.Errorf("at most %d held, want 2", em.maxHeld)
 	}
 }
+
+// While delivery is stuck, requests answered 503 on timeout keep their
+// delivery slot until their batch is acknowledged: a client that retries
+// every 503 does not put a new copy of its records into the pipeline at
+// each attempt (each would be delivered once the sink recovers, as
+// duplicates). At most max_concurrent batches are in the pipeline.
+func TestTimedOutRequestsKeepTheirSlot(t *testing.T) {
+	c := *httpsrc.DefaultConfig()
+	c.Listen, c.MaxConcurrent, c.Timeout = freeAddr(t), 2, 100*time.Millisecond
+	s := httpsrc.New("in", c, source.Env{})
+	em := &heldEmitter{release: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, em) }()
+	for s.Addr() == "" {
+		time.Sleep(time.Millisecond)
+	}
+	const attempts = 10
+	for i := 0; i < attempts; i++ {
+		resp, err := http.Post("http://"+s.Addr()+"/ingest", "application/json", bytes.NewReader([]byte(`{"a":1}`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("attempt %d answered %d while delivery is stuck, want 503", i, resp.StatusCode)
+		}
+	}
+	em.mu.Lock()
+	held := em.maxHeld
+	em.mu.Unlock()
+	if held != c.MaxConcurrent {
+		t.Errorf("%d batches put into the stuck pipeline by %d attempts, want max_concurrent = %d", held, attempts, c.MaxConcurrent)
+	}
+	close(em.release)
+	// Once delivery resumes, the slots come back.
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Post("http://"+s.Addr()+"/ingest", "application/json", bytes.NewReader([]byte(`{"a":1}`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("still %d after delivery resumed", resp.StatusCode)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -154,13 +154,19 @@ func (s *Source) deliver(ctx context.Context, msgs []pipeline.Message, h *hold) 
 	defer cancel()
 	select {
 	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
 	case <-ctx.Done():
 		return pipeline.Outcome{}, http.StatusServiceUnavailable, "no delivery slot free in time, retry later"
 	}
+	// The slot is held until the batch is acknowledged, not until the
+	// answer: a request answered 503 on timeout is still in the
+	// pipeline, and freeing its slot let every retry of a client put
+	// one more copy of its records into a stuck pipeline (10 attempts,
+	// 10 copies delivered once it recovered).
+	freeSlot := func() { <-s.slots }
 	done := make(chan error, 1)
-	batch := &pipeline.Batch{Messages: msgs, Ack: func(err error) { h.release(); done <- err }, Unordered: true}
+	batch := &pipeline.Batch{Messages: msgs, Ack: func(err error) { freeSlot(); h.release(); done <- err }, Unordered: true}
 	if err := s.out.Emit(ctx, batch); err != nil {
+		freeSlot()
 		return pipeline.Outcome{}, http.StatusServiceUnavailable, "not accepted, retry later: " + err.Error()
 	}
 	h.handed = true

@@ -60,7 +60,9 @@ type Config struct {
 	// IdleTimeout closes keep-alive connections idle this long.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// MaxConcurrent bounds the requests being delivered by the pipeline at
-	// once; others, their bodies read, wait up to Timeout for a slot.
+	// once; others, their bodies read, wait up to Timeout for a slot. A
+	// request answered 503 on timeout keeps its slot until its batch is
+	// delivered.
 	MaxConcurrent int `yaml:"max_concurrent"`
 	// MaxPending bounds the requests in progress (reading a body, waiting
 	// for a slot, being delivered); more are answered 503 with
@@ -143,7 +145,8 @@ type Source struct {
 	// pending admits MaxPending requests, from the first byte of their
 	// body to their answer; the others are turned away with 503.
 	pending chan struct{}
-	// slots admits MaxConcurrent requests, bodies read, into the pipeline.
+	// slots admits MaxConcurrent batches, bodies read, into the pipeline;
+	// a slot is held until the batch is acknowledged.
 	slots  chan struct{}
 	budget *budget
 	// refusals counts and logs the requests answered other than 200.
