@@ -140,6 +140,9 @@ type ingestJob struct {
 	stored  int64 // read after finish
 	force   bool
 	already int // files skipped: the store had all of them
+	// loadedNow holds the files (head fingerprints) this run loads, so
+	// that --force loads one named twice only once.
+	loadedNow map[string]bool
 
 	stop      context.CancelFunc
 	stopAfter int64 // see ingestStopAfterInputs

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -75,10 +76,18 @@ func (j *ingestJob) plan(f *os.File, name string) (lf *fileLoad, load bool, err 
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		lf.base.Device, lf.base.Inode = uint64(st.Dev), st.Ino
 	}
+	// --force loads again what earlier runs loaded, not a file this run
+	// loaded already under another name (x and ./x, a link, a copy).
+	thisRun := lf.base.HeadSHA256 + "/" + strconv.FormatInt(lf.base.HeadBytes, 10)
+	if j.loadedNow == nil {
+		j.loadedNow = map[string]bool{}
+	}
+	force := j.force && !j.loadedNow[thisRun]
+	j.loadedNow[thisRun] = true
 	switch {
 	case prev == nil:
 		return lf, true, nil
-	case j.force:
+	case force:
 		fmt.Fprintf(j.stdout, "%s: loaded before (%d documents); --force: loading it all again\n", name, prev.Stored)
 		lf.base.Inputs, lf.base.Stored, lf.base.Rejected = 0, 0, 0
 		return lf, true, nil

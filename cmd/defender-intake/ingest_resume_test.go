@@ -66,6 +66,10 @@ func TestIngestTwiceAddsNothing(t *testing.T) {
 			{write: ndjson(recs[:200]), args: []string{"stop-after-20"}, code: 1, inStore: 20, total: 20},
 			{write: ndjson(append(recs[:150:150], other[150:250]...)), code: 1, inStore: 20, total: 20},
 		}},
+		{"--force loads a file named twice once", []step{
+			{write: ndjson(recs[:200]), code: 0, stdout: []string{"ingested 200 documents"}, inStore: 200, total: 200},
+			{args: []string{"--force", "--batch", "7", "same-run"}, code: 0, stdout: []string{"--force: loading it all again", "ingested 200 documents", "2 file(s) were already in the store"}, inStore: 200, total: 400},
+		}},
 		{"one file under three names in one run", []step{
 			{write: ndjson(recs[:200]), args: []string{"--batch", "7", "same-run"}, code: 0, stdout: []string{"ingested 200 documents", "2 file(s) were already in the store"}, inStore: 200, total: 200},
 		}},
