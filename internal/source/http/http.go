@@ -197,6 +197,14 @@ func (s *Source) Run(ctx context.Context, out pipeline.Emitter) error {
 	})
 	mux := http.NewServeMux()
 	mux.Handle(s.cfg.Path, s)
+	if s.cfg.Path != "/" {
+		// A client sending to the wrong path (a trailing slash, a
+		// typo) is told so, and counted and logged like any refusal:
+		// the mux's own 404 left no trace.
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			s.refuseUnread(w, r, http.NewResponseController(w), http.StatusNotFound, "no such path: send to "+s.cfg.Path)
+		})
+	}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
 			limited.serving(c)

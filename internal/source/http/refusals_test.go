@@ -59,8 +59,8 @@ func TestRefusalsCountedAndLogged(t *testing.T) {
 	for s.Addr() == "" {
 		time.Sleep(time.Millisecond)
 	}
-	send := func(method, auth, encoding string, body []byte) int {
-		req, _ := http.NewRequest(method, "http://"+s.Addr()+"/ingest", bytes.NewReader(body))
+	send := func(method, path, auth, encoding string, body []byte) int {
+		req, _ := http.NewRequest(method, "http://"+s.Addr()+path, bytes.NewReader(body))
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
@@ -75,20 +75,24 @@ func TestRefusalsCountedAndLogged(t *testing.T) {
 		return resp.StatusCode
 	}
 	tests := []struct {
-		n                      int
-		method, auth, encoding string
-		body                   []byte
-		code                   int
+		n                            int
+		method, path, auth, encoding string
+		body                         []byte
+		code                         int
 	}{
 		{n: 50, method: "POST", auth: "Bearer nope", body: []byte("{}"), code: http.StatusUnauthorized},
 		{n: 20, method: "GET", auth: "Bearer " + token, code: http.StatusMethodNotAllowed},
 		{n: 10, method: "POST", auth: "Bearer " + token, body: make([]byte, 2<<20), code: http.StatusRequestEntityTooLarge},
 		{n: 5, method: "POST", auth: "Bearer " + token, encoding: "br", body: []byte("{}"), code: http.StatusUnsupportedMediaType},
+		{n: 4, method: "POST", path: "/ingest/", auth: "Bearer " + token, body: []byte(`{"a":1}`), code: http.StatusNotFound},
 		{n: 3, method: "POST", auth: "Bearer " + token, body: []byte(`{"a":1}`), code: http.StatusOK},
 	}
 	for _, tc := range tests {
 		for range tc.n {
-			if got := send(tc.method, tc.auth, tc.encoding, tc.body); got != tc.code {
+			if tc.path == "" {
+				tc.path = "/ingest"
+			}
+			if got := send(tc.method, tc.path, tc.auth, tc.encoding, tc.body); got != tc.code {
 				t.Fatalf("%s %q answered %d, want %d", tc.method, tc.auth, got, tc.code)
 			}
 		}
@@ -105,7 +109,7 @@ func TestRefusalsCountedAndLogged(t *testing.T) {
 	logs.mu.Lock()
 	defer logs.mu.Unlock()
 	if len(logs.msgs) != 1 || logs.msgs[0] != "http requests refused" {
-		t.Fatalf("log lines %q, want one \"http requests refused\" for 85 refusals within a minute", logs.msgs)
+		t.Fatalf("log lines %q, want one \"http requests refused\" for 89 refusals within a minute", logs.msgs)
 	}
 	if !strings.Contains(logs.text[0], "last_code=401") || !strings.Contains(logs.text[0], "last_remote=127.0.0.1:") {
 		t.Errorf("log line %q does not say what was refused to whom", logs.text[0])
