@@ -44,9 +44,12 @@ type Sink struct {
 	refused forward.Refused
 	target  *forward.Target
 	now     func() time.Time
+	// ready: the database and table exist (setup succeeded).
+	ready bool
 }
 
-// Open builds the sink and creates the database and table when missing.
+// Open builds the sink and creates the database and table when missing;
+// when the server cannot do it yet, the first Writes do.
 func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 	client, err := forward.NewHTTPClient(cfg.TLS, cfg.Timeout)
 	if err != nil {
@@ -58,18 +61,33 @@ func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets(cfg.Username, cfg.Password.Value()),
 			Whole: refusesRequest},
 		insert: fmt.Sprintf("INSERT INTO `%s`.`%s` FORMAT JSONEachRow", cfg.Database, cfg.Table), now: time.Now}
-	if cfg.Database != "default" {
-		if err := s.exec(ctx, fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s`", cfg.Database), nil); err != nil {
-			return nil, fmt.Errorf("clickhouse sink %s: create database: %w", name, err)
-		}
-	}
-	if err := s.exec(ctx, createTable(cfg.Database, cfg.Table), nil); err != nil {
-		return nil, fmt.Errorf("clickhouse sink %s: create table: %w", name, err)
-	}
 	if s.rejects, err = forward.OpenRejects(name, cfg.DeadLetterPath(name)); err != nil {
 		return nil, err
 	}
+	if err := s.setup(ctx); err != nil {
+		// A server that is down or refuses the user at start is an outage
+		// like any later one: the first Writes create the table, and hand
+		// their rows back until they can.
+		log.Error("cannot create the table yet; the rows are held until it is created", "err", err)
+	}
 	return s, nil
+}
+
+// setup creates the database and table when missing, once.
+func (s *Sink) setup(ctx context.Context) error {
+	if s.ready {
+		return nil
+	}
+	if s.cfg.Database != "default" {
+		if err := s.exec(ctx, fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s`", s.cfg.Database), nil); err != nil {
+			return fmt.Errorf("clickhouse sink %s: create database: %w", s.name, err)
+		}
+	}
+	if err := s.exec(ctx, createTable(s.cfg.Database, s.cfg.Table), nil); err != nil {
+		return fmt.Errorf("clickhouse sink %s: create table: %w", s.name, err)
+	}
+	s.ready = true
+	return nil
 }
 
 // exec runs one statement; body, when not nil, is its data.
@@ -157,6 +175,9 @@ func (s *Sink) Close() error {
 // go. An INSERT refused as a whole (401, 403, 404 or 407: the user, its
 // grants, the table or the URL are wrong, not the rows) is retried.
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
+	if err := s.setup(ctx); err != nil {
+		return err
+	}
 	return s.rejects.Settle(ctx, docs, &s.refused, s.insertAll(ctx, docs))
 }
 

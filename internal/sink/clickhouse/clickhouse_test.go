@@ -134,13 +134,20 @@ func TestServerDownHandsBack(t *testing.T) {
 	c.URL = "http://127.0.0.1:1" // nothing listens
 	c.MaxAttempts = 1
 	c.DeadLetter = filepath.Join(t.TempDir(), "dl.ndjson")
-	if _, err := Open(context.Background(), "down", *c); err == nil {
-		t.Fatal("Open succeeded with no server")
+	// A server down at start does not stop the service: the rows are
+	// held until the table can be created.
+	down, err := Open(context.Background(), "down", *c)
+	if err != nil {
+		t.Fatalf("Open with no server: %v", err)
+	}
+	defer down.Close()
+	if err := down.Write(context.Background(), forwardtest.Docs(3, "d")); len(sink.FailedIndices(err, 3)) != 3 {
+		t.Errorf("Write with no server = %v, want all 3 handed back", err)
 	}
 	up := openSink(t, func(c *Config) { c.MaxBatchRows = 2 })
 	up.base = "http://127.0.0.1:1/"
 	docs := forwardtest.Docs(5, "x")
-	err := up.Write(context.Background(), docs)
+	err = up.Write(context.Background(), docs)
 	if f := sink.FailedIndices(err, len(docs)); len(f) != 5 {
 		t.Errorf("%d failed, want all 5 (err %v)", len(f), err)
 	}

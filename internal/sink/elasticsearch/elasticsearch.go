@@ -35,9 +35,12 @@ type Sink struct {
 	log     *slog.Logger
 	body    bytes.Buffer
 	actions map[string][]byte
+	// ready: the index template is installed (or setup is off).
+	ready bool
 }
 
-// Open builds the sink and, with setup, installs the index template.
+// Open builds the sink and, with setup, installs the index template;
+// when the cluster cannot take it yet, the first Writes do.
 func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 	client, err := forward.NewHTTPClient(cfg.TLS, cfg.Timeout)
 	if err != nil {
@@ -47,18 +50,30 @@ func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 	target := forward.NewTarget(name, log)
 	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), client: client, log: log, target: target,
 		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets(cfg.Username, cfg.Password.Value(), cfg.APIKey.Value())}, actions: map[string][]byte{}}
-	if cfg.Setup {
-		tmpl := indexTemplate()
-		if _, err := s.retry.Do(ctx, client, s.request(http.MethodPut, "/_index_template/"+templateName, "application/json", tmpl)); err != nil {
-			return nil, fmt.Errorf("elasticsearch sink %s: install index template: %w", name, err)
-		}
-	}
 	rej, err := forward.OpenRejects(name, cfg.DeadLetterPath(name))
 	if err != nil {
 		return nil, err
 	}
 	s.rejects = rej
+	if err := s.setup(ctx); err != nil {
+		// A cluster that is down or refuses the key at start is an outage
+		// like any later one: the first Writes install the template, and
+		// hand their documents back until they can.
+		log.Error("cannot install the index template yet; the documents are held until it is", "err", err)
+	}
 	return s, nil
+}
+
+// setup installs the index template, once, when the section asks for it.
+func (s *Sink) setup(ctx context.Context) error {
+	if !s.cfg.Setup || s.ready {
+		return nil
+	}
+	if _, err := s.retry.Do(ctx, s.client, s.request(http.MethodPut, "/_index_template/"+templateName, "application/json", indexTemplate())); err != nil {
+		return fmt.Errorf("elasticsearch sink %s: install index template: %w", s.name, err)
+	}
+	s.ready = true
+	return nil
 }
 
 func (s *Sink) request(method, path, contentType string, body []byte) func(ctx context.Context) (*http.Request, error) {
@@ -118,6 +133,9 @@ func (s *Sink) action(dataset string) []byte {
 // document); items refused for good (a mapping error) are dead-lettered
 // with Elasticsearch's reason, all of a Write's in one go.
 func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
+	if err := s.setup(ctx); err != nil {
+		return err
+	}
 	var failed []int
 	var firstErr error
 	for start := 0; start < len(docs); {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -192,8 +193,17 @@ func TestAuthAndCustomCA(t *testing.T) {
 	defer srv.Close()
 	c := DefaultConfig()
 	c.URL, c.APIKey, c.MaxAttempts, c.DeadLetter = srv.URL, config.NewSecret("a2V5"), 1, filepath.Join(t.TempDir(), "dl")
-	if _, err := Open(context.Background(), "es", *c); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Errorf("Open without the CA = %v, want a certificate error", err)
+	// Open does not fail (the first Writes install the template), the
+	// documents are held: a certificate error is a target outage.
+	s, err := Open(context.Background(), "es", *c)
+	if err != nil {
+		t.Fatalf("Open without the CA: %v", err)
+	}
+	defer s.Close()
+	docs := forwardtest.Docs(3, "tls")
+	err = s.Write(context.Background(), docs)
+	if f := sink.FailedIndices(err, len(docs)); len(f) != len(docs) || !strings.Contains(fmt.Sprint(err), "certificate") || !errors.Is(err, sink.ErrTargetUnavailable) {
+		t.Errorf("Write without the CA = %v, want all handed back for the certificate, the target unavailable", err)
 	}
 }
 

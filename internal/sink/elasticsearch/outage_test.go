@@ -15,18 +15,26 @@ import (
 // A wrong API key, missing privileges or a wrong URL hold the documents,
 // they do not dead-letter them.
 func TestTargetOutage(t *testing.T) {
-	forwardtest.TargetOutage(t, func(t *testing.T) forwardtest.Outage {
-		es := newFakeES("ApiKey a2V5")
-		dl := filepath.Join(t.TempDir(), "dl.ndjson")
-		return forwardtest.Outage{
-			Target:     es,
-			DeadLetter: dl,
-			Open: func(url string) sink.Sink {
-				return openSink(t, url, func(c *Config) { c.DeadLetter = dl })
-			},
-			Delivered: func() []string { return esHosts(t, es) },
-		}
-	})
+	forwardtest.TargetOutage(t, outageSetup)
+}
+
+// A server down or refusing the sink at start does not stop it from
+// opening: the rows are held until the first Writes set the target up.
+func TestDownAtStart(t *testing.T) {
+	forwardtest.DownAtStart(t, outageSetup)
+}
+
+func outageSetup(t *testing.T) forwardtest.Outage {
+	es := newFakeES("ApiKey a2V5")
+	dl := filepath.Join(t.TempDir(), "dl.ndjson")
+	return forwardtest.Outage{
+		Target:     es,
+		DeadLetter: dl,
+		Open: func(url string) sink.Sink {
+			return openSink(t, url, func(c *Config) { c.DeadLetter = dl })
+		},
+		Delivered: func() []string { return esHosts(t, es) },
+	}
 }
 
 func esHosts(t *testing.T, es *fakeES) []string {
