@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -38,13 +39,20 @@ type Config struct {
 }
 
 // Redact returns s with every value the file took from the environment
-// replaced by its ${NAME}: for whatever prints values of the config.
+// replaced by its ${NAME}, and the secret parts of connection strings
+// written in the file itself (AccountKey=..., SharedAccessKey=...,
+// password=...) by [REDACTED]: for whatever prints values of the config,
+// an error about a value given to the wrong key included.
 func (c *Config) Redact(s string) string {
-	if c.redact == nil {
-		return s
+	if c.redact != nil {
+		s = c.redact.Replace(s)
 	}
-	return c.redact.Replace(s)
+	return secretPart.ReplaceAllString(s, "${1}[REDACTED]")
 }
+
+// secretPart is the value of a key=value pair of a connection string or
+// URL that is a credential.
+var secretPart = regexp.MustCompile(`(?i)((?:AccountKey|SharedAccessKey|SharedAccessSignature|sig|password|pwd|secret|token)=)[^;&"'\s]+`)
 
 // Server is the HTTP listener for /metrics, /healthz, /readyz and the
 // handlers other components mount.

@@ -135,3 +135,23 @@ func TestEnvValuesNeverInMessages(t *testing.T) {
 		})
 	}
 }
+
+// A credential written in the file itself is not printed either, when a
+// connection string lands where an error quotes the value.
+func TestLiteralCredentialsNeverInMessages(t *testing.T) {
+	base := "sources:\n  - type: flowtest\nsinks:\n  - {type: file, path: /tmp/x}\n"
+	for _, v := range []string{
+		"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=hunter2hunter2=",
+		"DefaultEndpointsProtocol=https;AccountName=a;AccountKey=hunter2hunter2==;EndpointSuffix=core.windows.net",
+		"https://a.blob.core.windows.net/c?sv=2022&sig=hunter2hunter2%3D",
+		"Host=db;Username=u;Password=hunter2hunter2",
+	} {
+		c, err := Parse("cfg.yaml", []byte(base+"log:\n  level: '"+v+"'\n"))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "[REDACTED]") {
+			t.Errorf("%s: error %v", v, err)
+		}
+	}
+}
