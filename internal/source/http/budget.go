@@ -68,10 +68,11 @@ func (h *hold) release() {
 }
 
 // readAll reads r to its end into one buffer of initial bytes that
-// doubles as needed, every byte of it held in h. It returns errOverLimit
-// once it has more than limit bytes (the buffer never grows past
-// limit+1), errNoMemory when h cannot grow, or r's error.
-func readAll(r io.Reader, initial, limit int64, h *hold) ([]byte, error) {
+// doubles as needed, every byte of it held in h; it grows no further
+// than expect bytes while they suffice (0: no expectation). It returns
+// errOverLimit once it has more than limit bytes (the buffer never grows
+// past limit+1), errNoMemory when h cannot grow, or r's error.
+func readAll(r io.Reader, initial, expect, limit int64, h *hold) ([]byte, error) {
 	size := min(max(initial, 512), limit+1)
 	if !h.grow(size) {
 		return nil, errNoMemory
@@ -83,6 +84,9 @@ func readAll(r io.Reader, initial, limit int64, h *hold) ([]byte, error) {
 				return buf, errOverLimit
 			}
 			next := min(2*int64(cap(buf)), limit+1)
+			if expect > int64(cap(buf)) {
+				next = min(next, expect)
+			}
 			if !h.grow(next) {
 				return buf, errNoMemory
 			}

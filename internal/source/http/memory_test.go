@@ -2,12 +2,15 @@ package http_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/defender-intake/defender-intake/internal/config"
 	"github.com/defender-intake/defender-intake/internal/pipeline/deliverytest"
+	"github.com/defender-intake/defender-intake/internal/source"
 	httpsrc "github.com/defender-intake/defender-intake/internal/source/http"
 )
 
@@ -67,42 +70,68 @@ func TestTooManyRecords(t *testing.T) {
 	}
 }
 
-// The bodies of all the requests in progress hold at most max_memory_mb:
-// while a slow client holds most of it, a request that does not fit is
-// answered 503 with Retry-After at once, and served once the memory is
-// free. A request alone gets the memory its own limits allow, even past
-// max_memory_mb.
+// The bodies of all the requests in progress hold at most max_memory_mb,
+// until their batch is acknowledged: while a batch of 800 KB waits for
+// delivery, a request of 400 KB is answered 503 with Retry-After at once
+// (1 MB in all), and served once the first is delivered. A request alone
+// gets the memory its own limits allow, even past max_memory_mb.
 func TestMemoryBudget(t *testing.T) {
 	c := *httpsrc.DefaultConfig()
-	c.MaxMemoryMB, c.MaxBodyMB, c.MinBodyRateKB = 1, 2, 0
-	r := startRig(t, c)
-	big := append(lines(deliverytest.Records(1, "alone")...), bytes.Repeat([]byte(" "), 1500<<10)...)
-	if got := r.post(t, big, nil); got.code != http.StatusOK || count(got.Taken) != 1 {
-		t.Fatalf("a 1.5 MB request alone answered %d %q, want 200 (alone, it gets its memory)", got.code, got.Message)
+	c.Listen, c.Token = freeAddr(t), config.NewSecret(token)
+	c.MaxMemoryMB, c.MaxBodyMB = 1, 2
+	s := httpsrc.New("in", c, source.Env{})
+	em := &heldEmitter{release: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, em) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	for s.Addr() == "" {
+		time.Sleep(time.Millisecond)
 	}
-
-	s := dialSlow(t, r.addr)
-	s.write(t, bodyHead(800<<10))
-	s.expectContinue(t) // its memory is held from here on
-	s.drip(strings.Repeat(" ", dripBytes), dripEvery)
-	body := append(lines(deliverytest.Records(1, "budget")...), bytes.Repeat([]byte(" "), 400<<10)...)
-	got := r.post(t, body, nil)
+	r := &rig{addr: s.Addr()}
+	sized := func(n int) []byte {
+		return append(lines(deliverytest.Records(1, "budget")...), bytes.Repeat([]byte(" "), n)...)
+	}
+	first := make(chan reply, 1)
+	go func() { first <- r.post(t, sized(800<<10), nil) }()
+	for held := 0; held == 0; time.Sleep(time.Millisecond) {
+		em.mu.Lock()
+		held = em.held
+		em.mu.Unlock()
+	}
+	got := r.post(t, sized(400<<10), nil)
 	if got.code != http.StatusServiceUnavailable || got.retryAfter == "" || !strings.Contains(got.Message, "max_memory_mb") {
 		t.Fatalf("request past max_memory_mb answered %d %q (Retry-After %q), want 503 with Retry-After", got.code, got.Message, got.retryAfter)
 	}
-	if err := s.writeErr.Load(); err != nil {
-		t.Fatalf("the slow client stopped sending (%v): the test proves nothing", err)
+	close(em.release)
+	if got := <-first; got.code != http.StatusOK {
+		t.Fatalf("first request answered %d %q", got.code, got.Message)
 	}
-	s.close()
-	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if got = r.post(t, body, nil); got.code == http.StatusOK {
-			break
-		}
-		if time.Since(start) > 20*time.Second {
-			t.Fatalf("still answered %d %q once the slow client left", got.code, got.Message)
+	for _, n := range []int{1500 << 10, 400 << 10} {
+		if got := r.post(t, sized(n), nil); got.code != http.StatusOK {
+			t.Errorf("%d KB alone answered %d %q, want 200", n>>10, got.code, got.Message)
 		}
 	}
-	if n := len(r.docs(t)); n != 2 {
-		t.Errorf("%d documents delivered, want 2", n)
+}
+
+// Memory is held for the bytes that arrive, not for the Content-Length a
+// client announces: clients that announce large bodies and send nothing
+// do not keep others out of max_memory_mb.
+func TestContentLengthHoldsNoMemory(t *testing.T) {
+	c := *httpsrc.DefaultConfig()
+	c.MaxMemoryMB, c.MaxBodyMB, c.MinBodyRateKB = 1, 2, 0
+	r := startRig(t, c)
+	for range 4 {
+		s := dialSlow(t, r.addr)
+		s.write(t, bodyHead(2<<20-1)) // announces 2 MB
+		s.expectContinue(t)           // the server reads its body
+		s.drip(strings.Repeat(" ", dripBytes), dripEvery)
+	}
+	body := append(lines(deliverytest.Records(1, "liars")...), bytes.Repeat([]byte(" "), 400<<10)...)
+	if got := r.post(t, body, nil); got.code != http.StatusOK {
+		t.Fatalf("answered %d %q while 4 clients announce 2 MB and drip, want 200", got.code, got.Message)
 	}
 }
