@@ -166,6 +166,18 @@ func (s *Sink) Write(ctx context.Context, docs []sink.Doc) error {
 	return s.rejects.Settle(ctx, docs, &s.refused, err)
 }
 
+// indexFault are the item error types that are about the index or the
+// cluster, not the document, whatever their status (a closed index is a
+// 400): every document sent there would be refused, so they are held and
+// retried like a 403, not dead-lettered.
+var indexFault = map[string]bool{
+	"index_closed_exception":       true,
+	"invalid_index_name_exception": true,
+	"cluster_block_exception":      true,
+	"security_exception":           true,
+	"index_not_found_exception":    true,
+}
+
 // bulkReply is the part of a _bulk response the sink reads.
 type bulkReply struct {
 	Errors bool `json:"errors"`
@@ -200,7 +212,7 @@ func (s *Sink) bulk(ctx context.Context, docs []sink.Doc, idx []int) ([]int, err
 				case res.Status >= 200 && res.Status < 300:
 				case res.Status == 429 || res.Status >= 500 || res.Error == nil:
 					retry = append(retry, idx[k])
-				case forward.RefusesRequest(&forward.StatusError{Code: res.Status}):
+				case forward.RefusesRequest(&forward.StatusError{Code: res.Status}) || indexFault[res.Error.Type]:
 					// A 403 on one index is the API key's privileges, a 404
 					// an index the cluster may not create: not the document.
 					retry = append(retry, idx[k])

@@ -91,6 +91,14 @@ func TestWrite(t *testing.T) {
 			}
 			return false
 		}, wantStored: 8, wantRequests: 3},
+		// A closed index or a bad index name refuses every document sent
+		// there with a 400: the index is at fault, not the documents.
+		{name: "closed index: held, not dead-lettered", docs: 3, itemFail: func(doc map[string]any) (int, string) {
+			return 400, "index_closed_exception"
+		}, wantFailed: []int{0, 1, 2}, wantRequests: 1},
+		{name: "invalid index name: held, not dead-lettered", docs: 2, itemFail: func(doc map[string]any) (int, string) {
+			return 400, "invalid_index_name_exception"
+		}, wantFailed: []int{0, 1}, wantRequests: 1},
 		{name: "500 items handed back", docs: 3, itemFail: func(doc map[string]any) (int, string) {
 			return 503, "unavailable_shards_exception"
 		}, wantFailed: []int{0, 1, 2}, wantRequests: 1},
