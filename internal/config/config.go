@@ -162,7 +162,7 @@ func Parse(file string, b []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: empty config", file)
 	}
 	var errs []string
-	expandEnv(file, &doc, refs, lookupEnv, &errs)
+	expandEnv(file, "", &doc, refs, lookupEnv, &errs)
 	resolveMerges(file, &doc, &errs)
 	if len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "\n"))

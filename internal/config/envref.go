@@ -106,7 +106,10 @@ func (r *envRefs) token(m string) (int, bool) {
 // environment variable NAME; "$$" stands for a literal "$". An unset
 // variable is an error naming file and line, so a missing secret is
 // caught by `config check` rather than sent as an empty string.
-func expandEnv(file string, n *yaml.Node, refs *envRefs, lookup func(string) (string, bool), errs *[]string) {
+//
+// key is where n is in the file ("sources[0].sasl.password"), for the
+// messages: a line can hold several values (a flow mapping).
+func expandEnv(file, key string, n *yaml.Node, refs *envRefs, lookup func(string) (string, bool), errs *[]string) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") && !strings.Contains(n.Value, refs.prefix) {
@@ -117,7 +120,7 @@ func expandEnv(file string, n *yaml.Node, refs *envRefs, lookup func(string) (st
 				return "$"
 			}
 			if m == "${" {
-				*errs = append(*errs, fmt.Sprintf("%s:%d: %q is not a reference ${NAME} (NAME of letters, digits and _, closed by '}'; no defaults as in ${NAME:-x}): write $${ for a literal \"${\"", file, n.Line, restOfRef(n.Value, refs)))
+				*errs = append(*errs, fmt.Sprintf("%s:%d: %q is not a reference ${NAME} (NAME of letters, digits and _, closed by '}'; no defaults as in ${NAME:-x}): write $${ for a literal \"${\"%s", file, n.Line, restOfRef(n.Value, refs), keySuffix(key)))
 				return m
 			}
 			name := ""
@@ -131,7 +134,7 @@ func expandEnv(file string, n *yaml.Node, refs *envRefs, lookup func(string) (st
 			}
 			v, ok := lookup(name)
 			if !ok {
-				*errs = append(*errs, fmt.Sprintf("%s:%d: environment variable %s is not set", file, n.Line, name))
+				*errs = append(*errs, fmt.Sprintf("%s:%d: environment variable %s is not set%s", file, n.Line, name, keySuffix(key)))
 			}
 			refs.values[name] = v
 			return v
@@ -148,11 +151,19 @@ func expandEnv(file string, n *yaml.Node, refs *envRefs, lookup func(string) (st
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			restoreKey(n.Content[i], refs)
-			expandEnv(file, n.Content[i+1], refs, lookup, errs)
+			k := n.Content[i].Value
+			if key != "" {
+				k = key + "." + k
+			}
+			expandEnv(file, k, n.Content[i+1], refs, lookup, errs)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			expandEnv(file, key+"["+strconv.Itoa(i)+"]", c, refs, lookup, errs)
 		}
 	default:
 		for _, c := range n.Content {
-			expandEnv(file, c, refs, lookup, errs)
+			expandEnv(file, key, c, refs, lookup, errs)
 		}
 	}
 }
@@ -165,6 +176,14 @@ func restoreKey(k *yaml.Node, refs *envRefs) {
 	for _, c := range k.Content {
 		restoreKey(c, refs)
 	}
+}
+
+// keySuffix is " (in KEY)" for a message about the value of KEY, or "".
+func keySuffix(key string) string {
+	if key == "" {
+		return ""
+	}
+	return " (in " + key + ")"
 }
 
 // restOfRef returns the file's text of a value from its first "${" that

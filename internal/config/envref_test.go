@@ -69,6 +69,8 @@ func TestEnvRefEdges(t *testing.T) {
 		}},
 		{name: "quoted $${X} stays literal in flow", yaml: "{brokers: ['$${CFGTEST_B}']}", check: func(s *flowSection) bool { return s.Brokers[0] == "${CFGTEST_B}" }},
 		{name: "unset in flow names its line", yaml: "{brokers: [${CFGTEST_NOT_SET_ANYWHERE}]}", wantErr: "cfg.yaml:2: environment variable CFGTEST_NOT_SET_ANYWHERE is not set"},
+		{name: "two unset on one line name their keys", yaml: "{brokers: [a:1, ${CFGTEST_NOT_SET_A}], sasl: {password: ${CFGTEST_NOT_SET_B}}}",
+			wantErr: "cfg.yaml:2: environment variable CFGTEST_NOT_SET_A is not set (in sources[0].brokers[1])\ncfg.yaml:2: environment variable CFGTEST_NOT_SET_B is not set (in sources[0].sasl.password)"},
 		{name: "a key is not expanded", yaml: "{${CFGTEST_B}: 1}", wantErr: `unknown key "${CFGTEST_B}"`},
 		{name: "unquoted $${X} stays literal in flow", yaml: "{brokers: [$${CFGTEST_B}, x$${CFGTEST_B}y]}", check: func(s *flowSection) bool { return strings.Join(s.Brokers, "|") == "${CFGTEST_B}|x${CFGTEST_B}y" }},
 		{name: "escapes and references side by side", yaml: "{brokers: [$$$${CFGTEST_B}, $$${CFGTEST_B}, '$${', a$$b]}", check: func(s *flowSection) bool {
