@@ -3,7 +3,6 @@ package http
 import (
 	"bytes"
 	"compress/flate"
-	"compress/gzip"
 	"compress/zlib"
 	"errors"
 	"fmt"
@@ -108,23 +107,27 @@ type badBody struct {
 // decode returns the body with its Content-Encoding removed, holding the
 // decoded bytes in h. A body that decodes to more than maxDecoded bytes
 // (a compression bomb) or does not decode is refused: it is dead-lettered
-// as sent, and answered 413 or 400. The error is errNoMemory or nil.
-func decode(enc encoding, raw []byte, maxDecoded int64, h *hold) ([]byte, *badBody, error) {
+// as sent, and answered 413 or 400. The bytes after the last whole member
+// of a gzip body, unless padding, are returned as a tail to dead-letter.
+// The error is errNoMemory or nil.
+func decode(enc encoding, raw []byte, maxDecoded int64, h *hold) ([]byte, *badBody, *badTail, error) {
 	var (
-		zr   io.Reader
-		err  error
-		name string
+		zr      io.Reader
+		err     error
+		name    string
+		members *gzipMembers
 	)
 	if len(raw) == 0 {
 		// Nothing to decode: an empty body whatever its coding.
-		return raw, nil, nil
+		return raw, nil, nil, nil
 	}
 	switch enc {
 	case identity:
-		return raw, nil, nil
+		return raw, nil, nil, nil
 	case gzipped:
 		name = "gzip"
-		zr, err = gzip.NewReader(bytes.NewReader(raw))
+		members, err = newGzipMembers(raw)
+		zr = members
 	case deflated:
 		name = "deflate"
 		zr, err = zlib.NewReader(bytes.NewReader(raw))
@@ -136,7 +139,7 @@ func decode(enc encoding, raw []byte, maxDecoded int64, h *hold) ([]byte, *badBo
 		}
 	}
 	if err != nil {
-		return nil, &badBody{http.StatusBadRequest, fmt.Sprintf("%s body does not decode: %v", name, err)}, nil
+		return nil, &badBody{http.StatusBadRequest, fmt.Sprintf("%s body does not decode: %v", name, err)}, nil, nil
 	}
 	// Compressed JSON is commonly 5 to 20 times smaller: start there
 	// rather than double from a small buffer.
@@ -144,15 +147,21 @@ func decode(enc encoding, raw []byte, maxDecoded int64, h *hold) ([]byte, *badBo
 	switch {
 	case errors.Is(err, errNoMemory):
 		h.shrink(int64(cap(out)))
-		return nil, nil, err
+		return nil, nil, nil, err
 	case errors.Is(err, errOverLimit):
 		h.shrink(int64(cap(out)))
-		return nil, &badBody{http.StatusRequestEntityTooLarge, fmt.Sprintf("%s body decodes to more than %d MB", name, maxDecoded>>20)}, nil
+		return nil, &badBody{http.StatusRequestEntityTooLarge, fmt.Sprintf("%s body decodes to more than %d MB", name, maxDecoded>>20)}, nil, nil
 	case err != nil:
 		h.shrink(int64(cap(out)))
-		return nil, &badBody{http.StatusBadRequest, fmt.Sprintf("%s body does not decode: %v", name, err)}, nil
+		return nil, &badBody{http.StatusBadRequest, fmt.Sprintf("%s body does not decode: %v", name, err)}, nil, nil
 	}
-	return out, nil, nil
+	if members == nil || members.tail == nil {
+		return out, nil, nil, nil
+	}
+	if members.cut >= 0 {
+		out = out[:members.cut]
+	}
+	return out, nil, members.tail, nil
 }
 
 // messageBytes is what one message costs besides its bytes, which are

@@ -55,6 +55,9 @@ func TestBodies(t *testing.T) {
 	bomb := gzipped(t, bytes.Repeat(ndjson, 1+(2<<20)/len(ndjson))) // > 2 MB decoded
 	truncated := gzipped(t, ndjson)
 	truncated = truncated[:len(truncated)/2]
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	member1, member2 := gzipped(t, recs[0]), gzipped(t, lines(recs[1], recs[2]))
+	cutMember2 := member2[:len(member2)-5]
 	const none = -1
 	tests := []struct {
 		name     string
@@ -71,6 +74,12 @@ func TestBodies(t *testing.T) {
 		{name: "gzip coding in upper case", encoding: "GZIP", body: gzipped(t, ndjson), code: 200, taken: 3, refused: 0, docs: 3},
 		{name: "gzip envelope", encoding: "x-gzip", body: gzipped(t, deliverytest.Envelope(recs)), code: 200, taken: 3, refused: 0, docs: 3},
 		{name: "deflate", encoding: "deflate", body: deflated(t, ndjson), code: 200, taken: 3, refused: 0, docs: 3},
+		{name: "gzip members", encoding: "gzip", body: cat(member1, member2), code: 200, taken: 3, refused: 0, docs: 3},
+		{name: "gzip then a newline", encoding: "gzip", body: cat(gzipped(t, ndjson), []byte("\n")), code: 200, taken: 3, refused: 0, docs: 3},
+		{name: "gzip then zero padding", encoding: "gzip", body: cat(gzipped(t, ndjson), make([]byte, 512)), code: 200, taken: 3, refused: 0, docs: 3},
+		{name: "gzip then garbage", encoding: "gzip", body: cat(gzipped(t, ndjson), []byte("garbage")), code: 200, taken: 3, refused: 1, docs: 3, dead: [][]byte{[]byte("garbage")}},
+		{name: "gzip member then a cut one", encoding: "gzip", body: cat(member1, cutMember2), code: 200, taken: 1, refused: 1, docs: 1, dead: [][]byte{cutMember2}},
+		{name: "gzip member then a corrupt header", encoding: "gzip", body: cat(member1, []byte("\x1f\x8bXX")), code: 200, taken: 1, refused: 1, docs: 1, dead: [][]byte{[]byte("\x1f\x8bXX")}},
 		{name: "raw deflate (no zlib header)", encoding: "deflate", body: rawDeflated(t, ndjson), code: 200, taken: 3, refused: 0, docs: 3},
 		{name: "corrupt deflate", encoding: "deflate", body: []byte("\x78\x9c not deflate"), code: 400, taken: 0, refused: 1, dead: [][]byte{[]byte("\x78\x9c not deflate")}},
 		{name: "gzip bomb", encoding: "gzip", body: bomb, code: http.StatusRequestEntityTooLarge, taken: 0, refused: 1, dead: [][]byte{bomb}},

@@ -90,10 +90,13 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(time.Time{})
 
 	seq := s.seq.Add(1)
-	body, bad, err := decode(enc, raw, int64(s.cfg.MaxDecodedMB)<<20, h)
+	body, bad, tail, err := decode(enc, raw, int64(s.cfg.MaxDecodedMB)<<20, h)
 	var msgs []pipeline.Message
 	if err == nil && bad == nil {
 		msgs, err = s.split(body, seq, h)
+		if err == nil && tail != nil {
+			msgs = append(msgs, pipeline.Message{Origin: s.origin(seq, -1), Body: tail.raw, DecodeError: tail.reason})
+		}
 		if errors.Is(err, errTooManyRecords) {
 			err, bad = nil, &badBody{http.StatusRequestEntityTooLarge,
 				fmt.Sprintf("more than %d records (or unusable stretches) in one body: send fewer per request", s.cfg.MaxRecords)}
@@ -113,9 +116,9 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// No record and nothing wrong (a keep-alive, "[]"): the pipeline
 		// counts it as an empty message.
 		msgs = []pipeline.Message{{Origin: s.origin(seq, -1), Body: body}}
-	case enc != identity:
+	case enc != identity && tail == nil:
 		// The records are slices of the decoded body: the body as
-		// sent is no longer needed.
+		// sent is no longer needed (a tail is part of it).
 		h.shrink(int64(cap(raw)))
 		raw = nil
 	}
