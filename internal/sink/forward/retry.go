@@ -76,6 +76,11 @@ type Retrier struct {
 	// documents, whatever the status, and reports whether it found one.
 	// It is given the body before Secrets are redacted and truncated.
 	Whole func(code int, body []byte) bool
+	// StatusOnly says a 2xx status is the whole acknowledgement (the
+	// sink does not read the answer's body): a body cut short after it
+	// (a target closing mid-response) is not a failure, which would send
+	// documents the target has again, for as long as it does so.
+	StatusOnly bool
 	// Secrets are the credentials the requests carry (a key, a token, a
 	// password): a target's answer that repeats them (some echo the
 	// request they refuse) has them replaced before it reaches a log, an
@@ -110,7 +115,7 @@ func (r Retrier) Do(ctx context.Context, client *http.Client, newReq func(ctx co
 	var err error
 	for attempt := 1; ; attempt++ {
 		var body []byte
-		body, err = send(ctx, client, newReq, r.Secrets)
+		body, err = send(ctx, client, newReq, r.Secrets, r.StatusOnly)
 		var se *StatusError
 		if errors.As(err, &se) && r.Whole != nil {
 			se.Whole = r.Whole(se.Code, se.raw)
@@ -144,7 +149,7 @@ func (r Retrier) Do(ctx context.Context, client *http.Client, newReq func(ctx co
 // is kept, and a hostile target can send gigabytes.
 const maxErrorBody = 64 << 10
 
-func send(ctx context.Context, client *http.Client, newReq func(ctx context.Context) (*http.Request, error), secrets Secrets) ([]byte, error) {
+func send(ctx context.Context, client *http.Client, newReq func(ctx context.Context) (*http.Request, error), secrets Secrets, statusOnly bool) ([]byte, error) {
 	req, err := newReq(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
@@ -159,7 +164,7 @@ func send(ctx context.Context, client *http.Client, newReq func(ctx context.Cont
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-		if err != nil {
+		if err != nil && !statusOnly {
 			return nil, fmt.Errorf("read response of %s: %w", req.URL.Redacted(), err)
 		}
 		return body, nil
