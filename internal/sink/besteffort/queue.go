@@ -129,6 +129,12 @@ func (q *queue) push(docs []sink.Doc) (int, error) {
 	q.activeSize += int64(n)
 	q.total += int64(n)
 	if err != nil {
+		// The segment is closed where the failure left it: a line it cut
+		// ends the segment and is skipped, rather than the next write
+		// being glued to it (one garbage document sent, the next one
+		// lost), and the next push opens a new segment instead of
+		// failing on the same descriptor for ever.
+		q.rotateLocked()
 		return 0, fmt.Errorf("write queue segment: %w", err)
 	}
 	if q.activeSize >= segmentBytes {
