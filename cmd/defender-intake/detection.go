@@ -30,7 +30,7 @@ func init() {
 // It also opens the detection sinks' stores: mounts run once every sink is
 // open, so a detection sink shares the store a store sink of the same
 // directory opened with its retention, whatever their order in the file.
-func mountAlerts(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Server) error {
+func mountAlerts(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Server) (mounted, error) {
 	var names []string
 	for name := range sinks {
 		names = append(names, name)
@@ -44,7 +44,7 @@ func mountAlerts(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Serv
 		case *detectsink.Sink:
 			var err error
 			if st, err = s.Store(context.Background()); err != nil {
-				return err
+				return mounted{}, err
 			}
 		case *storesink.Sink:
 			st = s.Store()
@@ -57,12 +57,12 @@ func mountAlerts(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Serv
 		}
 	}
 	if len(stores) == 0 {
-		return nil
+		return mounted{}, nil
 	}
 	log := slog.Default()
 	// Only the alerts route of this handler is mounted: the Events page is
 	// mounted over the store sink (serve.go).
 	h := web.New(web.Options{Alerts: alertapi.Handler(log, stores...), Token: srv.WebToken(), Logger: log})
 	mux.Handle(web.AlertsPattern, h)
-	return nil
+	return mounted{name: "alerts API", path: "/api/alerts"}, nil
 }

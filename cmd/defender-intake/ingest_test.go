@@ -146,7 +146,7 @@ func TestEventsPageMountedInRun(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
 	mux.HandleFunc("GET /api/alerts", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("alerts")) })
-	if err := mountEventsPage(mux, map[string]sink.Sink{"events": sk}, config.Server{}); err != nil {
+	if _, err := mountEventsPage(mux, map[string]sink.Sink{"events": sk}, config.Server{}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)
@@ -172,7 +172,7 @@ func TestEventsPageMountedInRun(t *testing.T) {
 		}
 	}
 	// without a store sink nothing is mounted
-	if err := mountEventsPage(http.NewServeMux(), map[string]sink.Sink{}, config.Server{}); err != nil {
+	if _, err := mountEventsPage(http.NewServeMux(), map[string]sink.Sink{}, config.Server{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -39,8 +39,15 @@ func init() {
 // HTTPMount adds handlers to the service's HTTP server (the Events page,
 // an API). sinks are the opened sinks by configured name, for handlers
 // that read what a sink stores; srv is the server's configuration (its
-// API token: srv.WebToken()).
-type HTTPMount func(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Server) error
+// API token: srv.WebToken()). It returns what it mounted, for the log
+// line that gives its URL (the zero value when the configuration has
+// nothing for it).
+type HTTPMount func(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Server) (mounted, error)
+
+// mounted names what an HTTPMount serves and at which path.
+type mounted struct {
+	name, path string
+}
 
 var httpMounts []HTTPMount
 
@@ -155,10 +162,15 @@ func runService(ctx context.Context, cfg *config.Config, log *slog.Logger) (err 
 		}
 		io.WriteString(w, "ready\n")
 	})
+	var pages []mounted
 	for _, mount := range httpMounts {
-		if err := mount(mux, byName, cfg.Server); err != nil {
+		m, err := mount(mux, byName, cfg.Server)
+		if err != nil {
 			dl.Close()
 			return fmt.Errorf("mount HTTP handlers: %w", err)
+		}
+		if m.path != "" {
+			pages = append(pages, m)
 		}
 	}
 	var srv *http.Server
@@ -175,6 +187,12 @@ func runService(ctx context.Context, cfg *config.Config, log *slog.Logger) (err 
 			}
 		}()
 		log.Info("serving /metrics, /healthz, /readyz", "addr", ln.Addr().String())
+		for _, pg := range pages {
+			// The bound address, so that port 0 gives the real port.
+			log.Info(pg.name, "url", "http://"+ln.Addr().String()+pg.path)
+		}
+	} else if len(pages) > 0 {
+		log.Warn("server.listen is empty: the Events page and its API are not served")
 	}
 	log.Info("running", "sources", len(sources), "sinks", len(sinks), "dead_letter", cfg.DeadLetter.Path)
 	err = p.Run(ctx, sources) // closes sinks and the dead-letter file

@@ -39,7 +39,7 @@ func init() {
 // mountEventsPage mounts the Events page and its API on run's HTTP server
 // over the configured store sink. The API token, if any, is server.token
 // or comes from the environment, as for serve.
-func mountEventsPage(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Server) error {
+func mountEventsPage(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Server) (mounted, error) {
 	var names []string
 	for name, s := range sinks {
 		if _, ok := s.(*storesink.Sink); ok {
@@ -47,17 +47,17 @@ func mountEventsPage(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.
 		}
 	}
 	if len(names) == 0 {
-		return nil
+		return mounted{}, nil
 	}
 	if len(names) > 1 {
 		sort.Strings(names)
-		return fmt.Errorf("events page: %d store sinks (%s): configure one", len(names), strings.Join(names, ", "))
+		return mounted{}, fmt.Errorf("events page: %d store sinks (%s): configure one", len(names), strings.Join(names, ", "))
 	}
 	h := web.New(web.Options{Store: sinks[names[0]].(*storesink.Sink).Store(), Token: srv.WebToken(), Logger: slog.Default()})
 	for _, p := range web.Patterns {
 		mux.Handle(p, h)
 	}
-	return nil
+	return mounted{name: "Events page", path: "/"}, nil
 }
 
 func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/defender-intake/defender-intake/internal/detect/alerts"
 	"github.com/defender-intake/defender-intake/internal/detect/rules"
+	"github.com/defender-intake/defender-intake/internal/detect/sigma"
 )
 
 // Config is the `detection:` section of the service configuration.
@@ -59,10 +60,7 @@ func New(cfg Config, log *slog.Logger, sinks ...alerts.AlertSink) (*Shared, erro
 	if err != nil {
 		return nil, fmt.Errorf("detection: %w", err)
 	}
-	for _, s := range eng.Skipped() {
-		log.Warn("rule skipped", "path", s.Path, "id", s.ID, "reason", s.Reason, "detail", s.Detail)
-	}
-	log.Info("detection rules loaded", "rules", len(eng.Rules()), "correlations", len(eng.Correlations()), "skipped", len(eng.Skipped()))
+	logLoaded(log, "detection rules loaded", eng, cfg.Rules)
 	var file *alerts.FileSink
 	if cfg.File != "" {
 		if file, err = alerts.OpenFileSink(cfg.File); err != nil {
@@ -113,7 +111,37 @@ func (s *Shared) ReloadRules() error {
 	}
 	s.Reload(eng)
 	if s.log != nil {
-		s.log.Info("detection rules reloaded", "rules", len(eng.Rules()), "correlations", len(eng.Correlations()), "skipped", len(eng.Skipped()))
+		logLoaded(s.log, "detection rules reloaded", eng, s.cfg)
 	}
 	return nil
+}
+
+// logLoaded logs one line for a rule load: a rule set from SigmaHQ skips
+// dozens of rules (fields or modifiers without an equivalent), and a
+// warning per rule at every start buried the service's own lines. The
+// reasons are at DEBUG, and in full from `rules check`, which the line
+// names.
+func logLoaded(log *slog.Logger, msg string, eng *sigma.Engine, cfg rules.Config) {
+	skipped := eng.Skipped()
+	for _, s := range skipped {
+		log.Debug("rule skipped", "path", s.Path, "id", s.ID, "reason", s.Reason, "detail", s.Detail)
+	}
+	attrs := []any{"rules", len(eng.Rules()), "correlations", len(eng.Correlations()), "skipped", len(skipped)}
+	if len(skipped) > 0 {
+		check := "defender-intake rules check"
+		for _, f := range cfg.FieldMaps {
+			check += " --field-map " + f
+		}
+		if cfg.PlaceholdersFile != "" {
+			check += " --placeholders " + cfg.PlaceholdersFile
+		}
+		if len(cfg.Dirs) == 0 {
+			check += " DIR"
+		}
+		for _, d := range cfg.Dirs {
+			check += " " + d
+		}
+		attrs = append(attrs, "skip_reasons", "`"+check+"` (or log.level debug)")
+	}
+	log.Info(msg, attrs...)
 }
