@@ -55,6 +55,12 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ingest: --batch must be at least 1")
 		return 2
 	}
+	if *deadLetter == "" {
+		*deadLetter = filepath.Join(*data, "dead-letter.ndjson")
+	}
+	// The dead-letter file as an input would be read while it is written:
+	// its entries, JSON objects, were loaded as documents.
+	dlInfo, dlErr := os.Stat(*deadLetter)
 	var total int64
 	for _, name := range fs.Args() {
 		if name == "-" {
@@ -63,6 +69,10 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fi, err := os.Stat(name)
 		if err != nil {
 			fmt.Fprintf(stderr, "ingest: %v\n", err)
+			return 2
+		}
+		if dlErr == nil && os.SameFile(fi, dlInfo) {
+			fmt.Fprintf(stderr, "ingest: %s is the dead-letter file (--dead-letter %s): it is written while it would be read; replay dead letters with another --dead-letter\n", name, *deadLetter)
 			return 2
 		}
 		total += fi.Size()
@@ -79,9 +89,6 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
-	if *deadLetter == "" {
-		*deadLetter = filepath.Join(*data, "dead-letter.ndjson")
-	}
 	job := &ingestJob{st: st, rejects: &rejects{path: *deadLetter}, batch: *batch, stdout: stdout, n: normalize.New(normalize.Options{}),
 		force: *force, stop: cancel, stopAfter: ingestStopAfterInputs}
 	defer job.rejects.close()

@@ -277,3 +277,46 @@ func TestIngestKilledResumes(t *testing.T) {
 	}
 	t.Logf("killed after %d recorded inputs; resume: %s; %d documents, %d loaded twice", recorded, strings.TrimSpace(out.String()), total, total-len(distinct))
 }
+
+// The dead-letter file given as an input (to replay it, or by mistake) is
+// refused: it would be written while read, and its entries, JSON objects,
+// were loaded as documents.
+func TestIngestRefusesItsDeadLetterFileAsInput(t *testing.T) {
+	recs := deliverytest.Records(5, "dl")
+	content := string(bytes.Join(recs, []byte("\n"))) + "\n{broken\n"
+	tests := []struct {
+		name string
+		args func(dir, data, in string) []string
+	}{
+		{"same path", func(dir, data, in string) []string { return []string{"--dead-letter", in, in} }},
+		{"another name of it", func(dir, data, in string) []string { return []string{"--dead-letter", in, dir + "/./in.ndjson"} }},
+		{"a link to it", func(dir, data, in string) []string {
+			link := filepath.Join(dir, "link.ndjson")
+			os.Symlink(in, link)
+			return []string{"--dead-letter", link, in}
+		}},
+		{"the default one", func(dir, data, in string) []string {
+			os.MkdirAll(data, 0o755)
+			dl := filepath.Join(data, "dead-letter.ndjson")
+			os.WriteFile(dl, []byte(content), 0o644)
+			return []string{dl}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data, in := filepath.Join(dir, "data"), filepath.Join(dir, "in.ndjson")
+			if err := os.WriteFile(in, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			args := append([]string{"ingest", "--quiet", "--data", data}, tc.args(dir, data, in)...)
+			if code := dispatch(args, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "is the dead-letter file") {
+				t.Fatalf("exit %d, want 2\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+			}
+			if b, _ := os.ReadFile(in); string(b) != content {
+				t.Errorf("the input was written to")
+			}
+		})
+	}
+}
