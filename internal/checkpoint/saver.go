@@ -18,8 +18,8 @@ type Saver struct {
 	done     chan struct{}
 }
 
-// NewSaver starts a saver that calls save, never concurrently, at most
-// once per interval. A save that returns an error is tried again after the
+// NewSaver starts a saver that calls save, never concurrently, and starts
+// at most one save per interval. A save that returns an error is tried again after the
 // interval even if the position does not move again.
 func NewSaver(interval time.Duration, save func() error) *Saver {
 	s := &Saver{interval: interval, save: save, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
@@ -66,10 +66,14 @@ func (s *Saver) loop() {
 		case <-s.stop:
 			return
 		}
+		// The interval runs from the start of a save, so a slow save
+		// (an fsync, a remote commit under load) is not followed by a
+		// whole interval more of unsaved acknowledgements.
+		next := time.Now().Add(s.interval)
 		if err := s.save(); err != nil {
 			s.Changed()
 		}
-		t := time.NewTimer(s.interval)
+		t := time.NewTimer(time.Until(next))
 		select {
 		case <-t.C:
 		case <-s.stop:
