@@ -20,7 +20,7 @@ import (
 func OpenAppend(path string, perm os.FileMode) (f *os.File, size, cut int64, err error) {
 	f, err = os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, perm)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("open %s: %w", path, err)
+		return nil, 0, 0, err // "open PATH: reason"
 	}
 	st, err := f.Stat()
 	if err != nil {
