@@ -3,7 +3,9 @@ package http_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,5 +137,64 @@ func TestTimedOutRequestsKeepTheirSlot(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// sizingEmitter acknowledges every batch at once as all taken, noting the
+// largest batch in bytes and the number of batches.
+type sizingEmitter struct {
+	mu               sync.Mutex
+	batches, largest int
+}
+
+func (e *sizingEmitter) Emit(_ context.Context, b *pipeline.Batch) error {
+	size := 0
+	for _, m := range b.Messages {
+		size += len(m.Body)
+	}
+	e.mu.Lock()
+	e.batches++
+	e.largest = max(e.largest, size)
+	e.mu.Unlock()
+	b.Outcome = pipeline.Outcome{Taken: len(b.Messages)}
+	go b.Ack(nil)
+	return nil
+}
+
+// A large body goes to the pipeline in batches of at most
+// pipeline.MaxBatchBytes (a worker holds a batch's documents while it
+// delivers them), and the answer counts the records of all of them.
+func TestLargeBodyInBatches(t *testing.T) {
+	c := *httpsrc.DefaultConfig()
+	c.Listen = freeAddr(t)
+	s := httpsrc.New("in", c, source.Env{})
+	em := &sizingEmitter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, em) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	for s.Addr() == "" {
+		time.Sleep(time.Millisecond)
+	}
+	rec := []byte(`{"a":"` + strings.Repeat("x", 4000) + `"}`)
+	const n = 3000 // 12 MB
+	body := bytes.Repeat(append(rec, '\n'), n)
+	resp, err := http.Post("http://"+s.Addr()+"/ingest", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct{ Taken int }
+	json.NewDecoder(resp.Body).Decode(&a)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || a.Taken != n {
+		t.Fatalf("answered %d with %d taken, want 200 with %d", resp.StatusCode, a.Taken, n)
+	}
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	if em.largest > pipeline.MaxBatchBytes+len(rec) || em.batches < 3 {
+		t.Errorf("%d batches, the largest %d bytes; want batches of at most %d bytes", em.batches, em.largest, pipeline.MaxBatchBytes)
 	}
 }

@@ -146,46 +146,6 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// deliver emits msgs as one batch once a delivery slot is free, and
-// waits for its acknowledgement: it returns the batch's outcome and 200,
-// or 503 and why, all within Timeout.
-//
-// Once the pipeline took the batch, h is released by its Ack: a batch
-// answered 503 on timeout still holds its memory until it is delivered.
-func (s *Source) deliver(ctx context.Context, msgs []pipeline.Message, h *hold) (pipeline.Outcome, int, string) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return pipeline.Outcome{}, http.StatusServiceUnavailable, "no delivery slot free in time, retry later"
-	}
-	// The slot is held until the batch is acknowledged, not until the
-	// answer: a request answered 503 on timeout is still in the
-	// pipeline, and freeing its slot let every retry of a client put
-	// one more copy of its records into a stuck pipeline (10 attempts,
-	// 10 copies delivered once it recovered).
-	freeSlot := func() { <-s.slots }
-	done := make(chan error, 1)
-	batch := &pipeline.Batch{Messages: msgs, Ack: func(err error) { freeSlot(); h.release(); done <- err }, Unordered: true}
-	if err := s.out.Emit(ctx, batch); err != nil {
-		freeSlot()
-		return pipeline.Outcome{}, http.StatusServiceUnavailable, "not accepted, retry later: " + err.Error()
-	}
-	h.handed = true
-	select {
-	case err := <-done:
-		if err != nil {
-			return pipeline.Outcome{}, http.StatusServiceUnavailable, "not delivered, retry later: " + err.Error()
-		}
-		return batch.Outcome, http.StatusOK, ""
-	case <-ctx.Done():
-		// The batch may still be delivered: a retry can duplicate it,
-		// which at-least-once allows; answering 200 could lose it.
-		return pipeline.Outcome{}, http.StatusServiceUnavailable, "delivery not confirmed in time, retry later"
-	}
-}
-
 func (s *Source) noMemory() string {
 	return fmt.Sprintf("the bodies of other requests fill max_memory_mb (%d MB), retry later", s.cfg.MaxMemoryMB)
 }
