@@ -99,28 +99,40 @@ func (j *normalizeJob) file(name string, stdin io.Reader) error {
 	}
 	defer closeInput()
 	rd := envelope.NewReader(in)
-	if workers := runtime.GOMAXPROCS(0); workers > 1 {
-		return j.fileParallel(rd, display, workers)
+	workers := runtime.GOMAXPROCS(0)
+	ended, err := j.fileSequential(rd, display, sequentialBytes(in, workers))
+	if ended || err != nil {
+		return err
 	}
-	for {
+	return j.fileParallel(rd, display, workers)
+}
+
+// fileSequential normalizes the records of rd on the calling goroutine
+// until the end of the input (ended) or until it has read at least limit
+// bytes of records (limit < 0: no limit).
+func (j *normalizeJob) fileSequential(rd *envelope.Reader, display string, limit int64) (ended bool, err error) {
+	var read int64
+	for limit < 0 || read < limit {
 		rec, err := rd.Next()
 		if err == io.EOF {
-			return nil
+			return true, nil
 		}
 		if err != nil { // (checked first: errors.As would cost an allocation per record)
 			var bad *envelope.Error
 			if !errors.As(err, &bad) {
-				return fmt.Errorf("%s: %w", display, err)
+				return true, fmt.Errorf("%s: %w", display, err)
 			}
+			read += int64(len(bad.Raw))
 			if err := j.rejects.add(context.Background(), display, bad.Line, "envelope", bad.Reason, bad.Raw); err != nil {
-				return err
+				return true, err
 			}
 			continue
 		}
+		read += int64(len(rec.Bytes))
 		doc, _, err := j.n.Append(j.buf[:0], rec.Bytes)
 		if err != nil {
 			if err := j.rejects.add(context.Background(), display, rec.Line, "normalize", err.Error(), rec.Bytes); err != nil {
-				return err
+				return true, err
 			}
 			continue
 		}
@@ -135,6 +147,7 @@ func (j *normalizeJob) file(name string, stdin io.Reader) error {
 		j.out.WriteByte('\n')
 		j.done++
 	}
+	return false, nil
 }
 
 // normalizeGCPercent is the garbage collector's target for normalize:

@@ -77,13 +77,10 @@ func (j *normalizeJob) fileParallel(rd *envelope.Reader, display string, workers
 		b := <-free
 		b.reset()
 		mode := newModeChooser()
-		var own *normalize.Normalizer // for the batches normalized here
+		own := j.n // for the batches normalized here (the command's goroutine only writes now)
 		send := func() bool {
 			records := len(b.items)
 			if !mode.parallel {
-				if own == nil {
-					own = normalize.New(normalize.Options{})
-				}
 				j.normalizeBatch(own, b)
 				close(b.normalized)
 			}

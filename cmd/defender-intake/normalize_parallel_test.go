@@ -45,11 +45,18 @@ func TestNormalizeParallelSameAsSequential(t *testing.T) {
 	// Records with no usable time get the time of normalization, and dead
 	// letters the time they were written: both are masked.
 	now := regexp.MustCompile(`"(@timestamp|ingested|time)": ?"[^"]*"`)
-	run := func(procs int, args ...string) (code int, stdout, stderr, dead []byte) {
+	// stdin: the input as a stream of unknown length, which is read on
+	// one goroutine for its first parallelMinInput bytes.
+	run := func(procs int, stdin bool, args ...string) (code int, stdout, stderr, dead []byte) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-		deadPath := filepath.Join(dir, fmt.Sprintf("dead-%d-%d.ndjson", procs, len(args)))
+		deadPath := filepath.Join(dir, fmt.Sprintf("dead-%d-%d-%v.ndjson", procs, len(args), stdin))
 		var out, errOut bytes.Buffer
-		code = normalizeCmd(append(args, "--dead-letter", deadPath, inputPath), nil, &out, &errOut)
+		args = append(args, "--dead-letter", deadPath)
+		if stdin {
+			code = normalizeCmd(args, bytes.NewReader(in.Bytes()), &out, &errOut)
+		} else {
+			code = normalizeCmd(append(args, inputPath), nil, &out, &errOut)
+		}
 		dead, err := os.ReadFile(deadPath)
 		if err != nil {
 			t.Fatal(err)
@@ -58,11 +65,19 @@ func TestNormalizeParallelSameAsSequential(t *testing.T) {
 	}
 	// Windows of two batches, so that both modes and the changes between
 	// them are exercised.
-	defer func(w, warm int) { windowBatches, warmBatches = w, warm }(windowBatches, warmBatches)
-	windowBatches, warmBatches = 2, 1
-	for _, args := range [][]string{nil, {"--pretty"}} {
-		code1, out1, err1, dead1 := run(1, args...)
-		code4, out4, err4, dead4 := run(4, args...)
+	// The input is long enough to be tried in parallel, from the start as
+	// a file and from its middle as a stream.
+	defer func(w, warm int, min int64) {
+		windowBatches, warmBatches, parallelMinInput = w, warm, min
+	}(windowBatches, warmBatches, parallelMinInput)
+	windowBatches, warmBatches, parallelMinInput = 2, 1, int64(in.Len()/2)
+	for _, tc := range []struct {
+		args  []string
+		stdin bool
+	}{{nil, false}, {[]string{"--pretty"}, false}, {nil, true}} {
+		args := tc.args
+		code1, out1, err1, dead1 := run(1, tc.stdin, args...)
+		code4, out4, err4, dead4 := run(4, tc.stdin, args...)
 		if code1 != 1 || code4 != code1 {
 			t.Errorf("%v: exit status %d with one CPU, %d with four (want 1)", args, code1, code4)
 		}
@@ -110,6 +125,59 @@ func TestModeChooser(t *testing.T) {
 		}
 		if parallelWindows != tc.wantParallelOfWindows {
 			t.Errorf("%s: %d windows of 40 in parallel, want %d", tc.name, parallelWindows, tc.wantParallelOfWindows)
+		}
+	}
+}
+
+// A run too short for the parallel way to pay back its cost never tries
+// it: it normalizes on one goroutine as with one CPU (no batches handed
+// on, by --stats). A long file tries it from the start, a long stream
+// once it has read parallelMinInput bytes.
+func TestNormalizeShortRunStaysSequential(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	defer func(min int64) { parallelMinInput = min }(parallelMinInput)
+	recs := shippedCorpus(t)
+	var in bytes.Buffer
+	for i := range 3000 {
+		in.Write(recs[i%len(recs)])
+		in.WriteByte('\n')
+	}
+	path := filepath.Join(t.TempDir(), "in.ndjson")
+	if err := os.WriteFile(path, in.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	batches := regexp.MustCompile(`parallel-batches=(\d+) sequential-batches=(\d+)`)
+	for _, tc := range []struct {
+		name       string
+		minInput   int64
+		stdin      bool
+		wantPooled bool // batches went through the parallel pipeline
+	}{
+		{"short file", int64(in.Len()) + 1, false, false},
+		{"short stream", int64(in.Len()) + 1, true, false},
+		{"long file", int64(in.Len()), false, true},
+		{"long stream", int64(in.Len() / 2), true, true},
+	} {
+		parallelMinInput = tc.minInput
+		var out, errOut bytes.Buffer
+		var code int
+		if tc.stdin {
+			code = normalizeCmd([]string{"--stats"}, bytes.NewReader(in.Bytes()), &out, &errOut)
+		} else {
+			code = normalizeCmd([]string{"--stats", path}, nil, &out, &errOut)
+		}
+		if code != 0 {
+			t.Fatalf("%s: exit status %d: %s", tc.name, code, errOut.Bytes())
+		}
+		if n := bytes.Count(out.Bytes(), []byte("\n")); n != 3000 {
+			t.Errorf("%s: %d documents, want 3000", tc.name, n)
+		}
+		m := batches.FindStringSubmatch(errOut.String())
+		if m == nil {
+			t.Fatalf("%s: no batch counts in %s", tc.name, errOut.Bytes())
+		}
+		if pooled := m[1] != "0" || m[2] != "0"; pooled != tc.wantPooled {
+			t.Errorf("%s: parallel-batches=%s sequential-batches=%s, want pipeline used: %v", tc.name, m[1], m[2], tc.wantPooled)
 		}
 	}
 }
