@@ -102,7 +102,13 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		werr := job.finish(context.WithoutCancel(ctx))
 		prog.stop()
 		fmt.Fprintf(stderr, "ingest: %v\n", errors.Join(err, werr))
-		fmt.Fprintf(stderr, "ingest: stopped after %d stored documents (all of them are committed); the same command resumes after them\n", job.stored)
+		if errors.Is(err, context.Canceled) || werr != nil {
+			fmt.Fprintf(stderr, "ingest: stopped after %d stored documents (all of them are committed); the same command resumes after them\n", job.stored)
+		} else {
+			// A file refused (changed since it was loaded, a damaged
+			// record): running the same command again changes nothing.
+			fmt.Fprintf(stderr, "ingest: stopped after %d stored documents (all of them are committed); fix the cause above, then the same command resumes after them\n", job.stored)
+		}
 		return 1
 	}
 	for _, name := range fs.Args() {
