@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -189,5 +190,22 @@ func TestWrapBestEffort(t *testing.T) {
 	defer s.Close()
 	if _, ok := s.(*besteffort.Sink); !ok {
 		t.Errorf("best_effort: got %T, want the best-effort wrapper", s)
+	}
+}
+
+// A failed request's error names the method and endpoint, without the
+// URL's query (a ClickHouse statement, a kilobyte once encoded) or its
+// password.
+func TestSendErrorNamesEndpoint(t *testing.T) {
+	client, err := NewHTTPClient(TLS{}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Retrier{MaxAttempts: 1}.Do(context.Background(), client, func(ctx context.Context) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodPost, "http://user:pw-9f2@127.0.0.1:1/path?query=CREATE+TABLE+x", nil)
+	})
+	msg := fmt.Sprint(err)
+	if !strings.Contains(msg, "POST http://user:xxxxx@127.0.0.1:1/path") || strings.Contains(msg, "CREATE") || strings.Contains(msg, "pw-9f2") {
+		t.Errorf("error %q: want the method and endpoint, no query or password", msg)
 	}
 }

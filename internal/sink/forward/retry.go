@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -156,16 +157,22 @@ func send(ctx context.Context, client *http.Client, newReq func(ctx context.Cont
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		if certificateRefused(err) {
-			return nil, &CertificateError{Err: fmt.Errorf("send to %s: %w", req.URL.Redacted(), err)}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// Its text repeats the whole URL, query included (a
+			// ClickHouse statement of a kilobyte, URL-encoded).
+			err = ue.Err
 		}
-		return nil, fmt.Errorf("send to %s: %w", req.URL.Redacted(), err)
+		if certificateRefused(err) {
+			return nil, &CertificateError{Err: fmt.Errorf("%s %s: %w", req.Method, endpoint(req.URL), err)}
+		}
+		return nil, fmt.Errorf("%s %s: %w", req.Method, endpoint(req.URL), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		if err != nil && !statusOnly {
-			return nil, fmt.Errorf("read response of %s: %w", req.URL.Redacted(), err)
+			return nil, fmt.Errorf("read response of %s: %w", endpoint(req.URL), err)
 		}
 		return body, nil
 	}
@@ -213,6 +220,14 @@ func Narrow(idx []int, send func(idx []int) error, reject func(i int, err error)
 	}
 	half := len(idx) / 2
 	return errors.Join(Narrow(idx[:half], send, reject), Narrow(idx[half:], send, reject))
+}
+
+// endpoint is u for logs and errors: without its query (a ClickHouse
+// statement) and password.
+func endpoint(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.Fragment = "", ""
+	return c.Redacted()
 }
 
 // redactedLocation is the Location of a redirect without a password.
