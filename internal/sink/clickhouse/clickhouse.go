@@ -58,7 +58,7 @@ func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 	log := slog.Default().With("sink", name)
 	target := forward.NewTarget(name, log)
 	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/") + "/", client: client, log: log, target: target,
-		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets(cfg.Username, cfg.Password.Value()),
+		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets(cfg.Username, cfg.Password.Value()).WithURL(cfg.URL),
 			Whole: refusesRequest},
 		insert: fmt.Sprintf("INSERT INTO `%s`.`%s` FORMAT JSONEachRow", cfg.Database, cfg.Table), now: time.Now}
 	if s.rejects, err = forward.OpenRejects(name, cfg.DeadLetterPath(name)); err != nil {

@@ -49,7 +49,7 @@ func Open(ctx context.Context, name string, cfg Config) (*Sink, error) {
 	log := slog.Default().With("sink", name)
 	target := forward.NewTarget(name, log)
 	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), client: client, log: log, target: target,
-		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets(cfg.Username, cfg.Password.Value(), cfg.APIKey.Value())}, actions: map[string][]byte{}}
+		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets(cfg.Username, cfg.Password.Value(), cfg.APIKey.Value()).WithURL(cfg.URL)}, actions: map[string][]byte{}}
 	rej, err := forward.OpenRejects(name, cfg.DeadLetterPath(name))
 	if err != nil {
 		return nil, err

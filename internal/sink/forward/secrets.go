@@ -46,3 +46,17 @@ func (ss Secrets) Redact(s string) string {
 	}
 	return s
 }
+
+// WithURL adds the password of a URL's user information (which the
+// client sends as Basic authorization) to ss.
+func (ss Secrets) WithURL(raw string) Secrets {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return ss
+	}
+	pw, ok := u.User.Password()
+	if !ok || pw == "" {
+		return ss
+	}
+	return append(ss, NewSecrets(u.User.Username(), pw)...)
+}

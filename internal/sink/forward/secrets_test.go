@@ -25,3 +25,17 @@ func TestSecretsRedact(t *testing.T) {
 		t.Errorf("Redact changed an answer without secrets: %q", got)
 	}
 }
+
+// The password of a URL's user information is sent as Basic
+// authorization: an answer repeating either is redacted.
+func TestSecretsWithURL(t *testing.T) {
+	ss := NewSecrets("", "", "key-1").WithURL("https://svc:url-pass-3@es.example:9200")
+	for _, answer := range []string{"url-pass-3", "Authorization: Basic c3ZjOnVybC1wYXNzLTM="} {
+		if got := ss.Redact(answer); strings.Contains(got, "url-pass-3") || strings.Contains(got, "c3ZjOnVybC1wYXNzLTM") {
+			t.Errorf("Redact(%q) = %q", answer, got)
+		}
+	}
+	if got := NewSecrets("", "", "key-1").WithURL("https://es.example:9200"); len(got) != len(NewSecrets("", "", "key-1")) {
+		t.Errorf("a URL without a password added secrets: %q", got)
+	}
+}

@@ -104,7 +104,7 @@ func Open(name string, cfg Config) (*Sink, error) {
 	log := slog.Default().With("sink", name)
 	target := forward.NewTarget(name, log)
 	s := &Sink{name: name, cfg: cfg, url: strings.TrimRight(cfg.IntakeServer, "/") + "/batch", client: client,
-		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets("", "", cfg.IntakeKey.Value()),
+		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets("", "", cfg.IntakeKey.Value()).WithURL(cfg.IntakeServer),
 			StatusOnly: true}, rejects: rej, target: target, log: log, keyJSON: key}
 	if cfg.MaxRecordsPerSecond > 0 {
 		s.limit = rate.NewLimiter(rate.Limit(cfg.MaxRecordsPerSecond), max(cfg.MaxBatchRecords, int(cfg.MaxRecordsPerSecond)))

@@ -123,7 +123,7 @@ func Open(name string, cfg Config) (*Sink, error) {
 	target := forward.NewTarget(name, log)
 	s := &Sink{name: name, cfg: cfg, base: strings.TrimRight(cfg.URL, "/"), client: client, rejects: rej, target: target, log: log,
 		channel: h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:],
-		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets("", "", cfg.Token.Value()),
+		retry: forward.Retrier{MaxAttempts: cfg.MaxAttempts, Log: log, Target: target, Secrets: forward.NewSecrets("", "", cfg.Token.Value()).WithURL(cfg.URL),
 			// Without ack a 2xx is the acknowledgement; with it, the
 			// answer's ackId is needed.
 			Whole: refusesRequest, StatusOnly: !cfg.Ack}}
