@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,7 +21,7 @@ func configCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(w, "\nLoads FILE strictly (unknown keys are errors), expands ${ENV} references and validates every")
 		fmt.Fprintln(w, "section: the errors name the file and line. Exit status 0 when FILE is valid, 1 when it is not.")
 	}
-	fs.Usage = func() {} // printed below, on stdout when asked for
+	setUsage(fs, usage)
 	// Flags may come before or after the subcommand: config -h, config check -h.
 	if len(args) > 0 && args[0] == "check" {
 		args = args[1:]
@@ -30,13 +29,8 @@ func configCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage(stdout)
-			return 0
-		}
-		usage(stderr)
-		return 2
+	if status, done := parseFlags(fs, args, stdout); done {
+		return status
 	}
 	if fs.NArg() != 1 {
 		usage(stderr)

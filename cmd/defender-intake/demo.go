@@ -42,15 +42,14 @@ func demoCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	keepTimes := fs.Bool("original-times", false, "keep the sample's own times (20 November 2026) instead of moving them to end now")
 	var ruleDirs fileList
 	fs.Var(&ruleDirs, "rules", "Sigma rule `directory`, read recursively, besides the built-in rules (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: defender-intake demo [--rules DIR]... [--listen ADDR] [--token-file FILE] [--data DIR] [--keep] [--original-times]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Loads the sample Defender XDR records shipped in the binary into a fresh store, runs")
-		fmt.Fprintln(stderr, "detection on them, and serves the Events page until Ctrl-C. No Azure account needed.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	setUsage(fs, func(w io.Writer) {
+		fmt.Fprintln(w, "usage: defender-intake demo [--rules DIR]... [--listen ADDR] [--token-file FILE] [--data DIR] [--keep] [--original-times]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Loads the sample Defender XDR records shipped in the binary into a fresh store, runs")
+		fmt.Fprintln(w, "detection on them, and serves the Events page until Ctrl-C. No Azure account needed.")
+	})
+	if status, done := parseFlags(fs, args, stdout); done {
+		return status
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "demo: unexpected argument %q\n", fs.Arg(0))

@@ -37,15 +37,14 @@ func estimateCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	bucket := fs.Duration("bucket", time.Minute, "window over which peaks are measured")
 	consumers := fs.Int("consumers", 1, "consumer groups that will read the hub (each counts against egress)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: defender-intake estimate [flags] FILE...     (- for stdin)")
-		fmt.Fprintln(stderr, "       defender-intake estimate [flags] --config FILE [--source NAME] [--group GROUP] [--duration 10m]")
-		fmt.Fprintln(stderr, "\nRates use the records' own times (category and time of each record), so an export of")
-		fmt.Fprintln(stderr, "a busy day gives that day's load. The live mode never checkpoints: it only reads.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	setUsage(fs, func(w io.Writer) {
+		fmt.Fprintln(w, "usage: defender-intake estimate [flags] FILE...     (- for stdin)")
+		fmt.Fprintln(w, "       defender-intake estimate [flags] --config FILE [--source NAME] [--group GROUP] [--duration 10m]")
+		fmt.Fprintln(w, "\nRates use the records' own times (category and time of each record), so an export of")
+		fmt.Fprintln(w, "a busy day gives that day's load. The live mode never checkpoints: it only reads.")
+	})
+	if status, done := parseFlags(fs, args, stdout); done {
+		return status
 	}
 	est := sizing.New(*bucket)
 	var err error

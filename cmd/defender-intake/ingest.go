@@ -35,17 +35,16 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	batch := fs.Int("batch", 5000, "documents per store commit")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	force := fs.Bool("force", false, "load files again even when the store already has them")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: defender-intake ingest [--data DIR] [--dead-letter FILE] [--force] FILE...")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Normalizes the Defender streaming records in FILEs (envelopes, NDJSON, JSON arrays; '-' is")
-		fmt.Fprintln(stderr, "stdin) and stores them for the Events page. Unusable input goes to the dead-letter file.")
-		fmt.Fprintln(stderr, "The store remembers the files it loaded: a file loaded before adds nothing (unless --force),")
-		fmt.Fprintln(stderr, "a file that grew adds what is new, and an interrupted load resumes where it stopped.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	setUsage(fs, func(w io.Writer) {
+		fmt.Fprintln(w, "usage: defender-intake ingest [--data DIR] [--dead-letter FILE] [--force] FILE...")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Normalizes the Defender streaming records in FILEs (envelopes, NDJSON, JSON arrays; '-' is")
+		fmt.Fprintln(w, "stdin) and stores them for the Events page. Unusable input goes to the dead-letter file.")
+		fmt.Fprintln(w, "The store remembers the files it loaded: a file loaded before adds nothing (unless --force),")
+		fmt.Fprintln(w, "a file that grew adds what is new, and an interrupted load resumes where it stopped.")
+	})
+	if status, done := parseFlags(fs, args, stdout); done {
+		return status
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()

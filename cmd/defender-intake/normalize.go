@@ -33,17 +33,15 @@ func normalizeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	deadLetter := fs.String("dead-letter", "", "append what cannot be normalized to this NDJSON `file`, with its raw bytes and the reason")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file` (for performance work)")
 	stats := fs.Bool("stats", false, "print the records, heap allocations and garbage collections of the run on stderr at the end")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: defender-intake normalize [--pretty] [--dead-letter FILE] [FILE...]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Reads Defender XDR streaming records (Event Hub envelopes {\"records\":[...]}, bare records,")
-		fmt.Fprintln(stderr, "JSON arrays; one per line or pretty-printed) from FILEs or stdin and prints one ECS document")
-		fmt.Fprintln(stderr, "per record, in input order. Exits 1 when anything could not be normalized.")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	setUsage(fs, func(w io.Writer) {
+		fmt.Fprintln(w, "usage: defender-intake normalize [--pretty] [--dead-letter FILE] [FILE...]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Reads Defender XDR streaming records (Event Hub envelopes {\"records\":[...]}, bare records,")
+		fmt.Fprintln(w, "JSON arrays; one per line or pretty-printed) from FILEs or stdin and prints one ECS document")
+		fmt.Fprintln(w, "per record, in input order. Exits 1 when anything could not be normalized.")
+	})
+	if status, done := parseFlags(fs, args, stdout); done {
+		return status
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)

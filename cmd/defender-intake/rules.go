@@ -68,9 +68,9 @@ func rulesCheck(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&fieldMaps, "field-map", "extra field mapping `file` (repeatable)")
 	strict := fs.Bool("strict", false, "exit 1 when any rule is skipped")
 	placeholders := fs.String("placeholders", "", "YAML `file` of %placeholder% values for the expand modifier")
-	fs.Usage = func() { rulesUsage(stderr); fmt.Fprintln(stderr); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return 2
+	setUsage(fs, rulesUsage)
+	if status, done := parseFlags(fs, args, stdout); done {
+		return status
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -150,9 +150,9 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	noBuiltin := fs.Bool("no-builtin", false, "leave out the built-in Defender alert rules")
 	placeholders := fs.String("placeholders", "", "YAML `file` of %placeholder% values for the expand modifier")
 	deadLetter := fs.String("dead-letter", "", "append what cannot be read or normalized to this NDJSON `file`, with its raw bytes and the reason")
-	fs.Usage = func() { rulesUsage(stderr); fmt.Fprintln(stderr); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return 2
+	setUsage(fs, rulesUsage)
+	if status, done := parseFlags(fs, args, stdout); done {
+		return status
 	}
 	rej := &rejects{stderr: stderr, path: *deadLetter}
 	defer rej.close()

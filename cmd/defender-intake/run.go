@@ -59,11 +59,21 @@ var extraMetrics []prometheus.Gatherer
 // of this package.
 func mountHTTP(m HTTPMount) { httpMounts = append(httpMounts, m) }
 
-func runCmd(args []string, _ io.Reader, _, stderr io.Writer) int {
+func runCmd(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "defender-intake.yaml", "configuration file (see examples/config.yaml)")
-	if err := fs.Parse(args); err != nil {
+	cfgPath := fs.String("config", "defender-intake.yaml", "configuration `file` (see examples/config.yaml)")
+	setUsage(fs, func(w io.Writer) {
+		fmt.Fprintln(w, "usage: defender-intake run [--config FILE]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Runs the service: collects from the configured sources, normalizes to ECS, detects,")
+		fmt.Fprintln(w, "stores and forwards until SIGINT or SIGTERM (SIGHUP reloads the detection rules).")
+	})
+	if status, done := parseFlags(fs, args, stdout); done {
+		return status
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "run: unexpected argument %q (the configuration is --config FILE)\n", fs.Arg(0))
 		return 2
 	}
 	cfg, err := loadConfig(*cfgPath)

@@ -32,18 +32,17 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	to := fs.String("to", "now", "end of the time range")
 	limit := fs.Int("limit", 100, "print at most this many events (newest first); 0 for all")
 	format := fs.String("format", "table", "output `format`: table or ndjson (whole ECS documents)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: defender-intake search [--data DIR] [--from T] [--to T] [--limit N] [--format table|ndjson] 'QUERY'")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "QUERY uses the Events page language, e.g. 'host.name:ws1 AND process.name:cmd.exe'.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, func(w io.Writer) {
+		fmt.Fprintln(w, "usage: defender-intake search [--data DIR] [--from T] [--to T] [--limit N] [--format table|ndjson] 'QUERY'")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "QUERY uses the Events page language, e.g. 'host.name:ws1 AND process.name:cmd.exe'.")
+	})
 	// Flags may come after the query too.
 	var positional []string
 	rest := args
 	for {
-		if err := fs.Parse(rest); err != nil {
-			return 2
+		if status, done := parseFlags(fs, rest, stdout); done {
+			return status
 		}
 		if fs.NArg() == 0 {
 			break

@@ -69,15 +69,14 @@ func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	tokenFile := fs.String("token-file", "", "`file` holding the API bearer token (else $"+web.TokenEnv+")")
 	var alertFiles fileList
 	fs.Var(&alertFiles, "alerts", "alert `file` of a detection sink of an earlier version, imported into the store's alerts at start (repeatable; alerts are in the store now)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: defender-intake serve [--data DIR] [--listen ADDR] [--token-file FILE] [--alerts FILE]...")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Serves the Events page, its Alerts view and /api/ on the store in DIR (one process at a time")
-		fmt.Fprintln(stderr, "may open it).")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	setUsage(fs, func(w io.Writer) {
+		fmt.Fprintln(w, "usage: defender-intake serve [--data DIR] [--listen ADDR] [--token-file FILE] [--alerts FILE]...")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Serves the Events page, its Alerts view and /api/ on the store in DIR (one process at a time")
+		fmt.Fprintln(w, "may open it).")
+	})
+	if status, done := parseFlags(fs, args, stdout); done {
+		return status
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "serve: unexpected argument %q\n", fs.Arg(0))
