@@ -62,4 +62,45 @@ func TestHalfClosedClientAnswered(t *testing.T) {
 	}
 }
 
+// A body sent without Content-Length or chunked encoding (an HTTP/1.0
+// client that ends it by closing) is not a body to HTTP: it was ignored
+// and answered 200 with nothing taken, and the records were lost. It is
+// answered 411 with the reason; a body with a length still works on
+// HTTP/1.0.
+func TestBodyWithoutLength(t *testing.T) {
+	r := startRig(t, *httpsrc.DefaultConfig())
+	rec := string(deliverytest.Records(1, "nolength")[0])
+	tests := []struct {
+		name, request string
+		code, docs    int
+	}{
+		{"HTTP/1.0 ended by close", "POST /ingest HTTP/1.0\r\nAuthorization: Bearer " + token + "\r\n\r\n" + rec, http.StatusLengthRequired, 0},
+		{"HTTP/1.1 ended by close", "POST /ingest HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " + token + "\r\n\r\n" + rec, http.StatusLengthRequired, 0},
+		{"HTTP/1.0 with a length", "POST /ingest HTTP/1.0\r\nAuthorization: Bearer " + token + "\r\nContent-Length: " + itoa(len(rec)) + "\r\n\r\n" + rec, http.StatusOK, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.DialTimeout("tcp", r.addr, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			io.WriteString(conn, tc.request)
+			conn.(*net.TCPConn).CloseWrite()
+			conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			resp, err := http.ReadResponse(newReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.code {
+				t.Errorf("answered %d, want %d", resp.StatusCode, tc.code)
+			}
+		})
+	}
+	if n := len(r.docs(t)); n != 1 {
+		t.Errorf("%d documents, want 1", n)
+	}
+}
+
 func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }

@@ -47,6 +47,14 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("Content-Encoding %q not supported: send identity, gzip or deflate", r.Header.Get("Content-Encoding")))
 		return
 	}
+	if _, hasLength := r.Header["Content-Length"]; !hasLength && r.ContentLength == 0 && r.TransferEncoding == nil {
+		// Without either, a request has no body (RFC 9112 6.3): what
+		// a client sends after the head (an HTTP/1.0 client ending its
+		// body by closing) was ignored, and answered 200 with nothing
+		// taken. Say it instead.
+		s.refuseUnread(w, r, rc, http.StatusLengthRequired, "send Content-Length or Transfer-Encoding: chunked (a body ended by closing the connection is not read)")
+		return
+	}
 	if r.ContentLength > s.maxBody() {
 		s.refuseUnread(w, r, rc, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d MB", s.cfg.MaxBodyMB))
 		return
