@@ -316,6 +316,10 @@ func (j *ingestJob) flush(ctx context.Context, mark *store.LoadedFile) error {
 	if p := j.werr.Load(); p != nil {
 		return *p
 	}
+	// The dead letters of the input the mark covers are durable first.
+	if err := j.rejects.flush(ctx); err != nil {
+		return err
+	}
 	if len(j.docs) == 0 && mark == nil {
 		return nil
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -36,12 +37,28 @@ func inputNames(args []string) []string {
 // is lost silently: each is reported with its file, line and reason (on
 // stderr when set) and, when path is set, appended with its raw bytes to
 // that dead-letter NDJSON file (opened on first use).
+//
+// Entries are written in batches (one write and one fsync each), when
+// rejectsBatchEntries or rejectsBatchBytes are pending and at flush or
+// close: written one by one, each paid an fsync, so a file of short bad
+// lines took about a millisecond a line (a megabyte of them, five minutes).
+// A caller that records progress past some input (ingest's file records)
+// flushes first, so that the dead letters of that input are durable.
 type rejects struct {
 	stderr io.Writer
 	path   string
-	dl     *deadletter.File
+	dl     deadletter.Writer
 	count  int
+	// open opens the dead-letter file; nil is deadletter.OpenFile.
+	open         func(path string) (deadletter.Writer, error)
+	pending      []deadletter.Entry
+	pendingBytes int
 }
+
+const (
+	rejectsBatchEntries = 4096
+	rejectsBatchBytes   = 4 << 20
+)
 
 func (r *rejects) add(ctx context.Context, file string, line int, stage, reason string, raw []byte) error {
 	r.count++
@@ -52,26 +69,50 @@ func (r *rejects) add(ctx context.Context, file string, line int, stage, reason 
 	if r.path == "" {
 		return nil
 	}
-	if r.dl == nil {
-		f, err := deadletter.OpenFile(r.path)
-		if err != nil {
-			return fmt.Errorf("dead-letter: %w", err)
-		}
-		r.dl = f
-	}
-	err := r.dl.Write(ctx, []deadletter.Entry{{
+	r.pending = append(r.pending, deadletter.Entry{
 		Time: time.Now(), Reason: where, Stage: stage,
 		Source: "file", Type: "file", Stream: file, Offset: -1, SequenceNumber: -1,
 		Raw: append([]byte(nil), raw...),
-	}})
-	if err != nil {
-		return fmt.Errorf("dead-letter: %w", err)
+	})
+	r.pendingBytes += len(raw) + len(where)
+	if len(r.pending) >= rejectsBatchEntries || r.pendingBytes >= rejectsBatchBytes {
+		return r.flush(ctx)
 	}
 	return nil
 }
 
-func (r *rejects) close() {
-	if r.dl != nil {
-		r.dl.Close()
+// flush writes the pending entries to the dead-letter file: when it
+// returns nil they are durable.
+func (r *rejects) flush(ctx context.Context) error {
+	if len(r.pending) == 0 {
+		return nil
 	}
+	if r.dl == nil {
+		open := r.open
+		if open == nil {
+			open = func(path string) (deadletter.Writer, error) { return deadletter.OpenFile(path) }
+		}
+		dl, err := open(r.path)
+		if err != nil {
+			return fmt.Errorf("dead-letter: %w", err)
+		}
+		r.dl = dl
+	}
+	if err := r.dl.Write(ctx, r.pending); err != nil {
+		return fmt.Errorf("dead-letter: %w", err)
+	}
+	clear(r.pending)
+	r.pending = r.pending[:0]
+	r.pendingBytes = 0
+	return nil
+}
+
+// close writes the pending entries and closes the file.
+func (r *rejects) close() error {
+	err := r.flush(context.Background())
+	if r.dl != nil {
+		err = errors.Join(err, r.dl.Close())
+		r.dl = nil
+	}
+	return err
 }

@@ -67,6 +67,10 @@ func normalizeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "normalize: write: %v\n", err)
 		return 2
 	}
+	if err := job.rejects.close(); err != nil {
+		fmt.Fprintf(stderr, "normalize: %v\n", err)
+		return 2
+	}
 	if *stats {
 		printRunStats(stderr, "normalize", job.done,
 			fmt.Sprintf("parallel-batches=%d sequential-batches=%d", job.parallelBatches, job.sequentialBatches))

@@ -239,6 +239,10 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rules test: write: %v\n", err)
 		return 2
 	}
+	if err := rej.close(); err != nil {
+		fmt.Fprintf(stderr, "rules test: %v\n", err)
+		return 2
+	}
 	if failed := rej.count; failed > 0 {
 		fmt.Fprintf(stderr, "rules test: %d input(s) could not be read or normalized\n", failed)
 		return 1
