@@ -29,8 +29,9 @@ func jsonLiteral(s string) (v any, ok bool) {
 		return nil, false
 	}
 	// Without escapes, every string is a view of s, not of the parser, so
-	// the parser can be reused as soon as the value is converted.
-	return fromJSON(j), true
+	// the parser can be reused as soon as the value is converted (with its
+	// strings boxed apart from the parser's slots).
+	return fromJSONDetached(j), true
 }
 
 // pythonCompatible tells whether a parsed value reads the same as a Python

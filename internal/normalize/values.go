@@ -85,15 +85,69 @@ func b2s(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
+// stringAt is *p as an interface value whose data is p itself, where
+// any(*p) would copy the string header to a new heap allocation (a quarter
+// of the allocations of a record with JSON inside a string were these).
+// The interface shares the lifetime of *p: the converted values of a
+// parsed value are already views of the parser's text, valid until the
+// parser parses again, and *p (a parser's value slot) lives as long.
+// Nothing writes *p while they are used.
+func stringAt(p *string) any {
+	var x any = ""
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&x))[1] = unsafe.Pointer(p)
+	return x
+}
+
+// newDict returns an empty dict with room for n keys. Up to 16 keys, the
+// dict and its two arrays are one allocation instead of three (objects
+// decoded from text are converted by the dozen per record).
+func newDict(n int) *dict {
+	switch {
+	case n <= 4:
+		b := new(struct {
+			d    dict
+			keys [4]string
+			vals [4]any
+		})
+		b.d.keys, b.d.vals = b.keys[:0:n], b.vals[:0:n]
+		return &b.d
+	case n <= 8:
+		b := new(struct {
+			d    dict
+			keys [8]string
+			vals [8]any
+		})
+		b.d.keys, b.d.vals = b.keys[:0:n], b.vals[:0:n]
+		return &b.d
+	case n <= 16:
+		b := new(struct {
+			d    dict
+			keys [16]string
+			vals [16]any
+		})
+		b.d.keys, b.d.vals = b.keys[:0:n], b.vals[:0:n]
+		return &b.d
+	}
+	return &dict{keys: make([]string, 0, n), vals: make([]any, 0, n)}
+}
+
 // fromJSON converts a parsed JSON value to the Python model.
 func fromJSON(v *jsonValue) any {
 	if v == nil {
 		return undef
 	}
-	return convertJSON(v)
+	return convertJSON(v, true)
 }
 
-func convertJSON(v *jsonValue) any {
+// fromJSONDetached is fromJSON for a value whose parser is reused right
+// after: its strings are boxed on their own, not in the parser's slots.
+func fromJSONDetached(v *jsonValue) any {
+	return convertJSON(v, false)
+}
+
+// convertJSON converts v; inSlots boxes its strings in the parser's value
+// slots (see stringAt).
+func convertJSON(v *jsonValue, inSlots bool) any {
 	switch v.Type() {
 	case jsonNull:
 		return nil
@@ -102,35 +156,38 @@ func convertJSON(v *jsonValue) any {
 	case jsonFalse:
 		return false
 	case jsonString:
-		return v.text()
+		if !inSlots {
+			return v.text()
+		}
+		return stringAt(&v.s)
 	case jsonNumber:
 		return parseNumber(v.text())
 	case jsonArray:
 		items := v.items()
 		out := make([]any, len(items))
 		for i, it := range items {
-			out[i] = fromJSON(it)
+			out[i] = convertJSON(it, inSlots)
 		}
 		return out
 	case jsonObject:
 		members := v.members()
-		d := &dict{keys: make([]string, 0, len(members)), vals: make([]any, 0, len(members))}
+		d := newDict(len(members))
 		var index map[string]int // for large objects, to keep duplicates out cheaply
 		if len(members) > 16 {
 			index = make(map[string]int, len(members))
 		}
 		for _, m := range members {
 			if index == nil {
-				d.put(m.key, fromJSON(m.val)) // the last duplicate wins, as in json.loads
+				d.put(m.key, convertJSON(m.val, inSlots)) // the last duplicate wins, as in json.loads
 				continue
 			}
 			if i, dup := index[m.key]; dup {
-				d.vals[i] = fromJSON(m.val)
+				d.vals[i] = convertJSON(m.val, inSlots)
 				continue
 			}
 			index[m.key] = len(d.keys)
 			d.keys = append(d.keys, m.key)
-			d.vals = append(d.vals, fromJSON(m.val))
+			d.vals = append(d.vals, convertJSON(m.val, inSlots))
 		}
 		return d
 	}
