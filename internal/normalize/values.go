@@ -85,52 +85,6 @@ func b2s(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// stringAt is *p as an interface value whose data is p itself, where
-// any(*p) would copy the string header to a new heap allocation (a quarter
-// of the allocations of a record with JSON inside a string were these).
-// The interface shares the lifetime of *p: the converted values of a
-// parsed value are already views of the parser's text, valid until the
-// parser parses again, and *p (a parser's value slot) lives as long.
-// Nothing writes *p while they are used.
-func stringAt(p *string) any {
-	var x any = ""
-	(*[2]unsafe.Pointer)(unsafe.Pointer(&x))[1] = unsafe.Pointer(p)
-	return x
-}
-
-// newDict returns an empty dict with room for n keys. Up to 16 keys, the
-// dict and its two arrays are one allocation instead of three (objects
-// decoded from text are converted by the dozen per record).
-func newDict(n int) *dict {
-	switch {
-	case n <= 4:
-		b := new(struct {
-			d    dict
-			keys [4]string
-			vals [4]any
-		})
-		b.d.keys, b.d.vals = b.keys[:0:n], b.vals[:0:n]
-		return &b.d
-	case n <= 8:
-		b := new(struct {
-			d    dict
-			keys [8]string
-			vals [8]any
-		})
-		b.d.keys, b.d.vals = b.keys[:0:n], b.vals[:0:n]
-		return &b.d
-	case n <= 16:
-		b := new(struct {
-			d    dict
-			keys [16]string
-			vals [16]any
-		})
-		b.d.keys, b.d.vals = b.keys[:0:n], b.vals[:0:n]
-		return &b.d
-	}
-	return &dict{keys: make([]string, 0, n), vals: make([]any, 0, n)}
-}
-
 // fromJSON converts a parsed JSON value to the Python model.
 func fromJSON(v *jsonValue) any {
 	if v == nil {
@@ -164,11 +118,11 @@ func convertJSON(v *jsonValue, inSlots bool) any {
 		return parseNumber(v.text())
 	case jsonArray:
 		items := v.items()
-		out := make([]any, len(items))
+		list, out := newList(len(items))
 		for i, it := range items {
 			out[i] = convertJSON(it, inSlots)
 		}
-		return out
+		return list
 	case jsonObject:
 		members := v.members()
 		d := newDict(len(members))
