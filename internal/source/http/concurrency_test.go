@@ -1,9 +1,15 @@
 package http_test
 
 import (
+	"io"
+	"net"
+	"strconv"
+
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/defender-intake/defender-intake/internal/metrics"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net/http"
 	"strings"
 	"sync"
@@ -21,12 +27,14 @@ type heldEmitter struct {
 	mu      sync.Mutex
 	held    int
 	maxHeld int
+	emitted int
 	release chan struct{}
 }
 
 func (e *heldEmitter) Emit(_ context.Context, b *pipeline.Batch) error {
 	e.mu.Lock()
 	e.held++
+	e.emitted++
 	e.maxHeld = max(e.maxHeld, e.held)
 	e.mu.Unlock()
 	go func() {
@@ -196,5 +204,71 @@ func TestLargeBodyInBatches(t *testing.T) {
 	defer em.mu.Unlock()
 	if em.largest > pipeline.MaxBatchBytes+len(rec) || em.batches < 3 {
 		t.Errorf("%d batches, the largest %d bytes; want batches of at most %d bytes", em.batches, em.largest, pipeline.MaxBatchBytes)
+	}
+}
+
+// A client that leaves while its request waits for a delivery slot has
+// nothing put into the pipeline: it never got an answer, so what it sends
+// again must not be a duplicate. Requests waiting for a slot held by a
+// stuck batch kept waiting after their clients left, and each was
+// delivered once a slot came back.
+func TestClientGoneBeforeSlotEmitsNothing(t *testing.T) {
+	c := *httpsrc.DefaultConfig()
+	c.Listen, c.MaxConcurrent = freeAddr(t), 1
+	m := metrics.New()
+	s := httpsrc.New("in", c, source.Env{Metrics: m})
+	em := &heldEmitter{release: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, em) }()
+	for s.Addr() == "" {
+		time.Sleep(time.Millisecond)
+	}
+	first := make(chan int, 1)
+	go func() {
+		resp, err := http.Post("http://"+s.Addr()+"/ingest", "application/json", bytes.NewReader([]byte(`{"a":1}`)))
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	for held := 0; held == 0; time.Sleep(time.Millisecond) {
+		em.mu.Lock()
+		held = em.held
+		em.mu.Unlock()
+	}
+	const gone = 5
+	body := `{"a":2}`
+	for range gone {
+		conn, err := net.DialTimeout("tcp", s.Addr(), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, "POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+		conn.Close()
+	}
+	// Each is answered (to no one) once the server sees its client left.
+	refused := func() float64 {
+		return testutil.ToFloat64(m.HTTPRefusals.WithLabelValues("in", "503")) + testutil.ToFloat64(m.HTTPRefusals.WithLabelValues("in", "400"))
+	}
+	for start := time.Now(); refused() < gone; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("%v of %d requests whose client left were given up", refused(), gone)
+		}
+	}
+	close(em.release)
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("first request answered %d", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	if em.emitted != 1 {
+		t.Errorf("%d batches emitted, want 1: the requests whose client left must not be", em.emitted)
 	}
 }

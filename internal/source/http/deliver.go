@@ -25,13 +25,27 @@ const maxBatchMessages = 10_000
 // copy of its records into a stuck pipeline (10 attempts, 10 copies
 // delivered once it recovered), and freeing its memory let the bodies
 // waiting there grow without bound.
-func (s *Source) deliver(ctx context.Context, msgs []pipeline.Message, h *hold) (pipeline.Outcome, int, string) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+//
+// conn is the request's context, which ends when the client leaves or
+// half-closes its side (it may still wait for the answer). Only the wait
+// for a slot ends with it: a client gone by then has nothing emitted, so
+// the copies it sends again are not duplicates. Once a batch is emitted,
+// the request waits for delivery whatever the connection does: answering
+// 503 then, while the batch was delivered anyway, made every retry of a
+// half-closing client a duplicate.
+func (s *Source) deliver(conn context.Context, msgs []pipeline.Message, h *hold) (pipeline.Outcome, int, string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(conn), s.cfg.Timeout)
 	defer cancel()
 	select {
 	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return pipeline.Outcome{}, http.StatusServiceUnavailable, "no delivery slot free in time, retry later"
+	default:
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			return pipeline.Outcome{}, http.StatusServiceUnavailable, "no delivery slot free in time, retry later"
+		case <-conn.Done():
+			return pipeline.Outcome{}, http.StatusServiceUnavailable, "the connection ended before a delivery slot was free"
+		}
 	}
 	h.handed = true // released below, once all is acknowledged
 

@@ -1,7 +1,6 @@
 package http
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -130,13 +129,7 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.shrink(int64(cap(raw)))
 		raw = nil
 	}
-	// Once the body is in, its fate does not depend on the connection:
-	// the request context ends when the client half-closes its side
-	// (it still waits for the answer) or leaves, and delivery bound to
-	// it answered 503 while the batch was delivered anyway, so that
-	// every retry was a duplicate. A client that did leave loses
-	// nothing: its records are delivered, it may send them again.
-	out, code, msg := s.deliver(context.WithoutCancel(r.Context()), msgs, h)
+	out, code, msg := s.deliver(r.Context(), msgs, h)
 	switch {
 	case code != http.StatusOK:
 		w.Header().Set("Retry-After", retryAfter)
