@@ -52,6 +52,10 @@ func estimateCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case *cfgPath != "" && fs.NArg() == 0:
 		err = estimateLive(est, *cfgPath, *srcName, *group, *duration, stderr)
 	case *cfgPath == "" && fs.NArg() > 0:
+		if err := checkInputFiles(fs.Args()); err != nil {
+			fmt.Fprintln(stderr, "estimate:", err)
+			return 2
+		}
 		err = estimateFiles(est, fs.Args(), stdin, stderr)
 	default:
 		fs.Usage()

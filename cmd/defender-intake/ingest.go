@@ -54,6 +54,10 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ingest: --batch must be at least 1")
 		return 2
 	}
+	if err := checkInputFiles(fs.Args()); err != nil {
+		fmt.Fprintf(stderr, "ingest: %v\n", err)
+		return 2
+	}
 	if *deadLetter == "" {
 		*deadLetter = filepath.Join(*data, "dead-letter.ndjson")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/defender-intake/defender-intake/internal/deadletter"
@@ -22,6 +23,26 @@ func openInput(name string, stdin io.Reader) (in io.Reader, display string, clos
 		return nil, "", nil, err
 	}
 	return f, name, func() { f.Close() }, nil
+}
+
+// checkInputFiles refuses, before anything is read or created, an input
+// that is not a file a command can read records from: a directory (the
+// shell hands one over when a glob is forgotten) would otherwise fail half
+// way through, after a store was created, or read as nothing at all.
+func checkInputFiles(names []string) error {
+	for _, name := range names {
+		if name == "-" {
+			continue
+		}
+		fi, err := os.Stat(name)
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory: give the files in it (e.g. %s)", name, filepath.Join(name, "*.json"))
+		}
+	}
+	return nil
 }
 
 // inputNames returns a command's input arguments, standard input when

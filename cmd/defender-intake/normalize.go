@@ -51,6 +51,10 @@ func normalizeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		}
 		defer stop()
 	}
+	if err := checkInputFiles(fs.Args()); err != nil {
+		fmt.Fprintf(stderr, "normalize: %v\n", err)
+		return 2
+	}
 	relaxGC()
 	out := bufio.NewWriterSize(stdout, 1<<20)
 	defer out.Flush()

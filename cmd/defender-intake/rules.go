@@ -165,6 +165,10 @@ func rulesTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rules test: no rules: give --rules DIR")
 		return 2
 	}
+	if err := checkInputFiles(fs.Args()); err != nil {
+		fmt.Fprintf(stderr, "rules test: %v\n", err)
+		return 2
+	}
 	eng, m, err := rules.Load(rules.Config{Dirs: dirs, NoBuiltin: *noBuiltin, FieldMaps: fieldMaps, PlaceholdersFile: *placeholders})
 	if err != nil {
 		fmt.Fprintf(stderr, "rules test: %v\n", err)

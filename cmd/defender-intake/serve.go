@@ -97,11 +97,9 @@ func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "serve: no store in %s (load one with `defender-intake ingest --data %s FILE...`)\n", *data, *data)
 		return 2
 	}
-	for _, f := range alertFiles {
-		if _, err := os.Stat(f); err != nil {
-			fmt.Fprintf(stderr, "serve: --alerts: %v\n", err)
-			return 2
-		}
+	if err := checkInputFiles(alertFiles); err != nil {
+		fmt.Fprintf(stderr, "serve: --alerts: %v\n", err)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
