@@ -209,3 +209,39 @@ func TestSendErrorNamesEndpoint(t *testing.T) {
 		t.Errorf("error %q: want the method and endpoint, no query or password", msg)
 	}
 }
+
+// A sink that takes the status as the acknowledgement (StatusOnly) reads
+// little of a huge 200 body, as of a refusal's: a hostile target cannot
+// make every request hold 64 MiB.
+func TestStatusOnlyReadsLittle(t *testing.T) {
+	var written atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 64<<10)
+		for i := 0; i < 2048; i++ { // 128 MiB, unless the client stops reading
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	client, err := NewHTTPClient(TLS{}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := Retrier{MaxAttempts: 1, StatusOnly: true}.Do(context.Background(), client, func(ctx context.Context) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.CloseClientConnections()
+	srv.Close() // waits for the handler
+	if len(body) > 64<<10 {
+		t.Errorf("%d bytes of the body kept", len(body))
+	}
+	if w := written.Load(); w >= 32<<20 {
+		t.Errorf("the target could send %d MiB into one request, want a few MiB at most (socket buffers)", w>>20)
+	}
+}

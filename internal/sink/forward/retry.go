@@ -170,7 +170,13 @@ func send(ctx context.Context, client *http.Client, newReq func(ctx context.Cont
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		limit := int64(maxBody)
+		if statusOnly {
+			// Not read by the sink: a target answering a huge body costs
+			// no more than a refusal.
+			limit = maxErrorBody
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 		if err != nil && !statusOnly {
 			return nil, fmt.Errorf("read response of %s: %w", endpoint(req.URL), err)
 		}
