@@ -74,6 +74,11 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ingest: %v\n", err)
 			return 2
 		}
+		if fi.IsDir() {
+			// Refused before anything is loaded, as a missing file is.
+			fmt.Fprintf(stderr, "ingest: %s is a directory: name the files in it (%s)\n", name, filepath.Join(name, "*.ndjson"))
+			return 2
+		}
 		if dlErr == nil && os.SameFile(fi, dlInfo) {
 			fmt.Fprintf(stderr, "ingest: %s is the dead-letter file (--dead-letter %s): it is written while it would be read; replay dead letters with another --dead-letter\n", name, *deadLetter)
 			return 2

@@ -320,3 +320,22 @@ func TestIngestRefusesItsDeadLetterFileAsInput(t *testing.T) {
 		})
 	}
 }
+
+// A directory among the inputs is refused before anything is loaded, as a
+// missing file is (it failed half way, after the files before it).
+func TestIngestRefusesADirectoryUpFront(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.ndjson")
+	if err := os.WriteFile(in, append(bytes.Join(deliverytest.Records(3, "dir"), []byte("\n")), '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	var out, errb bytes.Buffer
+	code := dispatch([]string{"ingest", "--quiet", "--data", data, in, dir}, nil, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "is a directory") {
+		t.Fatalf("exit %d, want 2\nstderr: %s", code, errb.String())
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("the store was opened: %v", err)
+	}
+}
