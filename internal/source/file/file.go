@@ -44,6 +44,10 @@ type Source struct {
 	mu    sync.Mutex
 	state map[string]filePos
 	dirty bool
+	// reads counts, per path, the times it was read again from the top
+	// (replaced or truncated while followed): an acknowledgement of a
+	// batch read before that is stale and must not move the position.
+	reads map[string]int
 	// saver saves state soon after an acknowledgement moves it.
 	saver *checkpoint.Saver
 
@@ -76,7 +80,7 @@ func New(name string, cfg Config, env source.Env) *Source {
 	if env.Metrics == nil {
 		env.Metrics = metrics.New()
 	}
-	return &Source{name: name, cfg: cfg, log: env.Logger.With("source", name), m: env.Metrics, state: map[string]filePos{}, now: time.Now}
+	return &Source{name: name, cfg: cfg, log: env.Logger.With("source", name), m: env.Metrics, state: map[string]filePos{}, reads: map[string]int{}, now: time.Now}
 }
 
 // Name implements pipeline.Source.
@@ -200,6 +204,7 @@ func (s *Source) readPath(ctx context.Context, path string, out pipeline.Emitter
 		// A file truncated in place keeps its inode: forget its position.
 		s.mu.Lock()
 		delete(s.state, path)
+		s.reads[path]++
 		s.dirty = true
 		s.mu.Unlock()
 		s.saver.Changed()

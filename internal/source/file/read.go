@@ -32,7 +32,18 @@ func (s *Source) readOnce(ctx context.Context, path string, out pipeline.Emitter
 	s.mu.Lock()
 	if p, ok := s.state[path]; ok && p.Dev == dev && p.Ino == ino {
 		skip, resume = p.Records, p.Resume
+		if resume != nil && fi.Size() < resume.Offset {
+			// Rewritten in place (copytruncate, or truncated and written
+			// again) while the source was stopped: the position is past
+			// its end, and seeking there would skip what it holds now.
+			s.log.Warn("file is shorter than its saved position: it was truncated; reading it from the start",
+				"path", path, "size", fi.Size(), "offset", resume.Offset)
+			skip, resume = 0, nil
+			delete(s.state, path)
+			s.dirty = true
+		}
 	}
+	reads := s.reads[path]
 	s.mu.Unlock()
 	if skip > 0 {
 		s.log.Info("resuming file", "path", path, "delivered_records", skip)
@@ -48,7 +59,7 @@ func (s *Source) readOnce(ctx context.Context, path string, out pipeline.Emitter
 		idx = skip - resume.Skip
 	}
 
-	b := &batcher{s: s, path: path, dev: dev, ino: ino, out: out, inflight: inflight}
+	b := &batcher{s: s, path: path, dev: dev, ino: ino, reads: reads, out: out, inflight: inflight}
 	var r io.Reader = f
 	var fr *followReader
 	if s.cfg.Follow {
@@ -115,6 +126,7 @@ type batcher struct {
 	s        *Source
 	path     string
 	dev, ino uint64
+	reads    int // Source.reads of path when this read began
 	out      pipeline.Emitter
 	inflight *sync.WaitGroup
 	arena    []byte
@@ -154,6 +166,12 @@ func (b *batcher) flush(ctx context.Context) error {
 			return
 		}
 		s.mu.Lock()
+		if s.reads[b.path] != b.reads {
+			// Read before the file was read again from the top: its
+			// position is not the file's any more.
+			s.mu.Unlock()
+			return
+		}
 		if p := s.state[b.path]; p.Dev != b.dev || p.Ino != b.ino || p.Records < end {
 			s.state[b.path] = filePos{Dev: b.dev, Ino: b.ino, Records: end, Resume: &pos}
 			s.dirty = true
