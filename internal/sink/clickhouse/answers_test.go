@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/defender-intake/defender-intake/internal/sink"
@@ -69,6 +70,33 @@ func TestExceptionWith200IsNotDelivered(t *testing.T) {
 	err := s.Write(context.Background(), docs)
 	if f := sink.FailedIndices(err, len(docs)); len(f) != len(docs) {
 		t.Fatalf("Write answered 200 with an exception = %v, want all %d rows handed back", err, len(docs))
+	}
+	if dl := forwardtest.DeadLetters(t, s.cfg.DeadLetter); len(dl) != 0 {
+		t.Errorf("%d rows dead-lettered", len(dl))
+	}
+}
+
+// Something other than ClickHouse at the URL (a proxy or portal answering
+// 200 with its page) did not store the rows: they are held, as for a
+// wrong URL, not counted delivered.
+func TestPageWith200IsNotDelivered(t *testing.T) {
+	var page atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if page.Load() {
+			io.WriteString(w, "<html><body>Sign in to continue</body></html>")
+		}
+	}))
+	defer srv.Close()
+	s := openSink(t, func(c *Config) { c.URL = srv.URL })
+	page.Store(true)
+	docs := forwardtest.Docs(5, "page")
+	err := s.Write(context.Background(), docs)
+	if f := sink.FailedIndices(err, len(docs)); len(f) != len(docs) || !errors.Is(err, sink.ErrTargetUnavailable) {
+		t.Fatalf("Write answered 200 with a page = %v, want all %d rows held, the target unavailable", err, len(docs))
+	}
+	if s.Unavailable() == nil {
+		t.Error("Unavailable() = nil")
 	}
 	if dl := forwardtest.DeadLetters(t, s.cfg.DeadLetter); len(dl) != 0 {
 		t.Errorf("%d rows dead-lettered", len(dl))

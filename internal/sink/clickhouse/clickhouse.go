@@ -93,12 +93,23 @@ func (s *Sink) setup(ctx context.Context) error {
 // exec runs one statement; body, when not nil, is its data.
 func (s *Sink) exec(ctx context.Context, query string, body []byte) error {
 	out, err := s.query(ctx, query, body)
-	if err == nil && bytes.Contains(out, []byte("DB::Exception")) {
+	switch {
+	case err != nil:
+		return err
+	case bytes.Contains(out, []byte("DB::Exception")):
 		// A statement without output that answers 200 with an exception
-		// (sent after the status, or by a proxy): not done.
+		// (sent after the status): not done.
 		return fmt.Errorf("answered 200 with an exception: %.300s", s.retry.Secrets.Redact(string(out)))
+	case len(bytes.TrimSpace(out)) > 0:
+		// ClickHouse answers INSERT and CREATE with an empty body: this
+		// is something else at the URL (a proxy's or a portal's page),
+		// which did not store the rows. Held like a wrong URL.
+		err := &forward.StatusError{Code: 200, Body: fmt.Sprintf("a body where ClickHouse answers none (not ClickHouse at this URL?): %.300s",
+			s.retry.Secrets.Redact(string(out))), Whole: true}
+		s.target.Observe(err)
+		return err
 	}
-	return err
+	return nil
 }
 
 // requestCodes are ClickHouse exception codes about the user, its
