@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -143,10 +144,11 @@ var refusedAnswer = func() string {
 // past it they are closed at once.
 const maxLingering = 64
 
-// refuse answers c 503 and closes it. The request the client sent is
-// read and dropped for a moment first (in the background), so that
-// closing does not reset the connection before the client reads the
-// answer.
+// refuse answers c 503 and closes it, in the background: it reads the
+// request head first (an answer before the request confuses clients:
+// Go's reports an unsolicited response and fails), then reads and drops
+// a little of the rest, so that closing does not reset the connection
+// before the client reads the answer. All within a second.
 func (l *connLimit) refuse(c net.Conn) {
 	l.refused(c.RemoteAddr().String())
 	l.mu.Lock()
@@ -167,6 +169,9 @@ func (l *connLimit) refuse(c net.Conn) {
 		}()
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(time.Second))
+		if !readHead(c) {
+			return
+		}
 		if _, err := io.WriteString(c, refusedAnswer); err != nil {
 			return
 		}
@@ -175,4 +180,26 @@ func (l *connLimit) refuse(c net.Conn) {
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(c, 256<<10))
 	}()
+}
+
+// readHead reads from c up to the end of a request head, at most 64 KB;
+// it reports whether the head ended.
+func readHead(c net.Conn) bool {
+	buf := make([]byte, 4096)
+	var last []byte // the end of what was read, to find a split "\r\n\r\n"
+	for total := 0; total < 64<<10; {
+		n, err := c.Read(buf)
+		total += n
+		last = append(last, buf[:n]...)
+		if bytes.Contains(last, []byte("\r\n\r\n")) {
+			return true
+		}
+		if len(last) > 3 {
+			last = append(last[:0], last[len(last)-3:]...)
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
 }
