@@ -65,7 +65,9 @@ func (in *input) fill() error {
 		}
 	}
 	for range 100 {
-		n, err := in.src.Read(in.buf[in.w:])
+		// At most readSize at a time: a value found too large is then
+		// found so within readSize of MaxRecordBytes.
+		n, err := in.src.Read(in.buf[in.w:min(len(in.buf), in.w+readSize)])
 		in.w += n
 		if n > 0 {
 			in.err = err

@@ -9,7 +9,8 @@ import (
 // skipSpace skips JSON whitespace (and UTF-8 byte order marks); it returns
 // the input's error (io.EOF at its end) when there is nothing else. lead
 // is where the line of the next value starts when only blanks precede it
-// on its line, else -1. moveMark lets the buffer drop what is skipped.
+// on its line, else -1. moveMark lets the buffer drop what is skipped;
+// without it, blanks beyond MaxRecordBytes from r.from are errTooLarge.
 func (r *Reader) skipSpace(moveMark bool) (lead int64, err error) {
 	in := &r.in
 	lead = -1
@@ -52,6 +53,9 @@ func (r *Reader) skipSpace(moveMark bool) (lead int64, err error) {
 				r.bol = false
 				return lead, nil
 			}
+		}
+		if !moveMark && in.pos()-r.from > MaxRecordBytes {
+			return lead, errTooLarge
 		}
 		if err := in.fill(); err != nil {
 			return lead, err

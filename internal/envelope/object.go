@@ -3,7 +3,8 @@ package envelope
 // readTopObject reads a top-level object. When the object turns out to be
 // an envelope (a "records" key whose value is an array), it stops right
 // after the array's '[' and reports isEnvelope, so that the records are
-// streamed one by one instead of buffered.
+// streamed one by one instead of buffered. The object, r.from on, is
+// bounded by MaxRecordBytes as a whole, not member by member.
 func (r *Reader) readTopObject() (isEnvelope bool, err error) {
 	in := &r.in
 	in.r++ // '{'
@@ -30,7 +31,7 @@ func (r *Reader) readTopObject() (isEnvelope bool, err error) {
 			return false, grammarErr(stKey, c)
 		}
 		keyStart := in.pos()
-		if err := r.scanValue(keyStart); err != nil {
+		if err := r.scanValue(r.from); err != nil {
 			return false, err
 		}
 		isRecords := string(in.slice(keyStart, in.pos())) == `"records"`
@@ -41,7 +42,7 @@ func (r *Reader) readTopObject() (isEnvelope bool, err error) {
 			in.r++
 			return true, nil
 		}
-		if err := r.scanValue(in.pos()); err != nil {
+		if err := r.scanValue(r.from); err != nil {
 			return false, err
 		}
 	}
@@ -79,13 +80,13 @@ func (r *Reader) readEnvelopeEnd() error {
 		if c := in.buf[in.r]; c != '"' {
 			return grammarErr(stKey, c)
 		}
-		if err := r.scanValue(in.pos()); err != nil {
+		if err := r.scanValue(r.from); err != nil {
 			return err
 		}
 		if err := r.colon(); err != nil {
 			return err
 		}
-		if err := r.scanValue(in.pos()); err != nil {
+		if err := r.scanValue(r.from); err != nil {
 			return err
 		}
 		if err := r.skipIn(); err != nil {

@@ -39,6 +39,12 @@ type Reader struct {
 	// its rest is reported in further errors.
 	longLine bool
 	stack    []byte
+	// from is the input offset where the value being read, or the array
+	// being held back, starts: the buffer keeps everything from there, so
+	// the blanks that skipIn and skipSpace (without moving the mark) go
+	// through count towards MaxRecordBytes from it, like the value's own
+	// bytes do.
+	from int64
 	// resume is where reading can resume after the last item; arrItems
 	// counts the items given from the array being streamed.
 	resume   Position
@@ -167,7 +173,11 @@ func (r *Reader) nextTop() (Record, error, bool) {
 		r.mode = inArray
 		return Record{}, nil, false
 	case '{':
+		r.from = start
 		isEnvelope, err := r.readTopObject()
+		if err == nil && r.in.pos()-start > MaxRecordBytes {
+			err = errTooLarge
+		}
 		if err != nil {
 			return Record{}, r.fail(rawStart, line, err), true
 		}
@@ -189,8 +199,14 @@ func (r *Reader) nextTop() (Record, error, bool) {
 func (r *Reader) nextElement() error {
 	a := &r.arr
 	r.idle = a.confirmed
+	r.from = a.start
 	lead, err := r.skipSpace(a.confirmed)
 	r.idle = false
+	if err == errTooLarge {
+		// Blanks after the records held back: too many to hold on to.
+		r.confirm()
+		return nil
+	}
 	if err != nil {
 		if err != io.EOF {
 			return &readError{err}
@@ -218,7 +234,14 @@ func (r *Reader) nextElement() error {
 		return r.fail(rawStart, line, err)
 	}
 	end := r.in.pos()
+	r.from = start
 	_, err = r.skipSpace(false)
+	if err == errTooLarge {
+		if !a.confirmed {
+			return r.failArray(err.Error())
+		}
+		return r.fail(rawStart, line, err)
+	}
 	if err != nil && err != io.EOF {
 		return &readError{err}
 	}
@@ -296,8 +319,14 @@ func (r *Reader) failArray(reason string) error {
 // envelopeEnd reads the rest of an envelope after its records array.
 func (r *Reader) envelopeEnd() error {
 	a := &r.arr
+	r.from = a.start
 	lead, err := r.skipSpace(a.confirmed)
+	if err == errTooLarge {
+		r.confirm() // as in nextElement
+		return nil
+	}
 	start, line := r.in.pos(), r.line
+	r.from = start
 	rawStart := start
 	if lead >= 0 {
 		rawStart = lead

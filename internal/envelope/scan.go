@@ -245,11 +245,13 @@ func (r *Reader) scanValue(start int64) error {
 		if err != nil {
 			return err
 		}
+		if in.pos()-start > MaxRecordBytes {
+			// Also when done: the bound must not depend on how much of
+			// the value one read brought.
+			return errTooLarge
+		}
 		if done {
 			return nil
-		}
-		if in.pos()-start > MaxRecordBytes {
-			return errTooLarge
 		}
 		if ferr := in.fill(); ferr != nil {
 			if ferr == io.EOF && inScalar && len(stack) == 0 {
@@ -303,7 +305,7 @@ func afterString(isKey bool, depth int) (st int, done bool) {
 var newline = []byte{'\n'}
 
 // skipIn skips whitespace inside a value; the end of the input there is
-// errTruncated.
+// errTruncated, and more than MaxRecordBytes from r.from errTooLarge.
 func (r *Reader) skipIn() error {
 	in := &r.in
 	for {
@@ -316,6 +318,9 @@ func (r *Reader) skipIn() error {
 				return nil
 			}
 			in.r++
+		}
+		if in.pos()-r.from > MaxRecordBytes {
+			return errTooLarge
 		}
 		if err := in.fill(); err != nil {
 			return endErr(err)
