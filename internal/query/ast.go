@@ -6,6 +6,7 @@
 //	host.name:ws1                 field match (case-insensitive for keywords)
 //	process.command_line:"cmd /c" quoted phrase
 //	file.name:*.ps1  user.name:adm?n   wildcards
+//	process.name:(cmd.exe OR powershell.exe)   grouped values of one field
 //	NOT x   -x                    negation
 //	a AND b   a b   a OR b   (a OR b) c   boolean logic, implicit AND
 //	destination.port:[1 TO 1024]  inclusive range ({} exclusive, * open)

@@ -59,6 +59,11 @@ type parser struct {
 	src   string
 	pos   int
 	depth int
+	// group is the field of the grouped values being parsed
+	// (field:(a OR b)); empty outside a group. groupPos is where the
+	// field name starts.
+	group    string
+	groupPos int
 }
 
 func (p *parser) eof() bool  { return p.pos >= len(p.src) }
@@ -201,7 +206,15 @@ func (p *parser) parsePrimary() (Node, error) {
 		if err != nil {
 			return nil, err
 		}
+		if p.group != "" {
+			return Match{Field: p.group, Value: v, Phrase: true, Pos: p.groupPos}, nil
+		}
 		return Match{Value: v, Phrase: true, Pos: start}, nil
+	}
+	if p.group != "" {
+		return p.groupValue()
+	}
+	switch c := p.peek(); c {
 	case ')', '[', ']', '{', '}', ':', '<', '>', '=':
 		return nil, p.errf(fmt.Sprintf("unexpected %q", c), "quote the value if the character is part of it")
 	}
@@ -298,7 +311,7 @@ func (p *parser) fieldValue(field string, start int) (Node, error) {
 	case '<', '>':
 		return p.compare(field, start)
 	case '(':
-		return nil, p.errf("grouped values are not supported", "write `(f:a OR f:b)`")
+		return p.groupOf(field, start)
 	}
 	v, like, err := p.word(true)
 	if err != nil {
