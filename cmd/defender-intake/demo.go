@@ -157,7 +157,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer, log *
 	fmt.Fprintf(stdout, "Alerts view: http://%s/?view=alerts\n", ln.Addr())
 	fmt.Fprintln(stdout, "Ctrl-C stops the demo.")
 	h := web.New(web.Options{Store: st, Config: o.cfg, Token: o.token, Logger: log, Alerts: alertapi.Handler(log, st)})
-	return serveHTTP(ctx, ln, h, stdout, log)
+	return serveHTTP(ctx, ln, h, stdout, log, served{dir: o.dir, command: "demo", tokenRequired: o.token != ""})
 }
 
 type demoLoad struct {

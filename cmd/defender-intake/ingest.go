@@ -92,6 +92,11 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sc := store.DefaultConfig()
 	sc.Dir, sc.MaxAge = *data, 0 // loading files keeps whatever age they have
 	st, err := store.Open(ctx, sc, nil)
+	if isLockError(err) {
+		// One process may open a store: say which, and what to do.
+		fmt.Fprintf(stderr, "ingest: the store in %s is open in %s: stop it and ingest again, or ingest into another --data DIR\n", *data, lockHolder(*data, err))
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ingest: %v\n", err)
 		return 1

@@ -93,7 +93,9 @@ func TestIngestSearchServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	var sout bytes.Buffer
-	go func() { done <- serveHTTP(ctx, ln, web.New(web.Options{Store: st}), &sout, nil) }()
+	go func() {
+		done <- serveHTTP(ctx, ln, web.New(web.Options{Store: st}), &sout, nil, served{dir: data, command: "serve"})
+	}()
 	resp, err := http.Get("http://" + ln.Addr().String() + "/api/stats")
 	if err != nil {
 		t.Fatal(err)

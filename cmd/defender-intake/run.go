@@ -44,9 +44,11 @@ func init() {
 // nothing for it).
 type HTTPMount func(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.Server) (mounted, error)
 
-// mounted names what an HTTPMount serves and at which path.
+// mounted names what an HTTPMount serves and at which path; dataDir is
+// the store it serves the Events page of, where the server's address is
+// recorded while it runs (see serverFileName).
 type mounted struct {
-	name, path string
+	name, path, dataDir string
 }
 
 var httpMounts []HTTPMount
@@ -200,6 +202,14 @@ func runService(ctx context.Context, cfg *config.Config, log *slog.Logger) (err 
 		for _, pg := range pages {
 			// The bound address, so that port 0 gives the real port.
 			log.Info(pg.name, "url", "http://"+ln.Addr().String()+pg.path)
+			if pg.dataDir == "" {
+				continue
+			}
+			if remove, err := writeServerFile(pg.dataDir, "run", ln.Addr(), cfg.Server.WebToken() != ""); err != nil {
+				log.Warn(err.Error(), "dir", pg.dataDir)
+			} else {
+				defer remove()
+			}
 		}
 	} else if len(pages) > 0 {
 		log.Warn("server.listen is empty: the Events page and its API are not served")

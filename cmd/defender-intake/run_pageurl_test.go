@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -67,12 +68,22 @@ func TestRunLogsEventsPageURL(t *testing.T) {
 				if err := <-done; err != nil {
 					t.Error(err)
 				}
+				if _, err := os.Stat(filepath.Join(dir, "data", serverFileName)); !os.IsNotExist(err) {
+					t.Errorf("run left its server record at stop: %v", err)
+				}
 			}()
 			re := regexp.MustCompile(`msg="` + c.msg + `" url=(http://127\.0\.0\.1:(\d+)/\S*)`)
 			var m []string
 			for start := time.Now(); m == nil; time.Sleep(20 * time.Millisecond) {
 				if m = re.FindStringSubmatch(logs.String()); m == nil && time.Since(start) > 20*time.Second {
 					t.Fatalf("no %s URL logged:\n%s", c.msg, logs.String())
+				}
+			}
+			if c.name == "store sink" {
+				// search and ingest find the server in the store's directory.
+				rec, err := readServerFile(filepath.Join(dir, "data"))
+				if err != nil || rec.URL+"/" != m[1] || rec.Command != "run" {
+					t.Errorf("server record %+v (%v), want url %s", rec, err, m[1])
 				}
 			}
 			if m[2] == "0" {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/defender-intake/defender-intake/internal/query"
 	"github.com/defender-intake/defender-intake/internal/store"
+	"github.com/defender-intake/defender-intake/internal/web"
 )
 
 func init() {
@@ -32,8 +33,9 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	to := fs.String("to", "now", "end of the time range")
 	limit := fs.Int("limit", 100, "print at most this many events (newest first); 0 for all")
 	format := fs.String("format", "table", "output `format`: table or ndjson (whole ECS documents)")
+	tokenFile := fs.String("token-file", "", "`file` holding the API token of the server holding the store, when it needs one (else $"+web.TokenEnv+")")
 	setUsage(fs, func(w io.Writer) {
-		fmt.Fprintln(w, "usage: defender-intake search [--data DIR] [--from T] [--to T] [--limit N] [--format table|ndjson] 'QUERY'")
+		fmt.Fprintln(w, "usage: defender-intake search [--data DIR] [--from T] [--to T] [--limit N] [--format table|ndjson] [--token-file FILE] 'QUERY'")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "QUERY uses the Events page language, e.g. 'host.name:ws1 AND process.name:cmd.exe'.")
 	})
@@ -80,19 +82,35 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	sc := store.DefaultConfig()
 	sc.Dir, sc.MaxAge = *data, 0
+	var rd eventReader
 	st, err := store.Open(ctx, sc, nil)
-	if err != nil {
+	switch {
+	case err == nil:
+		defer st.Close()
+		sql, err := (&query.Compiler{Catalog: st.Catalog(), Now: func() time.Time { return now }}).Compile(q)
+		if err != nil {
+			printQueryError(stderr, q, err)
+			return 2
+		}
+		rd = localReader{st: st, where: sql}
+	case isLockError(err):
+		// serve, demo or run holds the store: ask it, through the API
+		// it records its address for.
+		rec, rerr := readServerFile(*data)
+		if rerr != nil {
+			fmt.Fprintf(stderr, "search: the store in %s is open in %s, which serves no API for it: stop it, or search through its Events page\n", *data, lockHolder(*data, err))
+			return 1
+		}
+		ar, aerr := newAPIReader(rec, q, *tokenFile)
+		if aerr != nil {
+			fmt.Fprintf(stderr, "search: %v\n", aerr)
+			return 2
+		}
+		fmt.Fprintf(stderr, "search: the store is open in %s: searching through its API\n", lockHolder(*data, err))
+		rd = ar
+	default:
 		fmt.Fprintf(stderr, "search: %v\n", err)
 		return 1
-	}
-	defer st.Close()
-	sql, err := (&query.Compiler{Catalog: st.Catalog(), Now: func() time.Time { return now }}).Compile(q)
-	if err != nil {
-		fmt.Fprintf(stderr, "search: %v\n", err)
-		if pos, ok := errorPos(err); ok {
-			fmt.Fprintf(stderr, "  %s\n  %s^\n", q, strings.Repeat(" ", min(pos, len(q))))
-		}
-		return 2
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
@@ -106,9 +124,8 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// nothing matched: it scans the whole store.
 	var stats store.Stats
 	if !rangeSet {
-		if stats, err = st.Stats(ctx); err != nil {
-			fmt.Fprintf(stderr, "search: %v\n", err)
-			return 1
+		if stats, err = rd.Stats(ctx); err != nil {
+			return searchFailed(stderr, q, err)
 		}
 	}
 	if !rangeSet && stats.Newest != nil && stats.Newest.Before(tFrom) {
@@ -120,25 +137,22 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "search: nothing in the last 24 hours; searching the 24 hours up to the newest event (%s to %s; --from and --to choose)\n",
 			tFrom.Format(time.RFC3339), tTo.Format(time.RFC3339))
 	}
-	f := store.Filter{Where: sql, From: tFrom, To: tTo}
 	printed, cursor, total := 0, "", int64(0)
 	for {
 		n := 500
 		if *limit > 0 {
 			n = min(n, *limit-printed)
 		}
-		page, err := st.Search(ctx, f, n, cursor)
+		page, err := rd.Search(ctx, tFrom, tTo, n, cursor)
 		if err != nil {
-			fmt.Fprintf(stderr, "search: %v\n", err)
-			return 1
+			return searchFailed(stderr, q, err)
 		}
 		total = page.Total
 		for _, e := range page.Events {
 			if *format == "ndjson" {
-				full, err := st.Get(ctx, e.ID)
+				full, err := rd.Get(ctx, e.ID)
 				if err != nil {
-					fmt.Fprintf(stderr, "search: %v\n", err)
-					return 1
+					return searchFailed(stderr, q, err)
 				}
 				out.Write(full.Doc)
 				out.WriteByte('\n')
@@ -158,9 +172,8 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	tw.Flush()
 	fmt.Fprintf(stderr, "%d of %d matching events shown\n", printed, total)
 	if total == 0 && rangeSet {
-		if stats, err = st.Stats(ctx); err != nil {
-			fmt.Fprintf(stderr, "search: %v\n", err)
-			return 1
+		if stats, err = rd.Stats(ctx); err != nil {
+			return searchFailed(stderr, q, err)
 		}
 	}
 	if total == 0 && stats.Oldest != nil && (stats.Oldest.Before(tFrom) || !stats.Newest.Before(tTo)) {
@@ -171,8 +184,32 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// printQueryError prints a query error with a caret under its position.
+func printQueryError(stderr io.Writer, q string, err error) {
+	fmt.Fprintf(stderr, "search: %v\n", err)
+	if pos, ok := errorPos(err); ok {
+		fmt.Fprintf(stderr, "  %s\n  %s^\n", q, strings.Repeat(" ", min(pos, len(q))))
+	}
+}
+
+// searchFailed reports an error of the store or of the server's API:
+// status 2 for a query the server refused, 1 otherwise.
+func searchFailed(stderr io.Writer, q string, err error) int {
+	if _, ok := err.(*apiQueryError); ok {
+		printQueryError(stderr, q, err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "search: %v\n", err)
+	return 1
+}
+
 func errorPos(err error) (int, bool) {
 	switch e := err.(type) {
+	case *apiQueryError:
+		if e.Position == nil {
+			return 0, false
+		}
+		return *e.Position, true
 	case *query.SyntaxError:
 		return e.Pos, true
 	case *query.FieldError:

@@ -53,11 +53,12 @@ func mountEventsPage(mux *http.ServeMux, sinks map[string]sink.Sink, srv config.
 		sort.Strings(names)
 		return mounted{}, fmt.Errorf("events page: %d store sinks (%s): configure one", len(names), strings.Join(names, ", "))
 	}
-	h := web.New(web.Options{Store: sinks[names[0]].(*storesink.Sink).Store(), Token: srv.WebToken(), Logger: slog.Default()})
+	st := sinks[names[0]].(*storesink.Sink).Store()
+	h := web.New(web.Options{Store: st, Token: srv.WebToken(), Logger: slog.Default()})
 	for _, p := range web.Patterns {
 		mux.Handle(p, h)
 	}
-	return mounted{name: "Events page", path: "/"}, nil
+	return mounted{name: "Events page", path: "/", dataDir: st.Dir()}, nil
 }
 
 func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -129,7 +130,7 @@ func serveCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	opts := web.Options{Store: st, Config: cfg, Token: token, Logger: log, Alerts: alertapi.Handler(log, st)}
-	return serveHTTP(ctx, ln, web.New(opts), stdout, log)
+	return serveHTTP(ctx, ln, web.New(opts), stdout, log, served{dir: *data, command: "serve", tokenRequired: token != ""})
 }
 
 // importAlertFiles loads alert files (what detection wrote before alerts
@@ -162,10 +163,25 @@ func (l *fileList) Set(v string) error {
 	return nil
 }
 
+// served says what serveHTTP serves, for the record it keeps in the
+// store's data directory while it runs (see serverFileName).
+type served struct {
+	dir, command  string
+	tokenRequired bool
+}
+
 // serveHTTP serves h on ln until ctx ends, printing the page's address.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, stdout io.Writer, log *slog.Logger) int {
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, stdout io.Writer, log *slog.Logger, what served) int {
 	if log == nil {
 		log = slog.Default()
+	}
+	remove, err := writeServerFile(what.dir, what.command, ln.Addr(), what.tokenRequired)
+	if err != nil {
+		// The page works without it; search and ingest then only see
+		// DuckDB's lock.
+		log.Warn("serve: "+err.Error(), "dir", what.dir)
+	} else {
+		defer remove()
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "Events page: http://%s/\n", ln.Addr())

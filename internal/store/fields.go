@@ -184,6 +184,9 @@ func (s *Store) Fields() []Field {
 // Catalog returns the query catalogue over the store's columns.
 func (s *Store) Catalog() query.Catalog { return catalog{s.fields} }
 
+// Dir is the data directory the store was opened in.
+func (s *Store) Dir() string { return s.cfg.Dir }
+
 type catalog struct{ f *fieldSet }
 
 func (c catalog) Column(field string) (query.Column, bool) {
