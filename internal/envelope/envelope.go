@@ -24,6 +24,11 @@ type Error struct {
 	Line   int
 	Reason string
 	Raw    []byte
+	// Parts is set by SplitBody when a body is damaged in more than one
+	// place: each bad stretch with its own line, reason and raw bytes,
+	// exactly as in the body (Raw then joins them with line breaks, which
+	// is not the body's bytes), so that each can be dead-lettered as it is.
+	Parts []*Error
 }
 
 func (e *Error) Error() string {

@@ -171,6 +171,9 @@ func TestSplitBody(t *testing.T) {
 	if !errors.As(err, &e) || string(e.Raw) != "xx\nyy" || len(recs) != 2 {
 		t.Fatalf("damaged body: recs %v err %v", recs, err)
 	}
+	if len(e.Parts) != 2 || string(e.Parts[0].Raw) != "xx" || e.Parts[0].Line != 2 || string(e.Parts[1].Raw) != "yy" || e.Parts[1].Line != 4 {
+		t.Fatalf("damaged body: parts %+v", e.Parts)
+	}
 }
 
 // indexStringStop agrees with bytes.IndexAny wherever the stop byte sits.

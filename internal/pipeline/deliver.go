@@ -120,7 +120,15 @@ func (w *worker) deliver(ctx context.Context, b *Batch) error {
 		default:
 			raw := msg.Body
 			var ee *envelope.Error
-			if errors.As(err, &ee) && len(ee.Raw) > 0 {
+			if errors.As(err, &ee) && len(ee.Parts) > 0 {
+				// Damaged in several places: each bad stretch is one
+				// dead letter with its own line and exact bytes.
+				for _, part := range ee.Parts {
+					w.deadLetter(msg, now, "envelope", part.Error(), part.Raw)
+				}
+				continue
+			}
+			if ee != nil && len(ee.Raw) > 0 {
 				raw = ee.Raw
 			}
 			w.deadLetter(msg, now, "envelope", err.Error(), raw)
