@@ -101,7 +101,12 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ingest: %v\n", err)
 		return 1
 	}
-	defer st.Close()
+	stClosed := false
+	defer func() {
+		if !stClosed {
+			st.Close()
+		}
+	}()
 	job := &ingestJob{st: st, rejects: &rejects{path: *deadLetter}, batch: *batch, stdout: stdout, n: normalize.New(normalize.Options{}),
 		force: *force, stop: cancel, stopAfter: ingestStopAfterInputs}
 	defer job.rejects.close()
@@ -129,10 +134,22 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return stopped(err)
 		}
 	}
+	// Everything is read: the bar would sit at 100% while the last
+	// batches are stored, loaded into DuckDB and indexed. Say so.
+	prog.setPhase("storing the last batches")
 	if err := job.finish(ctx); err != nil {
 		return stopped(err)
 	}
+	prog.setPhase("loading into DuckDB")
 	if err := st.Flush(ctx); err != nil {
+		prog.stop()
+		fmt.Fprintf(stderr, "ingest: %v\n", err)
+		return 1
+	}
+	prog.setPhase("indexing and checkpointing")
+	path := st.Path()
+	stClosed = true
+	if err := st.Close(); err != nil {
 		prog.stop()
 		fmt.Fprintf(stderr, "ingest: %v\n", err)
 		return 1
@@ -140,7 +157,7 @@ func ingestCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	prog.stop()
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "ingested %d documents from %d file(s) in %s (%.0f documents/s) into %s\n",
-		job.stored, fs.NArg(), el.Round(time.Millisecond), float64(job.stored)/max(el.Seconds(), 1e-9), st.Path())
+		job.stored, fs.NArg(), el.Round(time.Millisecond), float64(job.stored)/max(el.Seconds(), 1e-9), path)
 	if job.already > 0 {
 		fmt.Fprintf(stdout, "%d file(s) were already in the store and added nothing (--force loads them again)\n", job.already)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -45,6 +46,24 @@ type progress struct {
 	done    chan struct{}
 	stopped chan struct{}
 	tty     bool
+	enabled bool
+	// phase is what ingest does after reading (storing, loading into
+	// DuckDB, indexing), shown in place of the ETA: these steps take
+	// seconds to tens of seconds on a large load, which a bar at
+	// "100% ETA 0s" hid.
+	phase      atomic.Pointer[string]
+	phaseStart atomic.Int64 // unix nanoseconds
+	drawMu     sync.Mutex
+}
+
+// setPhase shows that ingest has moved on to a finishing step, at once
+// (a line of its own when stderr is not a terminal).
+func (p *progress) setPhase(name string) {
+	p.phase.Store(&name)
+	p.phaseStart.Store(time.Now().UnixNano())
+	if p.enabled {
+		p.draw(false)
+	}
 }
 
 func newProgress(w io.Writer, total int64, enabled bool) *progress {
@@ -54,6 +73,7 @@ func newProgress(w io.Writer, total int64, enabled bool) *progress {
 			p.tty = true
 		}
 	}
+	p.enabled = enabled
 	if !enabled {
 		close(p.stopped)
 		return p
@@ -80,6 +100,8 @@ func newProgress(w io.Writer, total int64, enabled bool) *progress {
 }
 
 func (p *progress) draw(final bool) {
+	p.drawMu.Lock() // the ticker and setPhase draw
+	defer p.drawMu.Unlock()
 	el := time.Since(p.start).Seconds()
 	recs := p.records.Load()
 	rate := float64(recs) / max(el, 1e-9)
@@ -88,13 +110,20 @@ func (p *progress) draw(final bool) {
 		frac := min(1, float64(p.bytes.Load())/float64(p.total))
 		const width = 30
 		filled := int(frac * width)
-		eta := "--"
+		eta := "ETA --"
 		if frac > 0 && !final {
-			eta = time.Duration(el * (1 - frac) / frac * float64(time.Second)).Round(time.Second).String()
+			eta = "ETA " + time.Duration(el*(1-frac)/frac*float64(time.Second)).Round(time.Second).String()
 		} else if final {
-			eta = "0s"
+			eta = "done"
 		}
-		line = fmt.Sprintf("[%s%s] %3.0f%%  %s  ETA %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), frac*100, line, eta)
+		line = fmt.Sprintf("[%s%s] %3.0f%%  %s  %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), frac*100, line, eta)
+	}
+	if ph := p.phase.Load(); ph != nil && !final {
+		// After reading, the ETA means nothing: say what is being done.
+		if i := strings.LastIndex(line, "  ETA "); i >= 0 {
+			line = line[:i]
+		}
+		line += "  " + *ph + " " + time.Since(time.Unix(0, p.phaseStart.Load())).Round(time.Second).String()
 	}
 	if p.tty {
 		fmt.Fprintf(p.w, "\r%-100s", line)
