@@ -1,6 +1,9 @@
 package envelope
 
-import "io"
+import (
+	"bytes"
+	"io"
+)
 
 // input is the Reader's buffer over its source. Unlike a bufio.Reader it
 // keeps every consumed byte from a mark on, so that a value can be returned
@@ -16,6 +19,12 @@ type input struct {
 	// kept; bytes before it may be dropped when the buffer is refilled.
 	mark int64
 	err  error // a read error to report once the buffered bytes are used
+	// crLines is set when the input's lines end with a bare "\r" (old Mac
+	// exports): each "\r" read is then turned into "\n", so that a damaged
+	// line is one line, not the rest of the input. It is known at the
+	// first line end: "\n" or "\r\n" (lfLines) or a bare "\r".
+	crLines, lfLines bool
+	crAtEnd          bool // the last byte read is "\r", the line end not known yet
 }
 
 const readSize = 1 << 20
@@ -69,6 +78,19 @@ func (in *input) fill() error {
 		// found so within readSize of MaxRecordBytes.
 		n, err := in.src.Read(in.buf[in.w:min(len(in.buf), in.w+readSize)])
 		in.w += n
+		if n > 0 && !in.lfLines {
+			in.lineEnds(in.w - n)
+			// A "\r" last: what it ends is known with the next byte,
+			// which must come before the reader goes through the "\r".
+			for try := 0; in.crAtEnd && err == nil && in.w < len(in.buf) && try < 100; try++ {
+				var m int
+				m, err = in.src.Read(in.buf[in.w:min(len(in.buf), in.w+readSize)])
+				in.w += m
+				if m > 0 {
+					in.lineEnds(in.w - m)
+				}
+			}
+		}
 		if n > 0 {
 			in.err = err
 			return nil
@@ -78,4 +100,53 @@ func (in *input) fill() error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// lineEnds looks for the input's first line end in the bytes read from
+// buf[from] on, and turns "\r" into "\n" once the lines are known to end
+// with a bare "\r". (The bytes keep their offsets; a record spread over
+// lines has "\n" where the input has "\r", which is the same JSON.)
+func (in *input) lineEnds(from int) {
+	b := in.buf[:in.w]
+	if !in.crLines {
+		i := from
+		if in.crAtEnd {
+			in.crAtEnd = false
+			if b[i] == '\n' {
+				in.lfLines = true
+				return
+			}
+			in.crLines = true
+		}
+		for ; !in.crLines && i < len(b); i++ {
+			switch b[i] {
+			case '\n':
+				in.lfLines = true
+				return
+			case '\r':
+				if i+1 == len(b) {
+					in.crAtEnd = true
+					return
+				}
+				if b[i+1] == '\n' {
+					in.lfLines = true
+					return
+				}
+				in.crLines = true
+			}
+		}
+		if !in.crLines {
+			return
+		}
+		from = in.r // what is read already is left as it is
+	}
+	for i := from; ; {
+		k := bytes.IndexByte(b[i:], '\r')
+		if k < 0 {
+			return
+		}
+		i += k
+		b[i] = '\n'
+		i++
+	}
 }

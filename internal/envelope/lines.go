@@ -115,7 +115,13 @@ func (r *Reader) badLine(rawStart int64, line int, reason string) error {
 		}
 	}
 	r.bol = false
-	return &Error{Line: line, Reason: reason, Raw: bytes.Clone(in.slice(rawStart, in.pos()))}
+	raw := in.slice(rawStart, in.pos())
+	if !r.longLine {
+		// The end of the input: a "\r" last is a line end, as before a
+		// "\n" (the part of an over-long line keeps it: the rest follows).
+		raw = trimCR(raw)
+	}
+	return &Error{Line: line, Reason: reason, Raw: bytes.Clone(raw)}
 }
 
 func trimCR(b []byte) []byte {
