@@ -189,7 +189,11 @@ func (r *Reader) nextTop() (Record, error, bool) {
 		}
 		return Record{Bytes: r.in.slice(start, r.in.pos()), Line: line}, nil, true
 	default:
-		return Record{}, r.badLine(rawStart, line, "not JSON: a record or envelope must start with '{' or '[', found "+describeByte(c)), true
+		reason := "not JSON: a record or envelope must start with '{' or '[', found " + describeByte(c)
+		if start == 0 {
+			reason += notText(r.in.buf[r.in.r:r.in.w])
+		}
+		return Record{}, r.badLine(rawStart, line, reason), true
 	}
 }
 

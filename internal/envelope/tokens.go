@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -108,4 +109,23 @@ func describeByte(c byte) string {
 		return fmt.Sprintf("%q", c)
 	}
 	return fmt.Sprintf("byte 0x%02x", c)
+}
+
+// notText names what an input is when its first bytes are those of a
+// compressed file or of UTF-16 text, which are read as lines of junk:
+// the first error then says what to do.
+func notText(b []byte) string {
+	switch {
+	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}):
+		return " (a gzip-compressed file: decompress it first, e.g. gzip -dc FILE)"
+	case bytes.HasPrefix(b, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return " (a zstd-compressed file: decompress it first, e.g. zstd -dc FILE)"
+	case bytes.HasPrefix(b, []byte("BZh")):
+		return " (a bzip2-compressed file: decompress it first, e.g. bzip2 -dc FILE)"
+	case bytes.HasPrefix(b, []byte("PK\x03\x04")):
+		return " (a zip archive: extract its files first)"
+	case bytes.HasPrefix(b, []byte{0xff, 0xfe}), bytes.HasPrefix(b, []byte{0xfe, 0xff}):
+		return " (UTF-16 text: convert it to UTF-8 first, e.g. iconv -f UTF-16 -t UTF-8 FILE)"
+	}
+	return ""
 }
