@@ -5,7 +5,11 @@
 
 const qInput = $("#q");
 const sug = $("#suggest");
-let sugItems = [], sugActive = -1;
+// sugActive is the suggestion Tab accepts; sugChosen is set once the user
+// picks one with the arrow keys, and only then does Enter accept it:
+// otherwise Enter searches the text as typed (typing `file` then Enter
+// must search for file, not turn the query into `file.hash.sha256:`).
+let sugItems = [], sugActive = -1, sugChosen = false;
 
 function currentWord() {
   const pos = qInput.selectionStart, text = qInput.value;
@@ -26,6 +30,7 @@ function updateSuggest() {
   if ("_exists_".startsWith(w)) sugItems.unshift({ name: "_exists_", type: "operator" });
   if (!sugItems.length) { hideSuggest(); return; }
   sugActive = 0;
+  sugChosen = false;
   sug.textContent = "";
   sugItems.forEach((f, i) => {
     const li = document.createElement("li");
@@ -39,7 +44,7 @@ function updateSuggest() {
   sug.hidden = false;
 }
 
-function hideSuggest() { sug.hidden = true; sugItems = []; sugActive = -1; }
+function hideSuggest() { sug.hidden = true; sugItems = []; sugActive = -1; sugChosen = false; }
 
 function accept(i) {
   const f = sugItems[i];
@@ -60,10 +65,12 @@ qInput.addEventListener("keydown", (e) => {
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
       sugActive = (sugActive + (e.key === "ArrowDown" ? 1 : sugItems.length - 1)) % sugItems.length;
+      sugChosen = true;
       [...sug.children].forEach((li, i) => li.classList.toggle("active", i === sugActive));
       return;
     }
-    if (e.key === "Tab" || (e.key === "Enter" && sugActive >= 0 && currentWord().word)) { e.preventDefault(); accept(sugActive); return; }
+    if (e.key === "Tab" || (e.key === "Enter" && sugChosen && sugActive >= 0 && currentWord().word)) { e.preventDefault(); accept(sugActive); return; }
+    // Enter otherwise submits the form (its handler hides the list).
     if (e.key === "Escape") { hideSuggest(); return; }
   }
   if (e.key === "?" && qInput.value === "") { e.preventDefault(); toggleHelp(); }
