@@ -98,7 +98,7 @@ func searchCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// it records its address for.
 		rec, rerr := readServerFile(*data)
 		if rerr != nil {
-			fmt.Fprintf(stderr, "search: the store in %s is open in %s, which serves no API for it: stop it, or search through its Events page\n", *data, lockHolder(*data, err))
+			fmt.Fprintf(stderr, "search: the store in %s is open in %s, which records no API address for it (run without server.listen?): stop it, then search again\n", *data, lockHolder(*data, err))
 			return 1
 		}
 		ar, aerr := newAPIReader(rec, q, *tokenFile)

@@ -115,6 +115,14 @@ func TestCLIBesideRunningServe(t *testing.T) {
 				!strings.Contains(r.stderr, "defender-intake serve") || strings.Contains(r.stderr, "Could not set lock") {
 				t.Errorf("ingest beside serve: %+v", r)
 			}
+			// A holder that recorded no address (run without
+			// server.listen): one line naming its pid, not DuckDB's.
+			os.Rename(filepath.Join(data, serverFileName), filepath.Join(dir, "saved.json"))
+			r = run(nil, searches[0]...)
+			if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "process "+strconv.Itoa(cmd.Process.Pid)) || strings.Contains(r.stderr, "Could not set lock") {
+				t.Errorf("search beside a holder without a record: %+v", r)
+			}
+			os.Rename(filepath.Join(dir, "saved.json"), filepath.Join(data, serverFileName))
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
 			if _, err := os.Stat(filepath.Join(data, serverFileName)); !os.IsNotExist(err) {
