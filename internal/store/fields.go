@@ -211,24 +211,6 @@ func (c catalog) Column(field string) (query.Column, bool) {
 
 func (c catalog) Raw() query.Column { return query.Column{Expr: colMessage, Kind: query.Text} }
 
-func (c catalog) Suggest(field string) []string {
-	c.f.mu.RLock()
-	defer c.f.mu.RUnlock()
-	var out []string
-	lf := strings.ToLower(field)
-	for n := range c.f.known {
-		ln := strings.ToLower(n)
-		if ln == lf || strings.Contains(ln, lf) || editDistance(ln, lf) <= 2 || strings.ReplaceAll(ln, ".", "") == strings.ReplaceAll(lf, ".", "") {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	if len(out) > 5 {
-		out = out[:5]
-	}
-	return out
-}
-
 // jsonPath quotes every segment so that names with '@' or '-' work.
 func jsonPath(field string) string {
 	var b strings.Builder
@@ -239,26 +221,6 @@ func jsonPath(field string) string {
 		b.WriteByte('"')
 	}
 	return b.String()
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // rateMeter counts written events per second over the last minute.
