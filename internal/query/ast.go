@@ -45,6 +45,8 @@ type Match struct {
 	Like string
 	// Pos is the byte offset of the term in the query, for error messages.
 	Pos int
+	// ValuePos is the byte offset of the value, for errors about the value.
+	ValuePos int
 }
 
 // Compare is field > value, >=, < or <=.

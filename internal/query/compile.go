@@ -79,7 +79,8 @@ type Split struct {
 }
 
 // FieldError is a query naming a field that the catalogue does not know, or
-// a value that does not fit the field.
+// a value that does not fit the field. Pos is the 0-based byte offset of
+// the field, or of the value when the value is wrong, as for SyntaxError.
 type FieldError struct {
 	Pos  int
 	Msg  string
@@ -87,7 +88,7 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string {
-	s := fmt.Sprintf("query error at position %d: %s", e.Pos+1, e.Msg)
+	s := fmt.Sprintf("query error at position %d: %s", e.Pos, e.Msg)
 	if e.Hint != "" {
 		s += " (hint: " + e.Hint + ")"
 	}
@@ -323,7 +324,7 @@ func (b *builder) match(m Match) error {
 		// Bare words and phrases: whole words of the raw record (words.go);
 		// with wildcards, anywhere in it.
 		if m.Like != "" {
-			return b.glob(func() { b.col(col) }, m.Like, true, m.Pos)
+			return b.glob(func() { b.col(col) }, m.Like, true, m.ValuePos)
 		} else {
 			b.wholeWords(col, m.Value)
 		}
@@ -332,11 +333,11 @@ func (b *builder) match(m Match) error {
 	switch col.Kind {
 	case Int:
 		if m.Like != "" {
-			return &FieldError{Pos: m.Pos, Msg: fmt.Sprintf("wildcards do not apply to the number field %s", m.Field), Hint: "use a range like [1 TO 1024]"}
+			return &FieldError{Pos: m.ValuePos, Msg: fmt.Sprintf("wildcards do not apply to the number field %s", m.Field), Hint: "use a range like [1 TO 1024]"}
 		}
 		v, err := strconv.ParseInt(m.Value, 10, 64)
 		if err != nil {
-			return &FieldError{Pos: m.Pos, Msg: fmt.Sprintf("%s is a number field, %q is not a number", m.Field, m.Value)}
+			return &FieldError{Pos: m.ValuePos, Msg: fmt.Sprintf("%s is a number field, %q is not a number", m.Field, m.Value)}
 		}
 		b.sb.WriteByte('(')
 		b.col(col)
@@ -345,9 +346,9 @@ func (b *builder) match(m Match) error {
 		b.sb.WriteByte(')')
 	case Time:
 		if m.Like != "" {
-			return &FieldError{Pos: m.Pos, Msg: fmt.Sprintf("wildcards do not apply to the time field %s", m.Field), Hint: "use a range like [2024-01-01 TO now]"}
+			return &FieldError{Pos: m.ValuePos, Msg: fmt.Sprintf("wildcards do not apply to the time field %s", m.Field), Hint: "use a range like [2024-01-01 TO now]"}
 		}
-		lo, hi, err := b.timeSpan(m.Value, m.Pos)
+		lo, hi, err := b.timeSpan(m.Value, m.ValuePos)
 		if err != nil {
 			return err
 		}
@@ -365,7 +366,7 @@ func (b *builder) match(m Match) error {
 		b.col(col)
 		if m.Like != "" {
 			b.sb.WriteString(`, lambda x: `)
-			if err := b.glob(func() { b.sb.WriteString("x") }, m.Like, false, m.Pos); err != nil {
+			if err := b.glob(func() { b.sb.WriteString("x") }, m.Like, false, m.ValuePos); err != nil {
 				return err
 			}
 			b.sb.WriteString(`)) > 0)`)
@@ -376,13 +377,13 @@ func (b *builder) match(m Match) error {
 		}
 	case Text:
 		if m.Like != "" {
-			return b.glob(func() { b.col(col) }, m.Like, false, m.Pos)
+			return b.glob(func() { b.col(col) }, m.Like, false, m.ValuePos)
 		} else {
 			b.contains(col, m.Value)
 		}
 	default: // Keyword
 		if m.Like != "" {
-			return b.glob(func() { b.col(col) }, m.Like, false, m.Pos)
+			return b.glob(func() { b.col(col) }, m.Like, false, m.ValuePos)
 		}
 		b.sb.WriteByte('(')
 		b.col(col)

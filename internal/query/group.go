@@ -45,6 +45,7 @@ func (p *parser) groupValue() (Node, error) {
 	case ']', '}', '<', '>', '=':
 		return nil, p.errf(fmt.Sprintf("unexpected %q", c), "quote the value if the character is part of it")
 	}
+	at := p.pos
 	v, like, err := p.word(true)
 	if err != nil {
 		return nil, err
@@ -52,5 +53,5 @@ func (p *parser) groupValue() (Node, error) {
 	if !p.eof() && p.peek() == '(' {
 		return nil, p.errf(fmt.Sprintf("a field inside the grouped values of %s", p.group), "write (a:x OR b:y) outside the group")
 	}
-	return Match{Field: p.group, Value: v, Like: like, Pos: p.groupPos}, nil
+	return Match{Field: p.group, Value: v, Like: like, Pos: p.groupPos, ValuePos: at}, nil
 }

@@ -76,8 +76,8 @@ func TestGroupedValueErrors(t *testing.T) {
 		{"host.name:(user.name:(x))", 21, "a field inside the grouped values"},
 		{"host.name:(ws1 > 2)", 15, "unexpected '>'"},
 		{"hots.name:(ws1 OR ws2)", 0, `unknown field "hots.name"`},
-		{"destination.port:(80 OR http)", 0, "not a number"},
-		{"destination.port:(80 OR 4*)", 0, "wildcards do not apply"},
+		{"destination.port:(80 OR http)", 24, "not a number"},
+		{"destination.port:(80 OR 4*)", 24, "wildcards do not apply"},
 		{"host.name:" + strings.Repeat("(", 100) + "a" + strings.Repeat(")", 100), 73, "nested too deeply"},
 	}
 	for _, tt := range tests {

@@ -7,7 +7,8 @@ import (
 )
 
 // SyntaxError is a query that cannot be parsed. Pos is the 0-based byte
-// offset where the problem was found; Hint suggests a fix.
+// offset where the problem was found, the number its message and the API's
+// "position" give; Hint suggests a fix.
 type SyntaxError struct {
 	Pos  int
 	Msg  string
@@ -15,7 +16,7 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	s := fmt.Sprintf("query syntax error at position %d: %s", e.Pos+1, e.Msg)
+	s := fmt.Sprintf("query syntax error at position %d: %s", e.Pos, e.Msg)
 	if e.Hint != "" {
 		s += " (hint: " + e.Hint + ")"
 	}
@@ -207,9 +208,9 @@ func (p *parser) parsePrimary() (Node, error) {
 			return nil, err
 		}
 		if p.group != "" {
-			return Match{Field: p.group, Value: v, Phrase: true, Pos: p.groupPos}, nil
+			return Match{Field: p.group, Value: v, Phrase: true, Pos: p.groupPos, ValuePos: start}, nil
 		}
-		return Match{Value: v, Phrase: true, Pos: start}, nil
+		return Match{Value: v, Phrase: true, Pos: start, ValuePos: start}, nil
 	}
 	if p.group != "" {
 		return p.groupValue()
@@ -245,7 +246,7 @@ func (p *parser) parseTerm() (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Match{Value: w, Like: like, Pos: start}, nil
+	return Match{Value: w, Like: like, Pos: start, ValuePos: start}, nil
 }
 
 // fieldName reads [A-Za-z0-9_@.-]+ without consuming anything on failure.
@@ -299,13 +300,14 @@ func (p *parser) fieldValue(field string, start int) (Node, error) {
 		}
 		return Exists{Field: name, Pos: start}, nil
 	}
+	at := p.pos
 	switch c := p.peek(); c {
 	case '"':
 		v, err := p.phrase()
 		if err != nil {
 			return nil, err
 		}
-		return Match{Field: field, Value: v, Phrase: true, Pos: start}, nil
+		return Match{Field: field, Value: v, Phrase: true, Pos: start, ValuePos: at}, nil
 	case '[', '{':
 		return p.rangeValue(field, start)
 	case '<', '>':
@@ -317,7 +319,7 @@ func (p *parser) fieldValue(field string, start int) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Match{Field: field, Value: v, Like: like, Pos: start}, nil
+	return Match{Field: field, Value: v, Like: like, Pos: start, ValuePos: at}, nil
 }
 
 func (p *parser) rangeValue(field string, start int) (Node, error) {

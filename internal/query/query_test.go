@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -172,8 +173,11 @@ func TestErrors(t *testing.T) {
 		{"_exists_:", 9, "expected a value"},
 		{"_exists_:'x'", 9, "expected a field name"},
 		{"hots.name:x", 0, `unknown field "hots.name"`},
-		{"destination.port:abc", 0, "not a number"},
-		{"destination.port:4*", 0, "wildcards do not apply"},
+		{"destination.port:abc", 17, "not a number"},
+		{"hots.name:abc", 0, "unknown field"},
+		{"@timestamp:yesterday", 11, "not a time"},
+		{`message:(x OR "y) z`, 14, "unclosed quote"},
+		{"destination.port:4*", 17, "wildcards do not apply"},
 		{"@timestamp >= yesterday", 0, "not a time"},
 		{"event.category:[a TO b]", 0, "ranges do not apply"},
 		{"a ] b", 2, "unexpected"},
@@ -188,6 +192,10 @@ func TestErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.contain) {
 				t.Errorf("error %q does not contain %q", err, tt.contain)
+			}
+			// The message names the position the API reports.
+			if at := fmt.Sprintf(" at position %d: ", tt.pos); !strings.Contains(err.Error(), at) {
+				t.Errorf("error %q does not say %q", err, at)
 			}
 			var se *SyntaxError
 			var fe *FieldError

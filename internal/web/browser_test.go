@@ -261,7 +261,7 @@ func TestEventsPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(errText, "unclosed quote") || !strings.Contains(errText, "position 11") {
+	if !strings.Contains(errText, "unclosed quote") || !strings.Contains(errText, "position 10") {
 		t.Errorf("error box shows %q", errText)
 	}
 	errShot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

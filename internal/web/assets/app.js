@@ -180,7 +180,10 @@ function setError(e) {
   if (b.position !== undefined && state.q) {
     const c = document.createElement("span");
     c.className = "caret";
-    c.textContent = state.q + "\n" + " ".repeat(Math.min(b.position, state.q.length)) + "^";
+    // position is a byte offset in the UTF-8 query (the number the message
+    // gives): the caret goes under the character it falls in.
+    const before = new TextDecoder().decode(new TextEncoder().encode(state.q).slice(0, b.position));
+    c.textContent = state.q + "\n" + " ".repeat(Math.min([...before].length, [...state.q].length)) + "^";
     box.appendChild(c);
   }
   box.hidden = false;
