@@ -102,12 +102,42 @@ func LocalOnly(h http.Handler) http.Handler {
 			refuse(w, http.StatusMisdirectedRequest, "Host "+strconv.Quote(r.Host)+" is not this server: open it as http://127.0.0.1 or http://localhost with its port")
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && !loopbackOrigin(o, port) {
-			refuse(w, http.StatusForbidden, "cross-site request from "+strconv.Quote(o)+" refused: this server has no token and answers its own page only")
+		if cross, why := CrossSite(r, port); cross {
+			refuse(w, http.StatusForbidden, why+" and answers its own page only")
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// CrossSite reports, for a server without a token, whether r was sent by
+// a browser on behalf of a page that is not this server: an Origin that is
+// not loopback with port (another site, or a rebound name), or a
+// Sec-Fetch-Site saying the page is of another site. A plain cross-site
+// POST needs no CORS preflight, so without this any page a user visits
+// could push into a local server. Clients that are not browsers (log
+// shippers, curl) send neither header and are not affected; port is the
+// port the request came in on ("" when unknown).
+func CrossSite(r *http.Request, port string) (bool, string) {
+	if o := r.Header.Get("Origin"); o != "" && !loopbackOrigin(o, port) {
+		return true, "cross-site request from " + strconv.Quote(o) + " refused: this server has no token"
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return true, "cross-site request (Sec-Fetch-Site) refused: this server has no token"
+	}
+	return false, ""
+}
+
+// LocalPort returns the port r came in on, "" when r has no local
+// address (an in-process call).
+func LocalPort(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if _, p, err := net.SplitHostPort(a.String()); err == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 // loopbackOrigin reports whether an Origin header is a page of this

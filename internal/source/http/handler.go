@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/defender-intake/defender-intake/internal/httpguard"
 	"github.com/defender-intake/defender-intake/internal/pipeline"
 )
 
@@ -38,6 +39,15 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		s.refuseUnread(w, r, rc, http.StatusUnauthorized, "missing or wrong bearer token")
 		return
+	}
+	if !s.cfg.Token.IsSet() {
+		// Without a token the source listens on loopback only (config
+		// check enforces it), but a browser on this machine can still
+		// be made to post here by any page it shows.
+		if cross, why := httpguard.CrossSite(r, httpguard.LocalPort(r)); cross {
+			s.refuseUnread(w, r, rc, http.StatusForbidden, why)
+			return
+		}
 	}
 	enc, ok := encodingOf(r.Header.Get("Content-Encoding"))
 	if !ok {

@@ -36,8 +36,15 @@ type rig struct {
 
 func startRig(t *testing.T, c httpsrc.Config) *rig {
 	t.Helper()
+	c.Token = config.NewSecret(token)
+	return startRigAsIs(t, c)
+}
+
+// startRigAsIs starts a rig with c's token as given (none when unset).
+func startRigAsIs(t *testing.T, c httpsrc.Config) *rig {
+	t.Helper()
 	dir := t.TempDir()
-	c.Listen, c.Token = "127.0.0.1:0", config.NewSecret(token)
+	c.Listen = "127.0.0.1:0"
 	log := slog.New(slog.DiscardHandler)
 	fs, err := filesink.Open("out", filesink.Config{Path: filepath.Join(dir, "out.ndjson")})
 	if err != nil {
