@@ -70,5 +70,9 @@ func TestDelivery(t *testing.T) {
 			}
 			return out
 		},
+		// The alert file is written after the store: a kill between
+		// the two leaves evaluations in the store that the file does
+		// not show yet.
+		ReadLagsOneWrite: true,
 	})
 }
