@@ -63,6 +63,10 @@ type filePos struct {
 	// saved before it existed has none: the Records inputs are skipped
 	// from the top.
 	Resume *resumePos `json:"resume,omitempty"`
+	// HeadLen and HeadCRC fingerprint the file's first bytes (see
+	// otherContent); a position saved before they existed has none.
+	HeadLen int    `json:"head_len,omitempty"`
+	HeadCRC uint32 `json:"head_crc,omitempty"`
 }
 
 type resumePos struct {

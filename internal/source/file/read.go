@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"sync"
@@ -27,17 +28,18 @@ func (s *Source) readOnce(ctx context.Context, path string, out pipeline.Emitter
 		return false, fmt.Errorf("file source %s: %w", s.name, err)
 	}
 	dev, ino := fileID(fi)
+	head := make([]byte, headBytes)
+	n, _ := f.ReadAt(head, 0) // a short read is a short file
+	head = head[:n]
 	var skip, idx int64
 	var resume *resumePos
 	s.mu.Lock()
 	if p, ok := s.state[path]; ok && p.Dev == dev && p.Ino == ino {
 		skip, resume = p.Records, p.Resume
-		if resume != nil && fi.Size() < resume.Offset {
-			// Rewritten in place (copytruncate, or truncated and written
-			// again) while the source was stopped: the position is past
-			// its end, and seeking there would skip what it holds now.
-			s.log.Warn("file is shorter than its saved position: it was truncated; reading it from the start",
-				"path", path, "size", fi.Size(), "offset", resume.Offset)
+		if why := p.otherContent(fi.Size(), head); why != "" {
+			// Seeking to the saved offset would skip what it holds now.
+			s.log.Warn("file is not the one its saved position is for; reading it from the start",
+				"path", path, "why", why)
 			skip, resume = 0, nil
 			delete(s.state, path)
 			s.dirty = true
@@ -59,7 +61,8 @@ func (s *Source) readOnce(ctx context.Context, path string, out pipeline.Emitter
 		idx = skip - resume.Skip
 	}
 
-	b := &batcher{s: s, path: path, dev: dev, ino: ino, reads: reads, out: out, inflight: inflight}
+	b := &batcher{s: s, path: path, dev: dev, ino: ino, reads: reads, out: out, inflight: inflight,
+		headLen: len(head), headCRC: crc32.ChecksumIEEE(head)}
 	var r io.Reader = f
 	var fr *followReader
 	if s.cfg.Follow {
@@ -127,6 +130,9 @@ type batcher struct {
 	path     string
 	dev, ino uint64
 	reads    int // Source.reads of path when this read began
+	// headLen and headCRC fingerprint the file's first bytes.
+	headLen  int
+	headCRC  uint32
 	out      pipeline.Emitter
 	inflight *sync.WaitGroup
 	arena    []byte
@@ -173,7 +179,7 @@ func (b *batcher) flush(ctx context.Context) error {
 			return
 		}
 		if p := s.state[b.path]; p.Dev != b.dev || p.Ino != b.ino || p.Records < end {
-			s.state[b.path] = filePos{Dev: b.dev, Ino: b.ino, Records: end, Resume: &pos}
+			s.state[b.path] = filePos{Dev: b.dev, Ino: b.ino, Records: end, Resume: &pos, HeadLen: b.headLen, HeadCRC: b.headCRC}
 			s.dirty = true
 		}
 		s.mu.Unlock()
@@ -250,4 +256,23 @@ func (r *followReader) Read(p []byte) (int, error) {
 		case <-t.C:
 		}
 	}
+}
+
+// headBytes is how much of a file's start fingerprints it in its saved
+// position: appending leaves it as it is; another file does not.
+const headBytes = 1024
+
+// otherContent says why the file at the position's path, with that
+// size and first bytes, is not the content the position was saved for,
+// or "". The inode alone does not tell: a file rewritten in place keeps
+// it, and a file deleted and created again while the source was stopped
+// often gets the same number.
+func (p filePos) otherContent(size int64, head []byte) string {
+	if p.Resume != nil && size < p.Resume.Offset {
+		return "shorter than its saved offset (truncated)"
+	}
+	if p.HeadLen > 0 && (len(head) < p.HeadLen || crc32.ChecksumIEEE(head[:p.HeadLen]) != p.HeadCRC) {
+		return "its first bytes changed (rewritten, or another file with the same inode number)"
+	}
+	return ""
 }
