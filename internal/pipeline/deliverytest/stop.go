@@ -86,7 +86,7 @@ func gracefulStopCase(t *testing.T, src SourceHarness, snk SinkHarness, tc stopC
 			full = min(full, src.MaxBatchesInFlight)
 		}
 		run.waitFor(t, "the pipeline to fill up behind the held sink", func() bool {
-			return held.waiting() > 0 && gaugeSum(t, run.m, "defender_intake_batches_in_flight") >= float64(full)
+			return held.waiting() > 0 && metricSum(t, run.m, "defender_intake_batches_in_flight") >= float64(full)
 		})
 	} else {
 		run.waitFor(t, "every record at every sink", func() bool { return allThere(readers, want) })
@@ -249,22 +249,4 @@ func (v *valve) release() {
 	default:
 		close(v.opened)
 	}
-}
-
-// gaugeSum adds up every series of the gauge family name.
-func gaugeSum(t *testing.T, m *metrics.Metrics, name string) float64 {
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			sum += s.GetGauge().GetValue()
-		}
-	}
-	return sum
 }

@@ -336,7 +336,7 @@ func partialFailure(t *testing.T, src SourceHarness, snk SinkHarness) {
 	if n := src.Delivered(t, dir); n != 0 {
 		t.Errorf("position advanced to %d records while the sink rejected part of every batch", n)
 	}
-	taken := counterSum(t, m, "defender_intake_messages_received_total")
+	taken := metricSum(t, m, "defender_intake_messages_received_total")
 	bound := (QueueBatches + Workers + 1) * src.MaxBatchMessages
 	if taken > float64(bound) {
 		t.Errorf("pipeline took %v messages while blocked, more than the window of %d: memory is not bounded", taken, bound)
@@ -362,8 +362,8 @@ func partialFailure(t *testing.T, src SourceHarness, snk SinkHarness) {
 	}
 }
 
-// counterSum adds up every series of the counter family name.
-func counterSum(t *testing.T, m *metrics.Metrics, name string) float64 {
+// metricSum adds up every series of the counter or gauge family name.
+func metricSum(t *testing.T, m *metrics.Metrics, name string) float64 {
 	fams, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +374,7 @@ func counterSum(t *testing.T, m *metrics.Metrics, name string) float64 {
 			continue
 		}
 		for _, s := range f.GetMetric() {
-			sum += s.GetCounter().GetValue()
+			sum += s.GetCounter().GetValue() + s.GetGauge().GetValue()
 		}
 	}
 	return sum
