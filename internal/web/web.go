@@ -166,6 +166,7 @@ func build(opts Options) (*server, http.Handler) {
 	mux.HandleFunc(Patterns[3], s.api(s.fields))
 	mux.HandleFunc(Patterns[4], s.api(s.limited(s.top)))
 	mux.HandleFunc(Patterns[5], s.api(s.limited(s.stats)))
+	mux.HandleFunc(Patterns[6], s.export)
 	if opts.Alerts != nil {
 		mux.Handle(AlertsPattern, s.authOnly(opts.Alerts))
 	}
@@ -174,7 +175,7 @@ func build(opts Options) (*server, http.Handler) {
 	}))
 	static, _ := fs.Sub(assets, "assets")
 	files := http.FileServer(http.FS(static))
-	mux.Handle(Patterns[6], files)
+	mux.Handle(Patterns[7], files)
 	var h http.Handler = securityHeaders(mux)
 	if opts.Token == "" {
 		// Without a token: loopback only, and only for pages of this
@@ -193,6 +194,7 @@ var Patterns = []string{
 	"GET /api/fields",
 	"GET /api/fields/{field}/top",
 	"GET /api/stats",
+	ExportPattern,
 	"/", // the page and its assets
 }
 
