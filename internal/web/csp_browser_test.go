@@ -87,6 +87,20 @@ func TestPageUnderCSPInChromium(t *testing.T) {
 		failShot(ctx, t)
 		t.Errorf("histogram not drawn: %v", err)
 	}
+	// The Export link carries the search the page ran: its range and format.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#export-csv`))); err != nil {
+		t.Fatalf("export link: %v", err)
+	}
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#export-csv").href`))
+	if err != nil {
+		t.Fatalf("export link: %v", err)
+	}
+	u, perr := url.Parse(href)
+	if perr != nil || u.Path != "/api/export" || u.Query().Get("format") != "csv" || u.Query().Get("from") != "2026-11-19T00:00:00Z" || u.Query().Get("to") != "2026-11-22T00:00:00Z" {
+		t.Errorf("export link %q", href)
+	} else if resp, b := getRaw(t, href, ""); resp.StatusCode != 200 || strings.Count(string(b), "\n") < 2 {
+		t.Errorf("export link answers %d: %.200s", resp.StatusCode, b)
+	}
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(srv.URL+"/?view=alerts"),
 		chromedp.WaitReady(chromedp.CSS(`#tab-alerts`)),

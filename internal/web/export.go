@@ -140,6 +140,8 @@ func (s *server) export(w http.ResponseWriter, r *http.Request) {
 	}
 	sent := 0
 	for {
+		// A client that stops reading cannot hold the export forever.
+		_ = rc.SetWriteDeadline(time.Now().Add(s.opts.Config.QueryTimeout))
 		for _, e := range page.Events {
 			if err := out.event(e); err != nil {
 				return // the client is gone
@@ -153,8 +155,6 @@ func (s *server) export(w http.ResponseWriter, r *http.Request) {
 		if page.Next == "" || sent >= x.limit {
 			return
 		}
-		// A client that stops reading cannot hold the export forever.
-		_ = rc.SetWriteDeadline(time.Now().Add(s.opts.Config.QueryTimeout))
 		if page, err = s.exportPage(r, x.filter, min(exportPage, x.limit-sent), page.Next); err != nil {
 			if r.Context().Err() == nil {
 				// Headers are sent: the truncated file is all we can say.

@@ -124,6 +124,7 @@ async function run() {
   $("#count").textContent = "…";
   $("#took").textContent = "";
   $("#empty-where").hidden = true;
+  updateExportLinks(); // export.js
   // The first page comes fast from the newest events; the total comes with
   // the histogram, which counts every match anyway.
   const pageReq = api("/api/events?" + params({ limit: PAGE, count: "false" })).then((page) => {
