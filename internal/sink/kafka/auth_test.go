@@ -146,8 +146,17 @@ func TestMissingTopicIsAnOutage(t *testing.T) {
 	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, c.Topic); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(context.Background(), docs); err != nil {
-		t.Fatalf("Write once the topic exists: %v", err)
+	// The client learns of the new topic at its next metadata refresh,
+	// which can take longer than one 1 s attempt on a busy machine: retry
+	// as the pipeline does, a bounded number of times.
+	for attempt := 1; ; attempt++ {
+		err := s.Write(context.Background(), docs)
+		if err == nil {
+			break
+		}
+		if attempt == 10 {
+			t.Fatalf("Write once the topic exists, %d attempts: %v", attempt, err)
+		}
 	}
 	if s.Unavailable() != nil || forwardtest.TargetUnavailable(t, s.Name()) != 0 {
 		t.Errorf("Unavailable() = %v once the topic exists", s.Unavailable())

@@ -85,6 +85,9 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	raw, err := s.readBody(w, r, rc, deadline, h)
 	if err != nil {
+		// Given back before the answer: a client that sends its next
+		// request as soon as it reads this one must find the memory free.
+		h.release()
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.Is(err, errNoMemory):
@@ -121,6 +124,7 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		// errNoMemory: the body is read, the connection can serve more.
+		h.release()
 		w.Header().Set("Retry-After", retryAfter)
 		s.reply(w, r, http.StatusServiceUnavailable, s.noMemory(), nil)
 		return
