@@ -2,7 +2,6 @@ package sekoia
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -15,13 +14,7 @@ import (
 // (once per attempt, for as long as the intake does it).
 func TestReplyCutAfter200(t *testing.T) {
 	in := &intake{t: t}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httptest.NewRecorder()
-		in.ServeHTTP(rec, r)
-		w.Header().Set("Content-Length", "1000") // more than is sent: the client reads a cut body
-		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes()[:5])
-	}))
+	srv := httptest.NewServer(forwardtest.CutReply(in))
 	defer srv.Close()
 	s := open(t, srv.URL, nil)
 	docs := forwardtest.Docs(4, "cut")

@@ -2,7 +2,6 @@ package splunkhec
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -14,13 +13,7 @@ import (
 // once: the 200 is the acknowledgement, they are not sent again.
 func TestReplyCutAfter200(t *testing.T) {
 	h := &hec{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
-		w.Header().Set("Content-Length", "1000") // more than is sent: the client reads a cut body
-		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes()[:5])
-	}))
+	srv := httptest.NewServer(forwardtest.CutReply(h))
 	defer srv.Close()
 	s := openSink(t, srv.URL, nil)
 	docs := forwardtest.Docs(4, "cut")
